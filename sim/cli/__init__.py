@@ -1,0 +1,31 @@
+"""Command-line interface: ``stancesim`` (also ``python -m sim``).
+
+One module per command; user errors print a located message and exit with
+status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from sim.cli import run as _run
+from sim.cli import schema as _schema
+from sim.cli import trace as _trace
+from sim.cli import validate as _validate
+
+app = typer.Typer(
+    name="stancesim",
+    help="Simulate stances under pressure: run, trace and check scenario files.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("run")(_run.run)
+app.command("trace")(_trace.trace)
+app.command("validate")(_validate.validate)
+app.command("schema")(_schema.schema)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()

@@ -1,0 +1,111 @@
+"""``stancesim run``: outcome probabilities of a scenario file."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sim.cli.common import show_progress, stderr, user_errors
+from sim.clocktime import format_time
+from sim.output import write_run
+from sim.runner import RunResult
+from sim.runner import run as run_scenario
+from sim.scenario import Scenario, load_scenario
+
+
+class Record(str, Enum):
+    """What ``--record`` can keep."""
+
+    trajectories = "trajectories"
+
+
+def run(
+    file: Path = typer.Argument(..., help="Scenario YAML file."),
+    replicates: int = typer.Option(1000, "-n", "--replicates", min=1, help="Number of replicates."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Seed (fresh entropy when omitted)."),
+    sets: list[str] = typer.Option(
+        [], "--set", help="Override PATH=VALUE (VALUE in YAML flow syntax); repeatable."
+    ),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    out: Path | None = typer.Option(None, "--out", help="Write Parquet/JSON/YAML results here."),
+    record: Record | None = typer.Option(None, "--record", help="Also keep per-tick trajectories."),
+) -> None:
+    """Run a scenario and report how likely each ending is, when, and who switched."""
+    with user_errors():
+        scenario = load_scenario(file, sets)
+        result = _execute(scenario, replicates, seed, jobs, record is not None)
+        summary = result.summary()
+        if out is not None:
+            write_run(result, out)
+        if as_json:
+            typer.echo(json.dumps(summary, indent=2))
+        else:
+            report(result, Console(highlight=False))
+            if out is not None:
+                typer.echo(f"results written to {out}/")
+
+
+def _execute(scenario: Scenario, replicates: int, seed: int | None, jobs: int, record: bool) -> RunResult:
+    if not show_progress() or replicates < 2000:
+        return run_scenario(scenario, replicates, seed, jobs, record)
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} replicates"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        task = bar.add_task(scenario.name, total=replicates)
+        return run_scenario(scenario, replicates, seed, jobs, record, lambda k: bar.advance(task, k))
+
+
+def _hours(clock: Any, value: float | None) -> str:
+    return format_time(clock, value)
+
+
+def report(result: RunResult, console: Console) -> None:
+    """Print the outcome, agent and order tables."""
+    s, clock = result.summary(), result.scenario.clock
+    console.print(
+        f"[bold]{s['scenario']}[/]: {s['replicates']} replicates, seed {s['seed']}, "
+        f"scenario {s['scenario_sha256'][:12]}, stancesim {s['version']}"
+    )
+    t = Table(title="Outcomes", title_justify="left")
+    for col in ("outcome", "P", "95% CI", "count", "median time", "10-90% range"):
+        t.add_column(col, justify="left" if col in ("outcome", "median time") else "right")
+    for name, o in s["outcomes"].items():
+        if name == "unresolved" and o["count"] == 0:
+            continue
+        span = "—" if o["time_q10"] is None else f"{o['time_q10']:.0f}-{o['time_q90']:.0f} h"
+        t.add_row(
+            name,
+            f"{o['p']:.3f}",
+            f"[{o['ci95'][0]:.3f}, {o['ci95'][1]:.3f}]",
+            str(o["count"]),
+            _hours(clock, o["time_median"]),
+            span,
+        )
+    console.print(t)
+    a = Table(title="Agents", title_justify="left")
+    a.add_column("agent")
+    a.add_column("P(switch)", justify="right")
+    a.add_column("median switch time")
+    for aid, info in s["agents"].items():
+        a.add_row(aid, f"{info['p_switch']:.3f}", _hours(clock, info["switch_time_median"]))
+    console.print(a)
+    console.print(
+        "[dim]P(switch): share of replicates in which an individual left its initial position; "
+        "for a population, the mean final share out of it (median time: when it passed half).[/]"
+    )
+    for name, rows in s["orders"].items():
+        console.print(f"[bold]Most common orders of switches before {name}[/]")
+        for r in rows:
+            console.print(f"  {r['share']:6.1%}  {r['order']}")

@@ -1,0 +1,45 @@
+"""``stancesim validate FILE...``: check files of any kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sim.cli.common import EXIT_INPUT, stderr
+from sim.errors import InputError, Problem
+from sim.scenario import validate_data
+from sim.yamlio import load_file
+
+KINDS = ("scenario",)
+
+
+def check_file(path: Path) -> str:
+    """Validate one file by its ``kind``; return a one-line description."""
+    located = load_file(path)
+    data = located.data
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind == "scenario":
+        sc = validate_data(located)
+        return f"scenario {sc.name!r}: {len(sc.agents)} agents, {len(sc.outcomes)} outcomes"
+    where = located.locate(("kind",))
+    got = "no kind" if kind is None else f"kind {kind!r}"
+    raise InputError(
+        [Problem(where.source, where.line, where.column, "kind", f"{got}; expected one of {', '.join(KINDS)}")]
+    )
+
+
+def validate(files: list[Path] = typer.Argument(..., help="YAML files to check.")) -> None:
+    """Check scenario files; exit 0 when all are valid, 2 otherwise."""
+    bad = 0
+    for f in files:
+        try:
+            info = check_file(f)
+        except InputError as exc:
+            bad += 1
+            for p in exc.problems:
+                stderr.print(f"[bold red]error:[/] {str(p).lstrip(': ')}", markup=True, highlight=False)
+            continue
+        typer.echo(f"{f}: ok ({info})")
+    if bad:
+        raise typer.Exit(EXIT_INPUT)

@@ -1,0 +1,47 @@
+"""User-facing errors: every message names where the bad input is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file.
+
+    Parameters
+    ----------
+    source : str
+        File name, or ``--set PATH=VALUE`` for a command-line override.
+    line, column : int or None
+        1-based position in ``source``, when known.
+    path : str
+        Dotted field path, e.g. ``agents.toner.rules.0.resistance``.
+    message : str
+        What is wrong and what was expected.
+    """
+
+    source: str
+    line: int | None
+    column: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.source
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        field = f" {self.path}:" if self.path else ""
+        return f"{where}:{field} {self.message}"
+
+
+class InputError(Exception):
+    """Bad user input (a file, a flag); the CLI prints it and exits with status 2."""
+
+    def __init__(self, problems: list[Problem] | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem("", None, None, "", problems)]
+        self.problems = problems
+        super().__init__("\n".join(str(p).lstrip(": ") for p in problems))

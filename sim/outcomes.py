@@ -1,0 +1,92 @@
+"""From per-replicate arrays to the run summary: outcomes, switches, orders."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sim.scenario import UNRESOLVED
+from sim.stats import mean_or_none, quantiles, wilson_interval
+
+if TYPE_CHECKING:
+    from sim.runner import RunResult
+
+#: How many of the most common switch orders are reported per outcome.
+TOP_ORDERS = 3
+
+
+def switch_order(times: np.ndarray[Any, Any], names: list[str]) -> str:
+    """Order of the switches of one replicate, ties joined by ``+``: ``"a -> b+c"``."""
+    done = [(t, n) for t, n in zip(times, names, strict=True) if np.isfinite(t)]
+    if not done:
+        return "(nobody switched)"
+    steps: list[list[str]] = []
+    last = None
+    for t, n in sorted(done):
+        if t == last:
+            steps[-1].append(n)
+        else:
+            steps.append([n])
+            last = t
+    return " -> ".join("+".join(sorted(s)) for s in steps)
+
+
+def summarize(result: RunResult) -> dict[str, Any]:
+    """The summary object printed by ``stancesim run --json``.
+
+    Returns
+    -------
+    dict
+        ``scenario``, ``scenario_sha256``, ``replicates``, ``seed``, ``version``,
+        ``outcomes.<id>.{count, p, ci95, time_mean, time_median, time_q10, time_q90}``
+        (``unresolved`` included), ``agents.<id>.{p_switch, switch_time_median}`` and
+        ``orders.<outcome>``: the most common orders of switches.
+    """
+    n = result.replicates
+    names = [*result.outcome_names, UNRESOLVED]
+    codes = [*range(len(result.outcome_names)), -1]
+    outcomes: dict[str, Any] = {}
+    orders: dict[str, list[dict[str, Any]]] = {}
+    order_text = [switch_order(row, result.individuals) for row in result.switch_time]
+    for name, code in zip(names, codes, strict=True):
+        mask = result.outcome == code
+        count = int(mask.sum())
+        lo, hi = wilson_interval(count, n)
+        times = result.time[mask]
+        q10, q50, q90 = quantiles(times, (0.1, 0.5, 0.9)) if name != UNRESOLVED else (None,) * 3
+        outcomes[name] = {
+            "count": count,
+            "p": count / n,
+            "ci95": [lo, hi],
+            "time_mean": mean_or_none(times) if name != UNRESOLVED else None,
+            "time_median": q50,
+            "time_q10": q10,
+            "time_q90": q90,
+        }
+        if count:
+            common = Counter(o for o, m in zip(order_text, mask, strict=True) if m).most_common(TOP_ORDERS)
+            orders[name] = [{"order": o, "count": c, "share": c / count} for o, c in common]
+    agents: dict[str, Any] = {}
+    for i, aid in enumerate(result.individuals):
+        t = result.switch_time[:, i]
+        agents[aid] = {
+            "p_switch": float(np.isfinite(t).mean()),
+            "switch_time_median": quantiles(t, (0.5,))[0],
+        }
+    for j, pid in enumerate(result.populations):
+        agents[pid] = {
+            "p_switch": float(result.final_fraction[:, j].mean()),
+            "switch_time_median": quantiles(result.half_time[:, j], (0.5,))[0],
+        }
+    return {
+        "scenario": result.scenario.name,
+        "scenario_sha256": result.scenario_sha256,
+        "replicates": n,
+        "seed": result.seed,
+        "version": result.version,
+        "outcomes": outcomes,
+        "agents": agents,
+        "orders": orders,
+    }

@@ -1,0 +1,176 @@
+"""Stance rules as pure functions on arrays (one row per replicate).
+
+Each function takes the current observables and parameters and returns what
+changes; none of them holds state or draws random numbers unless it is given
+a generator, so each can be tested against its closed form.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from sim.scenario import THRESHOLD_TOLERANCE
+
+Array = np.ndarray[Any, Any]
+
+
+def per_tick(p_per_hour: Array | float, tick: float) -> Array:
+    """Convert a per-hour probability to a per-tick one: ``1 - (1 - p) ** tick``."""
+    p = np.asarray(p_per_hour, dtype=float)
+    if tick == 1.0:
+        return p
+    return 1.0 - (1.0 - p) ** tick
+
+
+def hazard_probability(pressure: Array, resistance: Array, rate: Array) -> Array:
+    """Per-hour switch probability ``min(1, rate * max(0, pressure - resistance))``."""
+    return np.minimum(1.0, rate * np.maximum(0.0, pressure - resistance))
+
+
+def hazard_back_probability(pressure: Array, resistance: Array, rate: Array) -> Array:
+    """Per-hour probability of switching back: ``min(1, rate * max(0, resistance - pressure))``."""
+    return np.minimum(1.0, rate * np.maximum(0.0, resistance - pressure))
+
+
+def logistic_probability(pressure: Array, resistance: Array, rate: Array, slope: Array) -> Array:
+    """Per-hour probability ``rate / (1 + exp(-slope * (pressure - resistance)))``."""
+    z = np.clip(-slope * (pressure - resistance), -700.0, 700.0)
+    return rate / (1.0 + np.exp(z))
+
+
+def logistic_back_probability(
+    pressure: Array, resistance: Array, rate: Array, slope: Array
+) -> Array:
+    """Per-hour probability of switching back: the logistic of the negated excess."""
+    return logistic_probability(-pressure, -resistance, rate, slope)
+
+
+def threshold_reached(support: Array, threshold: Array) -> Array:
+    """Granovetter's rule: ``support >= threshold`` with a tolerance of 1e-9."""
+    return support >= threshold - THRESHOLD_TOLERANCE
+
+
+def averaging_step(x0: Array, stubbornness: Array, inputs: Array, weights: Array) -> Array:
+    """One Friedkin-Johnsen step for several agents at once.
+
+    Parameters
+    ----------
+    x0, stubbornness : array, shape (R, A)
+        Initial opinions and stubbornness of A averaging agents.
+    inputs : array, shape (R, J)
+        Current value of every quantity the agents listen to.
+    weights : array, shape (A, J)
+        Row-stochastic weights.
+
+    Returns
+    -------
+    array, shape (R, A)
+        ``s * x0 + (1 - s) * inputs @ weights.T``.
+    """
+    return stubbornness * x0 + (1.0 - stubbornness) * (inputs @ weights.T)
+
+
+def friedkin_johnsen_equilibrium(weights: Array, stubbornness: Array, x0: Array) -> Array:
+    """Closed-form limit ``(I - (1 - S) W)^-1 S x(0)`` (for tests and documentation)."""
+    s = np.diag(stubbornness)
+    n = len(x0)
+    return np.asarray(np.linalg.solve(np.eye(n) - (np.eye(n) - s) @ weights, s @ x0))
+
+
+def quorum_passes(
+    in_motion: Array, present: Array, at_least: int | None, fraction: Fraction | None
+) -> Array:
+    """Whether a vote passes; ``fraction`` is compared exactly as a rational.
+
+    Unanimity is ``fraction == 1``.
+    """
+    if at_least is not None:
+        return np.asarray(in_motion >= at_least)
+    assert fraction is not None
+    # count / present >= p / q  <=>  count * q >= p * present, in integers
+    return np.asarray(
+        (present > 0) & (in_motion * fraction.denominator >= fraction.numerator * present)
+    )
+
+
+class SortedThresholds:
+    """Per-replicate sorted thresholds answering "how many are <= x" for every row at once.
+
+    Rows are laid end to end with offsets so one ``np.searchsorted`` serves the
+    whole batch. The offsets add rounding of about ``rows * span * 2e-16``; when
+    that could reach a tenth of the comparison tolerance, rows are searched one
+    by one instead.
+    """
+
+    def __init__(self, thresholds: Array) -> None:
+        self.sorted = np.sort(np.asarray(thresholds, dtype=float), axis=1)
+        rows, n = self.sorted.shape
+        self.n = n
+        lo = float(self.sorted[:, 0].min())
+        hi = float(self.sorted[:, -1].max())
+        self.lo, self.hi = lo - 1.0, hi + 1.0
+        width = self.hi - self.lo + 1.0
+        self.exact_rows = rows * width * 2.3e-16 > THRESHOLD_TOLERANCE / 10
+        self.offsets = np.arange(rows, dtype=float) * width
+        self.keys = (self.sorted + self.offsets[:, None]).ravel()
+        self.base = np.arange(rows) * n
+
+    def count_reached(self, support: Array) -> Array:
+        """Number of thresholds reached by ``support`` in each row (``>=`` with tolerance)."""
+        q = np.clip(np.asarray(support, dtype=float) + THRESHOLD_TOLERANCE, self.lo, self.hi)
+        if self.exact_rows:
+            return np.array(
+                [
+                    np.searchsorted(row, v, side="right")
+                    for row, v in zip(self.sorted, q, strict=True)
+                ]
+            )
+        return np.searchsorted(self.keys, q + self.offsets, side="right") - self.base
+
+    def take(self, index: Array) -> SortedThresholds:
+        """Rows ``index`` as a new object (for resampling replicates)."""
+        return SortedThresholds(self.sorted[index])
+
+
+def threshold_population_step(
+    rng: np.random.Generator,
+    n: int,
+    crossed: Array,
+    spontaneous: Array,
+    new_crossed: Array,
+    p_spontaneous: Array,
+) -> tuple[Array, Array]:
+    """One synchronous tick of an irreversible threshold population, in counts.
+
+    Individuals are exchangeable and their thresholds independent of their
+    spontaneous switching, so instead of one coin per individual per tick the
+    step works on counts, exactly in distribution:
+
+    - ``crossed`` individuals (the lowest thresholds) have switched because the
+      running maximum of the support reached them; ``spontaneous`` more, above
+      those, switched by chance.
+    - When the support reaches ``new_crossed - crossed`` more thresholds, the
+      ones among them that had already switched by chance form a
+      hypergeometric draw from the individuals above the old count.
+    - Those still out then switch spontaneously: a binomial draw.
+
+    Returns
+    -------
+    crossed, spontaneous : arrays of int
+        The new counts; the number in the target position is their sum.
+    """
+    delta = new_crossed - crossed
+    spontaneous = spontaneous.copy()
+    hit = np.flatnonzero((delta > 0) & (spontaneous > 0))
+    if hit.size:
+        above = n - crossed[hit]
+        spontaneous[hit] -= rng.hypergeometric(
+            spontaneous[hit], above - spontaneous[hit], delta[hit]
+        )
+    out = n - new_crossed - spontaneous
+    if np.any(p_spontaneous > 0):
+        spontaneous += rng.binomial(out, p_spontaneous)
+    return new_crossed, spontaneous

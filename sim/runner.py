@@ -1,0 +1,243 @@
+"""Replication: blocks of replicates, their seeds, and running them in processes.
+
+Randomness (SPEC 7 style): the run's ``seed`` feeds one
+``SeedSequence(seed, spawn_key=(b,))`` per block ``b`` of :data:`BLOCK_SIZE`
+replicates, and every block is always simulated whole. Replicate ``K`` is row
+``K % BLOCK_SIZE`` of block ``K // BLOCK_SIZE`` whatever the number of
+replicates asked for, the number of processes or the order in which blocks
+finish.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sim._version import __version__
+from sim.engine import Batch, Tracer, simulate_block
+from sim.model import Plan, compile_plan
+from sim.scenario import Individual, Scenario
+
+#: Replicates per random stream and per engine batch. Part of the
+#: reproducibility contract: changing it changes every result for a seed.
+BLOCK_SIZE = 512
+
+Array = np.ndarray[Any, Any]
+
+
+@dataclass
+class BlockResult:
+    """What one block leaves: per-replicate arrays (rows of the block)."""
+
+    index: int
+    outcome: Array
+    end_time: Array
+    switch_time: Array
+    final_pos: Array
+    half_time: Array
+    final_fraction: Array
+    trajectories: dict[str, Array] | None = None
+
+    @classmethod
+    def from_batch(cls, index: int, batch: Batch, rows: int) -> BlockResult:
+        """Keep the first ``rows`` replicates of a finished batch."""
+        traj = None
+        rec = batch.recording
+        if rec is not None and rec.ticks:
+            values = np.stack(rec.values)[:, :rows]  # (T, R, C)
+            alive = np.stack(rec.alive)[:, :rows]  # (T, R)
+            t_idx, r_idx = np.nonzero(alive)
+            traj = {
+                "replicate": index * BLOCK_SIZE + r_idx,
+                "t": np.asarray(rec.ticks)[t_idx],
+            }
+            for c, name in enumerate(rec.columns):
+                traj[name] = values[t_idx, r_idx, c]
+        return cls(
+            index=index,
+            outcome=batch.outcome[:rows],
+            end_time=batch.end_time[:rows],
+            switch_time=batch.switch_time[:rows],
+            final_pos=batch.final_pos[:rows],
+            half_time=batch.half_time[:rows],
+            final_fraction=batch.final_fraction[:rows],
+            trajectories=traj,
+        )
+
+
+def block_rng(seed: int, block: int) -> np.random.Generator:
+    """The random stream of one block."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))
+
+
+def fresh_seed() -> int:
+    """Draw a seed from the operating system's entropy (printed so the run can be repeated)."""
+    return int(np.random.SeedSequence().entropy % (2**63))  # type: ignore[operator]
+
+
+_PLANS: dict[str, Plan] = {}
+
+
+def _plan(scenario: Scenario) -> Plan:
+    key = scenario.sha256()
+    if key not in _PLANS:
+        _PLANS.clear()
+        _PLANS[key] = compile_plan(scenario)
+    return _PLANS[key]
+
+
+def run_block(scenario: Scenario, seed: int, block: int, rows: int, record: bool) -> BlockResult:
+    """Simulate block ``block`` whole and keep its first ``rows`` replicates."""
+    plan = _plan(scenario)
+    batch = simulate_block(plan, block_rng(seed, block), BLOCK_SIZE, record=record)
+    return BlockResult.from_batch(block, batch, rows)
+
+
+def _run_block_args(args: tuple[Scenario, int, int, int, bool]) -> BlockResult:
+    return run_block(*args)
+
+
+def trace_replicate(scenario: Scenario, seed: int, replicate: int) -> tuple[list[str], Batch]:
+    """Story of replicate ``replicate`` of a run with ``seed``."""
+    from sim.clocktime import format_time
+
+    if replicate < 0:
+        raise ValueError(f"replicate must be >= 0, got {replicate}")
+    block, row = divmod(replicate, BLOCK_SIZE)
+    tracer = Tracer(row, lambda t: format_time(scenario.clock, t))
+    batch = simulate_block(compile_plan(scenario), block_rng(seed, block), BLOCK_SIZE, tracer=tracer)
+    return tracer.lines, batch
+
+
+@dataclass
+class RunResult:
+    """Per-replicate results of a run, with what produced them."""
+
+    scenario: Scenario
+    seed: int
+    replicates: int
+    outcome_names: list[str]
+    individuals: list[str]
+    populations: list[str]
+    outcome: Array  # (n,) index into outcome_names, -1 for unresolved
+    time: Array  # (n,) hours, NaN when unresolved
+    switch_time: Array  # (n, individuals)
+    final_pos: Array  # (n, individuals)
+    half_time: Array  # (n, populations)
+    final_fraction: Array  # (n, populations)
+    trajectories: dict[str, Array] | None = None
+    version: str = __version__
+    _summary: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def scenario_sha256(self) -> str:
+        """Hash of the resolved scenario."""
+        return self.scenario.sha256()
+
+    def outcome_labels(self) -> list[str]:
+        """Outcome id of each replicate (``unresolved`` when none)."""
+        names = [*self.outcome_names, "unresolved"]
+        return [names[i] for i in self.outcome]
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON summary (see :func:`sim.outcomes.summarize`)."""
+        if self._summary is None:
+            from sim.outcomes import summarize
+
+            self._summary = summarize(self)
+        return self._summary
+
+    def position_names(self, i: int) -> list[str]:
+        """Positions of individual ``i``."""
+        a = self.scenario.agents[self.individuals[i]]
+        assert isinstance(a, Individual)
+        return a.positions
+
+
+def _blocks(replicates: int) -> Iterator[tuple[int, int]]:
+    for b in range(math.ceil(replicates / BLOCK_SIZE)):
+        yield b, min(BLOCK_SIZE, replicates - b * BLOCK_SIZE)
+
+
+def run(
+    scenario: Scenario,
+    replicates: int = 1000,
+    seed: int | None = None,
+    jobs: int = 1,
+    record: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Run a scenario ``replicates`` times.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        From :func:`sim.load_scenario`.
+    replicates : int
+        Number of replicates (>= 1).
+    seed : int, optional
+        Seed of the run; fresh entropy when omitted (recorded in the result).
+    jobs : int
+        Worker processes; ``1`` runs in this process. Results do not depend on it.
+    record : bool
+        Keep per-tick trajectories of every replicate.
+    progress : callable, optional
+        Called with the number of replicates just finished.
+
+    Returns
+    -------
+    RunResult
+    """
+    if replicates < 1:
+        raise ValueError(f"replicates must be >= 1, got {replicates}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if seed is None:
+        seed = fresh_seed()
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    tasks = [(scenario, seed, b, rows, record) for b, rows in _blocks(replicates)]
+    results: list[BlockResult] = []
+    if jobs == 1 or len(tasks) == 1:
+        for task in tasks:
+            results.append(_run_block_args(task))
+            if progress:
+                progress(task[3])
+    else:
+        # spawn, not fork: the parent may hold threads (progress display) and locks
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
+            for res in pool.map(_run_block_args, tasks):
+                results.append(res)
+                if progress:
+                    progress(len(res.outcome))
+    return _combine(scenario, seed, replicates, results)
+
+
+def _combine(scenario: Scenario, seed: int, replicates: int, parts: list[BlockResult]) -> RunResult:
+    plan = _plan(scenario)
+    traj = None
+    if parts and parts[0].trajectories is not None:
+        keys = list(parts[0].trajectories)
+        traj = {k: np.concatenate([p.trajectories[k] for p in parts if p.trajectories]) for k in keys}
+    return RunResult(
+        scenario=scenario,
+        seed=seed,
+        replicates=replicates,
+        outcome_names=plan.outcomes,
+        individuals=plan.individuals,
+        populations=[p.id for p in plan.populations],
+        outcome=np.concatenate([p.outcome for p in parts]).astype(np.int64),
+        time=np.concatenate([p.end_time for p in parts]),
+        switch_time=np.concatenate([p.switch_time for p in parts]),
+        final_pos=np.concatenate([p.final_pos for p in parts]),
+        half_time=np.concatenate([p.half_time for p in parts]),
+        final_fraction=np.concatenate([p.final_fraction for p in parts]),
+        trajectories=traj,
+    )

@@ -1,0 +1,230 @@
+"""Safe YAML loading that remembers where every value came from.
+
+ruamel.yaml's round-trip loader is used because it records the line and
+column of every mapping key and sequence item, so a validation error can point
+at the exact spot; it only ever builds plain mappings, sequences and scalars.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from sim.errors import InputError, Problem
+
+#: Largest number of nodes a document may expand to once aliases are followed.
+#: A scenario has a few hundred; this stops "billion laughs" files early.
+MAX_EXPANDED_NODES = 200_000
+
+_CORE_TAG_PREFIX = "tag:yaml.org,2002:"
+_CORE_TAGS = {"str", "int", "float", "bool", "null", "map", "seq", "timestamp"}
+
+
+class Located:
+    """Parsed YAML data plus a way to find the source position of a field path."""
+
+    def __init__(self, data: Any, source: str) -> None:
+        self.data = data
+        self.source = source
+        #: dotted paths replaced on the command line, mapped to their flag text
+        self.overrides: dict[tuple[str, ...], str] = {}
+
+    def locate(self, loc: tuple[str | int, ...]) -> Problem:
+        """Return a problem skeleton pointing at the deepest known part of ``loc``."""
+        node = self.data
+        path: list[str] = []
+        line = col = None
+        for part in loc:
+            key: Any = part
+            if isinstance(node, Mapping):
+                if key not in node:
+                    continue  # a union tag in pydantic's loc, not a data key
+                pos = _key_pos(node, key)
+                node = node[key]
+            elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+                pos = _item_pos(node, key)
+                node = node[key]
+            else:
+                continue
+            path.append(str(part))
+            if pos is not None:
+                line, col = pos[0] + 1, pos[1] + 1
+            flag = self.overrides.get(tuple(path))
+            if flag is not None:
+                return Problem(flag, None, None, ".".join(path), "")
+        return Problem(self.source, line, col, ".".join(path), "")
+
+
+def _key_pos(node: Any, key: Any) -> tuple[int, int] | None:
+    if isinstance(node, CommentedMap):
+        try:
+            return tuple(node.lc.key(key))  # type: ignore[return-value]
+        except (KeyError, TypeError):
+            return None
+    return None
+
+
+def _item_pos(node: Any, index: int) -> tuple[int, int] | None:
+    if isinstance(node, CommentedSeq):
+        try:
+            return tuple(node.lc.item(index))  # type: ignore[return-value]
+        except (KeyError, TypeError, IndexError):
+            return None
+    return None
+
+
+def _check_expansion(data: Any, source: str) -> None:
+    """Reject non-core tags and documents whose aliases expand too far."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        tag = getattr(node, "tag", None)
+        value = getattr(tag, "value", None)
+        if isinstance(value, str) and value.startswith("!"):
+            raise InputError([Problem(source, None, None, "", f"YAML tag {value!r} not allowed")])
+        if (
+            isinstance(value, str)
+            and value.startswith(_CORE_TAG_PREFIX)
+            and value[len(_CORE_TAG_PREFIX) :] not in _CORE_TAGS
+        ):
+            raise InputError([Problem(source, None, None, "", f"YAML tag {value!r} not allowed")])
+        sizes[key] = 1  # guards against recursive aliases
+        if isinstance(node, Mapping):
+            total = 1 + sum(size(v) for v in node.values())
+        elif isinstance(node, list):
+            total = 1 + sum(size(v) for v in node)
+        else:
+            total = 1
+        if total > MAX_EXPANDED_NODES:
+            raise InputError(
+                [
+                    Problem(
+                        source,
+                        None,
+                        None,
+                        "",
+                        f"YAML aliases expand this document to more than "
+                        f"{MAX_EXPANDED_NODES} nodes; refusing to load it",
+                    )
+                ]
+            )
+        sizes[key] = total
+        return total
+
+    size(data)
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.allow_duplicate_keys = False
+    return y
+
+
+def load_text(text: str, source: str) -> Located:
+    """Parse YAML text safely; raise :class:`InputError` naming the position."""
+    try:
+        data = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        col = mark.column + 1 if mark is not None else None
+        msg = f"invalid YAML: {exc.problem or exc.context}"
+        raise InputError([Problem(source, line, col, "", msg)]) from None
+    except YAMLError as exc:
+        raise InputError([Problem(source, None, None, "", f"invalid YAML: {exc}")]) from None
+    _check_expansion(data, source)
+    return Located(data, source)
+
+
+def load_file(path: str | Path) -> Located:
+    """Read and parse a YAML file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError([Problem(str(p), None, None, "", f"cannot read file: {exc.strerror}")])
+    except UnicodeDecodeError:
+        raise InputError([Problem(str(p), None, None, "", "file is not UTF-8 text")]) from None
+    return load_text(text, str(p))
+
+
+def parse_value(text: str, flag: str) -> Any:
+    """Parse the VALUE of ``--set PATH=VALUE`` as YAML flow."""
+    located = load_text(text if text.strip() else "''", flag)
+    return located.data
+
+
+def apply_set(located: Located, assignment: str) -> None:
+    """Apply one ``PATH=VALUE`` override in place.
+
+    The path is dotted through mappings (integers index sequences); every
+    mapping on the way must exist, the last key may be new.
+    """
+    flag = f"--set {assignment}"
+    if "=" not in assignment:
+        raise InputError([Problem(flag, None, None, "", "expected PATH=VALUE")])
+    path_text, value_text = assignment.split("=", 1)
+    parts = [p for p in path_text.strip().split(".")]
+    if not path_text.strip() or any(not p for p in parts):
+        raise InputError([Problem(flag, None, None, path_text, "empty path segment")])
+    value = parse_value(value_text, flag)
+    node = located.data
+    walked: list[str] = []
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, Mapping):
+            if last:
+                node[part] = value  # type: ignore[index]
+            elif part in node:
+                node = node[part]
+            else:
+                known = ", ".join(map(str, node)) or "none"
+                raise InputError(
+                    [
+                        Problem(
+                            flag,
+                            None,
+                            None,
+                            ".".join([*walked, part]),
+                            f"no such key {part!r} (known here: {known})",
+                        )
+                    ]
+                )
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        else:
+            raise InputError(
+                [
+                    Problem(
+                        flag,
+                        None,
+                        None,
+                        ".".join(walked),
+                        f"cannot descend into {type(node).__name__} with {part!r}",
+                    )
+                ]
+            )
+        walked.append(part)
+    located.overrides[tuple(parts)] = flag
+
+
+def dump(data: Any) -> str:
+    """Serialise plain data as block-style YAML."""
+    y = YAML(typ="safe", pure=True)
+    y.default_flow_style = False
+    y.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
+    buf = io.StringIO()
+    y.dump(data, buf)
+    return buf.getvalue()
