@@ -198,15 +198,16 @@ class Batch:
         }
         self.fired_now = {eid: np.zeros(n, dtype=bool) for eid in sc.events}
         self.passed_now = {d.id: np.zeros(n, dtype=bool) for d in plan.decisions}
-        self.deadline_tick: dict[str, Array] = {}
+        self.deadline_tick: dict[tuple[str, int], Array] = {}
         for oid, o in sc.outcomes.items():
-            trig = o.trigger
-            if isinstance(trig, DeadlineTrigger):
-                if trig.patience is not None:
-                    self.deadline_tick[oid] = self.patience_tick[trig.patience]
-                else:
-                    assert trig.at is not None
-                    self.deadline_tick[oid] = _ticks(draw(trig.at, rng, n), tick)
+            for j, trig in enumerate(o.trigger):
+                if isinstance(trig, DeadlineTrigger):
+                    if trig.patience is not None:
+                        due = np.min([self.patience_tick[who] for who in trig.patience], axis=0)
+                    else:
+                        assert trig.at is not None
+                        due = _ticks(draw(trig.at, rng, n), tick)
+                    self.deadline_tick[(oid, j)] = due
 
         # -- results
         self.active = np.ones(n, dtype=bool)
@@ -361,9 +362,9 @@ class Batch:
                 else:
                     new = old * eff.scale
                 self.param[key] = np.where(mask, new, old)
-                self._trace(
-                    mask, f"  {eff.agent}.{name}: {old[self._row()]:.4g} -> {new[self._row()]:.4g}"
-                )
+                label = f"{eff.agent}.rules.{j}" if isinstance(a, Individual) else f"{eff.agent}.rule"
+                r = self._row()
+                self._trace(mask, f"  {label}.{name}: {old[r]:.4g} -> {new[r]:.4g}")
         elif isinstance(eff, Force):
             i = self.plan.ind_index[eff.agent]
             to = self.plan.position(eff.agent, eff.position)
@@ -523,20 +524,21 @@ class Batch:
     def _phase_outcomes(self) -> None:
         k = self.k
         for o, (oid, out) in enumerate(self.sc.outcomes.items()):
-            trig = out.trigger
-            if isinstance(trig, DecisionTrigger):
-                hit = self.passed_now[trig.decision]
-            elif isinstance(trig, DeadlineTrigger):
-                hit = k >= self.deadline_tick[oid]
-            elif isinstance(trig, ConditionTrigger):
-                hit = self.holds(trig.condition)
-            else:
-                assert isinstance(trig, EventOutcomeTrigger)
-                hit = self.fired_now[trig.event]
+            hit = np.zeros(self.size, dtype=bool)
+            for j, trig in enumerate(out.trigger):
+                if isinstance(trig, DecisionTrigger):
+                    hit |= self.passed_now[trig.decision]
+                elif isinstance(trig, DeadlineTrigger):
+                    hit |= k >= self.deadline_tick[(oid, j)]
+                elif isinstance(trig, ConditionTrigger):
+                    hit |= self.holds(trig.condition)
+                else:
+                    assert isinstance(trig, EventOutcomeTrigger)
+                    hit |= self.fired_now[trig.event]
             ended = hit & self.active
             if ended.any():
-                self._end(ended, o)
                 self._trace(ended, f"OUTCOME {oid}")
+                self._end(ended, o)
 
     def _end(self, rows: Array, outcome: int) -> None:
         self.outcome[rows] = outcome

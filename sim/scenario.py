@@ -588,7 +588,14 @@ class DeadlineTrigger(Strict):
 
     kind: Literal["deadline"]
     at: Hours | None = None
-    patience: str | None = Field(None, description="Individual whose patience is the deadline.")
+    patience: list[str] | None = Field(
+        None, description="Individuals whose patience is the deadline (the first to run out)."
+    )
+
+    @field_validator("patience", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _one(self) -> DeadlineTrigger:
@@ -618,10 +625,18 @@ OutcomeTrigger = Annotated[
 
 
 class Outcome(Strict):
-    """An ending; the first outcome (in file order) whose trigger holds ends the replicate."""
+    """An ending; the first outcome (in file order) whose trigger holds ends the replicate.
 
-    trigger: OutcomeTrigger
+    ``trigger`` may be a list: the outcome happens when any of them holds.
+    """
+
+    trigger: list[OutcomeTrigger]
     description: str | None = None
+
+    @field_validator("trigger", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, dict | BaseModel) else v
 
 
 # ------------------------------------------------------------------ scenario
@@ -865,19 +880,21 @@ def check_references(sc: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
             )
 
     for oid, o in sc.outcomes.items():
-        loc = ("outcomes", oid, "trigger")
-        t = o.trigger
-        if isinstance(t, DecisionTrigger) and t.decision not in sc.decisions:
-            unknown((*loc, "decision"), "decision", t.decision, sc.decisions)
-        elif isinstance(t, DeadlineTrigger) and t.patience is not None:
-            ind = individuals.get(t.patience)
-            if ind is None or ind.patience is None:
-                patient = [k for k, v in individuals.items() if v.patience is not None]
-                unknown((*loc, "patience"), "individual with a patience", t.patience, patient)
-        elif isinstance(t, ConditionTrigger):
-            check_signal_ref((*loc, "condition", "signal"), t.condition.signal)
-        elif isinstance(t, EventOutcomeTrigger) and t.event not in sc.events:
-            unknown((*loc, "event"), "event", t.event, sc.events)
+        for k, t in enumerate(o.trigger):
+            loc: tuple[str | int, ...] = ("outcomes", oid, "trigger")
+            if len(o.trigger) > 1:
+                loc = (*loc, k)
+            if isinstance(t, DecisionTrigger) and t.decision not in sc.decisions:
+                unknown((*loc, "decision"), "decision", t.decision, sc.decisions)
+            elif isinstance(t, DeadlineTrigger) and t.patience is not None:
+                patient = [k2 for k2, v in individuals.items() if v.patience is not None]
+                for m, who in enumerate(t.patience):
+                    if who not in patient:
+                        unknown((*loc, "patience", m), "individual with a patience", who, patient)
+            elif isinstance(t, ConditionTrigger):
+                check_signal_ref((*loc, "condition", "signal"), t.condition.signal)
+            elif isinstance(t, EventOutcomeTrigger) and t.event not in sc.events:
+                unknown((*loc, "event"), "event", t.event, sc.events)
     return out
 
 
