@@ -733,6 +733,11 @@ def check_references(sc: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
                 check_rule(("agents", aid, "rules", i), a, rule)
         elif isinstance(a, Population):
             check_rule(("agents", aid, "rule"), a, a.rule)
+            src = getattr(a.rule, "from_", None)
+            if src is not None and src != a.initial:
+                out.append(
+                    (("agents", aid, "rule", "from"), f"a population's rule starts from its initial position {a.initial!r}")
+                )
 
     def check_signal_ref(loc: tuple[str | int, ...], name: str) -> None:
         if name not in sc.signals:
@@ -999,7 +1004,10 @@ def _message(err: Any, located: Located) -> str:
     value = err.get("input")
     if typ == "union_tag_invalid":
         ctx = err.get("ctx", {})
-        return f"kind {ctx.get('tag')!r} is not one of {ctx.get('expected_tags')}"
+        tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+        hint = difflib.get_close_matches(str(ctx.get("tag")), tags, n=1)
+        tip = f"; did you mean {hint[0]!r}?" if hint else ""
+        return f"kind {ctx.get('tag')!r} is not one of {', '.join(tags)}{tip}"
     if typ == "union_tag_not_found":
         return f"missing 'kind' (one of {err.get('ctx', {}).get('discriminator', '')})"
     if isinstance(value, dict | list) or typ.startswith("value_error"):

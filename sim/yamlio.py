@@ -40,11 +40,16 @@ class Located:
         node = self.data
         path: list[str] = []
         line = col = None
-        for part in loc:
+        for n, part in enumerate(loc):
             key: Any = part
+            nxt = loc[n + 1] if n + 1 < len(loc) else None
             if isinstance(node, Mapping):
-                if key not in node:
+                if key not in node or node.get("kind") == key and key != "kind":
                     continue  # a union tag in pydantic's loc, not a data key
+                if nxt is not None and nxt != key and nxt in node:
+                    inner = node[key]
+                    if not (isinstance(inner, Mapping) and nxt in inner):
+                        continue  # a tag named like a key (e.g. a "threshold" rule)
                 pos = _key_pos(node, key)
                 node = node[key]
             elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
@@ -79,48 +84,43 @@ def _item_pos(node: Any, index: int) -> tuple[int, int] | None:
     return None
 
 
-def _check_expansion(data: Any, source: str) -> None:
+def _check_expansion(located: Located) -> None:
     """Reject non-core tags and documents whose aliases expand too far."""
     sizes: dict[int, int] = {}
 
-    def size(node: Any) -> int:
+    def problem(path: tuple[Any, ...], message: str) -> InputError:
+        where = located.locate(path)
+        return InputError([Problem(where.source, where.line, where.column, where.path, message)])
+
+    def size(node: Any, path: tuple[Any, ...]) -> int:
         key = id(node)
         if key in sizes:
             return sizes[key]
         tag = getattr(node, "tag", None)
         value = getattr(tag, "value", None)
-        if isinstance(value, str) and value.startswith("!"):
-            raise InputError([Problem(source, None, None, "", f"YAML tag {value!r} not allowed")])
-        if (
-            isinstance(value, str)
-            and value.startswith(_CORE_TAG_PREFIX)
+        if isinstance(value, str) and (
+            value.startswith("!")
+            or value.startswith(_CORE_TAG_PREFIX)
             and value[len(_CORE_TAG_PREFIX) :] not in _CORE_TAGS
         ):
-            raise InputError([Problem(source, None, None, "", f"YAML tag {value!r} not allowed")])
+            raise problem(path, f"YAML tag {value!r} is not allowed (plain data only)")
         sizes[key] = 1  # guards against recursive aliases
         if isinstance(node, Mapping):
-            total = 1 + sum(size(v) for v in node.values())
+            total = 1 + sum(size(v, (*path, k)) for k, v in node.items())
         elif isinstance(node, list):
-            total = 1 + sum(size(v) for v in node)
+            total = 1 + sum(size(v, (*path, i)) for i, v in enumerate(node))
         else:
             total = 1
         if total > MAX_EXPANDED_NODES:
-            raise InputError(
-                [
-                    Problem(
-                        source,
-                        None,
-                        None,
-                        "",
-                        f"YAML aliases expand this document to more than "
-                        f"{MAX_EXPANDED_NODES} nodes; refusing to load it",
-                    )
-                ]
+            raise problem(
+                path,
+                f"YAML aliases expand this document to more than "
+                f"{MAX_EXPANDED_NODES} nodes; refusing to load it",
             )
         sizes[key] = total
         return total
 
-    size(data)
+    size(located.data, ())
 
 
 def _yaml() -> YAML:
@@ -141,8 +141,9 @@ def load_text(text: str, source: str) -> Located:
         raise InputError([Problem(source, line, col, "", msg)]) from None
     except YAMLError as exc:
         raise InputError([Problem(source, None, None, "", f"invalid YAML: {exc}")]) from None
-    _check_expansion(data, source)
-    return Located(data, source)
+    located = Located(data, source)
+    _check_expansion(located)
+    return located
 
 
 def load_file(path: str | Path) -> Located:

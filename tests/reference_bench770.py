@@ -24,6 +24,7 @@ def bench770(n_rep: int, seed: int, n_emp: int = 770) -> dict[str, np.ndarray]:
     time = np.full(n_rep, np.nan)
     final_f = np.full(n_rep, np.nan)
     alive = np.ones(n_rep, dtype=bool)
+    half = np.full(n_rep, np.nan)  # first tick with at least half signed
     for t in range(1, H + 1):
         sut = t >= t_s
         flip_time[sut & np.isnan(flip_time[:, 0]), 0] = t
@@ -33,6 +34,7 @@ def bench770(n_rep: int, seed: int, n_emp: int = 770) -> dict[str, np.ndarray]:
         spont = rng.random((n_rep, n_emp)) < p0
         signed |= by_threshold | spont
         f = signed.mean(axis=1)
+        half[np.isnan(half) & alive & (f >= 0.5)] = t
         I = min(1.0, t / 72)
         P = 0.5 * f + 0.3 * I + 0.2 * sut
         prob = np.minimum(1.0, beta * np.maximum(0.0, P[:, None] - r))
@@ -50,4 +52,4 @@ def bench770(n_rep: int, seed: int, n_emp: int = 770) -> dict[str, np.ndarray]:
         alive &= ~ms
         if not alive.any():
             break
-    return {"outcome": outcome, "time": time, "final_f": final_f, "flip_time": flip_time}
+    return {"outcome": outcome, "time": time, "final_f": final_f, "flip_time": flip_time, "half": half}
