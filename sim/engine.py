@@ -153,15 +153,15 @@ class Batch:
                             self.param[(aid, j, name)] = draw(value, rng, n)
                 if a.patience is not None:
                     self.patience_tick[aid] = _ticks(draw(a.patience, rng, n), tick)
-            elif hasattr(a, "size"):
-                p = plan.populations[plan.pop_index[aid]]
-                self.populations.append(_PopulationState(p, self, rng, n))
+            elif aid in plan.pop_index:
+                pop = plan.populations[plan.pop_index[aid]]
+                self.populations.append(_PopulationState(pop, self, rng, n))
         self.pos[:] = self.initial_pos
         self.scheduled_tick = [
             _ticks(self.param[(rp.agent, rp.index, "at")], tick) for rp in plan.scheduled
         ]
-        for a, rp in enumerate(plan.averaging):
-            self.opinion0[:, a] = self.param[(rp.agent, rp.index, "opinion")]
+        for col, rp in enumerate(plan.averaging):
+            self.opinion0[:, col] = self.param[(rp.agent, rp.index, "opinion")]
         self.opinion = self.opinion0.copy()
 
         # -- sources (curve parameters), events, deadlines
@@ -362,7 +362,9 @@ class Batch:
                 else:
                     new = old * eff.scale
                 self.param[key] = np.where(mask, new, old)
-                label = f"{eff.agent}.rules.{j}" if isinstance(a, Individual) else f"{eff.agent}.rule"
+                label = (
+                    f"{eff.agent}.rules.{j}" if isinstance(a, Individual) else f"{eff.agent}.rule"
+                )
                 r = self._row()
                 self._trace(mask, f"  {label}.{name}: {old[r]:.4g} -> {new[r]:.4g}")
         elif isinstance(eff, Force):
@@ -698,14 +700,12 @@ class _PopulationState:
         if b.tracer is not None:
             r = b.tracer.row
             if moved[r] != before[r]:
-                a = self.plan.agent
+                target = self.plan.agent.positions[self.plan.to_idx]
                 detail = f"drive {drive[r]:.3f}"
                 if mode == "threshold":
                     detail += f"; {self.crossed[r]} by threshold, {self.spont[r]} spontaneously"
-                b._trace(
-                    np.ones(b.size, dtype=bool),
-                    f"{self.plan.id}: {before[r]} -> {moved[r]} of {self.N} {a.positions[self.plan.to_idx]} ({detail})",
-                )
+                text = f"{self.plan.id}: {before[r]} -> {moved[r]} of {self.N} {target} ({detail})"
+                b._trace(np.ones(b.size, dtype=bool), text)
 
     def _probabilities(
         self, rule: Any, drive: Array, res: Array, rate: Array

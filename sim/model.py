@@ -148,7 +148,7 @@ def compile_plan(sc: Scenario) -> Plan:
                     continue
                 if isinstance(rule, HazardRule | LogisticRule) or (
                     isinstance(rule, ThresholdRule)
-                    and (is_random(rule.spontaneous) or rule.spontaneous > 0)
+                    and (is_random(rule.spontaneous) or float(rule.spontaneous) > 0)  # type: ignore[arg-type]
                 ):
                     rp.column = plan.n_columns
                     plan.n_columns += 1

@@ -66,7 +66,9 @@ def summarize(result: RunResult) -> dict[str, Any]:
             "time_q90": q90,
         }
         if count:
-            common = Counter(o for o, m in zip(order_text, mask, strict=True) if m).most_common(TOP_ORDERS)
+            common = Counter(o for o, m in zip(order_text, mask, strict=True) if m).most_common(
+                TOP_ORDERS
+            )
             orders[name] = [{"order": o, "count": c, "share": c / count} for o, c in common]
     agents: dict[str, Any] = {}
     for i, aid in enumerate(result.individuals):

@@ -32,7 +32,9 @@ def replicates_table(result: RunResult) -> pa.Table:
     for i, aid in enumerate(result.individuals):
         cols[f"{aid}.switch_time"] = result.switch_time[:, i]
         names = result.position_names(i)
-        cols[f"{aid}.final"] = pa.array([names[k] for k in result.final_pos[:, i]]).dictionary_encode()
+        cols[f"{aid}.final"] = pa.array(
+            [names[k] for k in result.final_pos[:, i]]
+        ).dictionary_encode()
     for j, pid in enumerate(result.populations):
         cols[f"{pid}.final_fraction_switched"] = result.final_fraction[:, j]
         cols[f"{pid}.half_time"] = result.half_time[:, j]
@@ -56,8 +58,10 @@ def _metadata(result: RunResult) -> dict[str, str]:
 
 
 def write_run(result: RunResult, out: str | Path) -> list[Path]:
-    """Write ``replicates.parquet``, ``summary.json``, ``scenario.resolved.yaml``
-    (and ``trajectories.parquet`` when recorded) into ``out``.
+    """Write the run's files into ``out``.
+
+    ``replicates.parquet``, ``summary.json``, ``scenario.resolved.yaml`` and,
+    when recorded, ``trajectories.parquet``.
 
     Returns
     -------

@@ -111,7 +111,9 @@ def trace_replicate(scenario: Scenario, seed: int, replicate: int) -> tuple[list
         raise ValueError(f"replicate must be >= 0, got {replicate}")
     block, row = divmod(replicate, BLOCK_SIZE)
     tracer = Tracer(row, lambda t: format_time(scenario.clock, t))
-    batch = simulate_block(compile_plan(scenario), block_rng(seed, block), BLOCK_SIZE, tracer=tracer)
+    batch = simulate_block(
+        compile_plan(scenario), block_rng(seed, block), BLOCK_SIZE, tracer=tracer
+    )
     return tracer.lines, batch
 
 
@@ -225,7 +227,9 @@ def _combine(scenario: Scenario, seed: int, replicates: int, parts: list[BlockRe
     traj = None
     if parts and parts[0].trajectories is not None:
         keys = list(parts[0].trajectories)
-        traj = {k: np.concatenate([p.trajectories[k] for p in parts if p.trajectories]) for k in keys}
+        traj = {
+            k: np.concatenate([p.trajectories[k] for p in parts if p.trajectories]) for k in keys
+        }
     return RunResult(
         scenario=scenario,
         seed=seed,

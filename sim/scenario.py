@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import json
 import math
 from datetime import datetime
@@ -126,7 +127,7 @@ class PiecewiseCurve(Strict):
     @model_validator(mode="after")
     def _increasing(self) -> PiecewiseCurve:
         times = [t for t, _ in self.points]
-        if any(b <= a for a, b in zip(times, times[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(times)):
             raise ValueError(f"points need strictly increasing times, got {times}")
         return self
 
@@ -736,13 +737,17 @@ def check_references(sc: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
             src = getattr(a.rule, "from_", None)
             if src is not None and src != a.initial:
                 out.append(
-                    (("agents", aid, "rule", "from"), f"a population's rule starts from its initial position {a.initial!r}")
+                    (
+                        ("agents", aid, "rule", "from"),
+                        f"a population's rule starts from its initial position {a.initial!r}",
+                    )
                 )
 
     def check_signal_ref(loc: tuple[str | int, ...], name: str) -> None:
         if name not in sc.signals:
             unknown(loc, "signal", name, sc.signals)
 
+    loc: tuple[str | int, ...]
     for sid, terms in sc.signals.items():
         for i, t in enumerate(terms):
             loc = ("signals", sid, i)
@@ -752,13 +757,13 @@ def check_references(sc: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
                         (*loc, "position"), populations[t.fraction].positions, t.position
                     )
                 elif t.fraction in groups:
-                    poss = {
+                    group_positions = {
                         p
                         for m in groups[t.fraction].members
                         if m in individuals
                         for p in individuals[m].positions
                     }
-                    check_position((*loc, "position"), sorted(poss), t.position)
+                    check_position((*loc, "position"), sorted(group_positions), t.position)
                 else:
                     unknown(
                         (*loc, "fraction"),
@@ -856,15 +861,17 @@ def check_references(sc: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
 
     for did, d in sc.decisions.items():
         loc = ("decisions", did)
-        g = groups.get(d.group)
-        if g is None:
+        voters = groups.get(d.group)
+        if voters is None:
             unknown((*loc, "group"), "group", d.group, groups)
             continue
         if d.on is not None and d.on not in sc.events:
             unknown((*loc, "on"), "event", d.on, sc.events)
         if d.schedule is not None:
             _check_multiple(out, (*loc, "schedule", "every"), d.schedule.every, sc.clock.tick)
-        poss = sorted({p for m in g.members if m in individuals for p in individuals[m].positions})
+        poss = sorted(
+            {p for m in voters.members if m in individuals for p in individuals[m].positions}
+        )
         check_position((*loc, "motion"), poss, d.motion)
         for i, p in enumerate(d.absent):
             check_position((*loc, "absent", i), poss, p)
@@ -873,33 +880,35 @@ def check_references(sc: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
                 ((*loc, "absent"), f"the motion {d.motion!r} cannot also be an absent position")
             )
         for i, v in enumerate(d.veto):
-            if v not in g.members:
-                unknown((*loc, "veto", i), f"member of {d.group!r}", v, g.members)
-        if isinstance(d.quorum, AtLeast) and d.quorum.at_least > len(g.members):
+            if v not in voters.members:
+                unknown((*loc, "veto", i), f"member of {d.group!r}", v, voters.members)
+        if isinstance(d.quorum, AtLeast) and d.quorum.at_least > len(voters.members):
             out.append(
                 (
                     (*loc, "quorum", "at_least"),
                     f"quorum {d.quorum.at_least} is larger than group {d.group!r} "
-                    f"({len(g.members)} members)",
+                    f"({len(voters.members)} members)",
                 )
             )
 
     for oid, o in sc.outcomes.items():
-        for k, t in enumerate(o.trigger):
-            loc: tuple[str | int, ...] = ("outcomes", oid, "trigger")
+        for k, trig in enumerate(o.trigger):
+            loc = ("outcomes", oid, "trigger")
             if len(o.trigger) > 1:
                 loc = (*loc, k)
-            if isinstance(t, DecisionTrigger) and t.decision not in sc.decisions:
-                unknown((*loc, "decision"), "decision", t.decision, sc.decisions)
-            elif isinstance(t, DeadlineTrigger) and t.patience is not None:
+            if isinstance(trig, DecisionTrigger) and trig.decision not in sc.decisions:
+                unknown((*loc, "decision"), "decision", trig.decision, sc.decisions)
+            elif isinstance(trig, DeadlineTrigger) and trig.patience is not None:
                 patient = [k2 for k2, v in individuals.items() if v.patience is not None]
-                for m, who in enumerate(t.patience):
+                for n_who, who in enumerate(trig.patience):
                     if who not in patient:
-                        unknown((*loc, "patience", m), "individual with a patience", who, patient)
-            elif isinstance(t, ConditionTrigger):
-                check_signal_ref((*loc, "condition", "signal"), t.condition.signal)
-            elif isinstance(t, EventOutcomeTrigger) and t.event not in sc.events:
-                unknown((*loc, "event"), "event", t.event, sc.events)
+                        unknown(
+                            (*loc, "patience", n_who), "individual with a patience", who, patient
+                        )
+            elif isinstance(trig, ConditionTrigger):
+                check_signal_ref((*loc, "condition", "signal"), trig.condition.signal)
+            elif isinstance(trig, EventOutcomeTrigger) and trig.event not in sc.events:
+                unknown((*loc, "event"), "event", trig.event, sc.events)
     return out
 
 

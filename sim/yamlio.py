@@ -39,12 +39,12 @@ class Located:
         """Return a problem skeleton pointing at the deepest known part of ``loc``."""
         node = self.data
         path: list[str] = []
-        line = col = None
+        line, col = (1, 1) if isinstance(self.data, Mapping) else (None, None)
         for n, part in enumerate(loc):
             key: Any = part
             nxt = loc[n + 1] if n + 1 < len(loc) else None
             if isinstance(node, Mapping):
-                if key not in node or node.get("kind") == key and key != "kind":
+                if key not in node or (node.get("kind") == key and key != "kind"):
                     continue  # a union tag in pydantic's loc, not a data key
                 if nxt is not None and nxt != key and nxt in node:
                     inner = node[key]
@@ -69,7 +69,7 @@ class Located:
 def _key_pos(node: Any, key: Any) -> tuple[int, int] | None:
     if isinstance(node, CommentedMap):
         try:
-            return tuple(node.lc.key(key))  # type: ignore[return-value]
+            return tuple(node.lc.key(key))
         except (KeyError, TypeError):
             return None
     return None
@@ -78,7 +78,7 @@ def _key_pos(node: Any, key: Any) -> tuple[int, int] | None:
 def _item_pos(node: Any, index: int) -> tuple[int, int] | None:
     if isinstance(node, CommentedSeq):
         try:
-            return tuple(node.lc.item(index))  # type: ignore[return-value]
+            return tuple(node.lc.item(index))
         except (KeyError, TypeError, IndexError):
             return None
     return None
@@ -100,8 +100,10 @@ def _check_expansion(located: Located) -> None:
         value = getattr(tag, "value", None)
         if isinstance(value, str) and (
             value.startswith("!")
-            or value.startswith(_CORE_TAG_PREFIX)
-            and value[len(_CORE_TAG_PREFIX) :] not in _CORE_TAGS
+            or (
+                value.startswith(_CORE_TAG_PREFIX)
+                and value[len(_CORE_TAG_PREFIX) :] not in _CORE_TAGS
+            )
         ):
             raise problem(path, f"YAML tag {value!r} is not allowed (plain data only)")
         sizes[key] = 1  # guards against recursive aliases
@@ -137,7 +139,8 @@ def load_text(text: str, source: str) -> Located:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         col = mark.column + 1 if mark is not None else None
-        msg = f"invalid YAML: {exc.problem or exc.context}"
+        detail = str(exc.problem or exc.context).split(" with value ")[0]
+        msg = f"invalid YAML: {detail}"
         raise InputError([Problem(source, line, col, "", msg)]) from None
     except YAMLError as exc:
         raise InputError([Problem(source, None, None, "", f"invalid YAML: {exc}")]) from None
@@ -152,7 +155,8 @@ def load_file(path: str | Path) -> Located:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InputError([Problem(str(p), None, None, "", f"cannot read file: {exc.strerror}")])
+        msg = f"cannot read file: {exc.strerror}"
+        raise InputError([Problem(str(p), None, None, "", msg)]) from None
     except UnicodeDecodeError:
         raise InputError([Problem(str(p), None, None, "", "file is not UTF-8 text")]) from None
     return load_text(text, str(p))

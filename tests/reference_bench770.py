@@ -35,8 +35,8 @@ def bench770(n_rep: int, seed: int, n_emp: int = 770) -> dict[str, np.ndarray]:
         signed |= by_threshold | spont
         f = signed.mean(axis=1)
         half[np.isnan(half) & alive & (f >= 0.5)] = t
-        I = min(1.0, t / 72)
-        P = 0.5 * f + 0.3 * I + 0.2 * sut
+        inv = min(1.0, t / 72)
+        P = 0.5 * f + 0.3 * inv + 0.2 * sut
         prob = np.minimum(1.0, beta * np.maximum(0.0, P[:, None] - r))
         flips = ~flipped & (rng.random((n_rep, 3)) < prob)
         new = flips & alive[:, None]
@@ -52,4 +52,10 @@ def bench770(n_rep: int, seed: int, n_emp: int = 770) -> dict[str, np.ndarray]:
         alive &= ~ms
         if not alive.any():
             break
-    return {"outcome": outcome, "time": time, "final_f": final_f, "flip_time": flip_time, "half": half}
+    return {
+        "outcome": outcome,
+        "time": time,
+        "final_f": final_f,
+        "flip_time": flip_time,
+        "half": half,
+    }

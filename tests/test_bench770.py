@@ -98,7 +98,10 @@ def test_outcome_times_agree_with_independent_implementation(both) -> None:
 @pytest.mark.parametrize("member", [1, 2, 3])
 def test_member_switch_probabilities_agree(both, member: int) -> None:
     engine, ref = both
-    _agree(np.isfinite(engine.switch_time[:, member]).astype(float), np.isfinite(ref["flip_time"][:, member]).astype(float))
+    _agree(
+        np.isfinite(engine.switch_time[:, member]).astype(float),
+        np.isfinite(ref["flip_time"][:, member]).astype(float),
+    )
 
 
 def test_signing_cascade_agrees(both) -> None:

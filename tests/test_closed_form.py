@@ -97,7 +97,11 @@ def test_fixed_threshold_population_cascade_is_exact() -> None:
 
 
 def test_friedkin_johnsen_converges_to_closed_form() -> None:
-    w = {"a": {"a": 0.5, "b": 0.3, "c": 0.2}, "b": {"a": 0.2, "b": 0.6, "c": 0.2}, "c": {"a": 0.1, "b": 0.1, "c": 0.8}}
+    w = {
+        "a": {"a": 0.5, "b": 0.3, "c": 0.2},
+        "b": {"a": 0.2, "b": 0.6, "c": 0.2},
+        "c": {"a": 0.1, "b": 0.1, "c": 0.8},
+    }
     s = {"a": 0.3, "b": 0.1, "c": 0.5}
     x0 = {"a": 0.9, "b": 0.2, "c": 0.4}
     agents = {
@@ -106,7 +110,13 @@ def test_friedkin_johnsen_converges_to_closed_form() -> None:
             "positions": ["low", "high"],
             "initial": "low",
             "rules": [
-                {"kind": "averaging", "to": "high", "opinion": x0[k], "stubbornness": s[k], "weights": w[k]}
+                {
+                    "kind": "averaging",
+                    "to": "high",
+                    "opinion": x0[k],
+                    "stubbornness": s[k],
+                    "weights": w[k],
+                }
             ],
         }
         for k in "abc"
@@ -120,7 +130,9 @@ def test_friedkin_johnsen_converges_to_closed_form() -> None:
     }
     batch = simulate_block(compile_plan(sim.scenario_from_dict(data)), np.random.default_rng(0), 4)
     W = np.array([[w[i][j] for j in "abc"] for i in "abc"])
-    expect = friedkin_johnsen_equilibrium(W, np.array([s[k] for k in "abc"]), np.array([x0[k] for k in "abc"]))
+    expect = friedkin_johnsen_equilibrium(
+        W, np.array([s[k] for k in "abc"]), np.array([x0[k] for k in "abc"])
+    )
     np.testing.assert_allclose(batch.opinion[0], expect, atol=1e-9)
     np.testing.assert_array_equal(batch.final_pos[0], (expect >= 0.5).astype(int))
 
@@ -134,7 +146,12 @@ def _vote_data(quorum: dict, veto: list[str], yes: list[str], resigned: list[str
             rules.append({"kind": "scheduled", "to": "yes", "at": 1})
         if m in resigned:
             rules.append({"kind": "scheduled", "to": "resigned", "at": 1})
-        agents[m] = {"kind": "individual", "positions": ["no", "yes", "resigned"], "initial": "no", "rules": rules}
+        agents[m] = {
+            "kind": "individual",
+            "positions": ["no", "yes", "resigned"],
+            "initial": "no",
+            "rules": rules,
+        }
     agents["board"] = {"kind": "group", "members": members}
     return {
         "kind": "scenario",
@@ -142,8 +159,14 @@ def _vote_data(quorum: dict, veto: list[str], yes: list[str], resigned: list[str
         "clock": {"horizon": 3},
         "agents": agents,
         "decisions": {
-            "v": {"group": "board", "motion": "yes", "schedule": {"start": 2, "every": 1},
-                  "quorum": quorum, "veto": veto, "absent": ["resigned"]}
+            "v": {
+                "group": "board",
+                "motion": "yes",
+                "schedule": {"start": 2, "every": 1},
+                "quorum": quorum,
+                "veto": veto,
+                "absent": ["resigned"],
+            }
         },
         "outcomes": {"passed": {"trigger": {"kind": "decision", "decision": "v"}}},
     }
@@ -164,7 +187,9 @@ def _vote_data(quorum: dict, veto: list[str], yes: list[str], resigned: list[str
     ],
 )
 def test_quorum_fraction_veto_and_absence(quorum, veto, yes, resigned, passes) -> None:
-    out = sim.run(sim.scenario_from_dict(_vote_data(quorum, veto, yes, resigned)), replicates=5, seed=0)
+    out = sim.run(
+        sim.scenario_from_dict(_vote_data(quorum, veto, yes, resigned)), replicates=5, seed=0
+    )
     assert (p_of(out, "passed") == 1.0) is passes
     if passes:
         assert np.all(out.time == 2.0)
@@ -172,7 +197,9 @@ def test_quorum_fraction_veto_and_absence(quorum, veto, yes, resigned, passes) -
 
 def test_scheduled_uniform_time_takes_effect_at_ceiling() -> None:
     data = board_scenario([0.0], 0.0, {"at_least": 1}, 100)
-    data["agents"]["m0"]["rules"] = [{"kind": "scheduled", "to": "yes", "at": {"uniform": [10, 14]}}]
+    data["agents"]["m0"]["rules"] = [
+        {"kind": "scheduled", "to": "yes", "at": {"uniform": [10, 14]}}
+    ]
     n = 8000
     out = sim.run(sim.scenario_from_dict(data), replicates=n, seed=3)
     t = out.time
@@ -193,7 +220,13 @@ def test_population_hazard_counts_and_dense_paths_match_closed_form() -> None:
                 "size": 200,
                 "positions": ["out", "in"],
                 "initial": "out",
-                "rule": {"kind": "hazard", "to": "in", "pressure": "p", "resistance": 0.5, "rate": rate},
+                "rule": {
+                    "kind": "hazard",
+                    "to": "in",
+                    "pressure": "p",
+                    "resistance": 0.5,
+                    "rate": rate,
+                },
             }
         },
         "signals": {"p": [{"constant": 1.0}]},
@@ -216,7 +249,10 @@ def test_reversible_threshold_individual_switches_back() -> None:
     data["agents"]["m0"]["rules"] = [
         {"kind": "threshold", "to": "yes", "support": "wave", "threshold": 0.5, "reversible": True}
     ]
-    data["agents"]["src"] = {"kind": "source", "curve": {"kind": "piecewise", "points": [[0, 0], [4, 1], [8, 0]]}}
+    data["agents"]["src"] = {
+        "kind": "source",
+        "curve": {"kind": "piecewise", "points": [[0, 0], [4, 1], [8, 0]]},
+    }
     data["signals"]["wave"] = [{"curve": "src"}]
     data["decisions"]["vote"]["schedule"] = {"start": 11, "every": 1}
     batch = simulate_block(compile_plan(sim.scenario_from_dict(data)), np.random.default_rng(0), 2)

@@ -93,7 +93,12 @@ def test_threshold_population_counts_match_individual_coins() -> None:
         support = (crossed + spont) / n
         running = np.maximum(running, support)
         crossed, spont = R.threshold_population_step(
-            rng_a, n, crossed, spont, np.maximum(crossed, st.count_reached(running)), np.full(reps, p)
+            rng_a,
+            n,
+            crossed,
+            spont,
+            np.maximum(crossed, st.count_reached(running)),
+            np.full(reps, p),
         )
         f = literal.mean(axis=1)
         reached = f[:, None] >= th - 1e-9
@@ -103,3 +108,15 @@ def test_threshold_population_counts_match_individual_coins() -> None:
     assert abs(a.mean() - b.mean()) < 4 * se
     assert 0.05 < b.mean() < 0.95
     assert abs(a.std() - b.std()) < 0.1 * b.std()
+
+
+def test_wilson_interval_matches_known_values_and_limits() -> None:
+    from sim.stats import wilson_interval
+
+    # Agresti & Coull (1998) style check: 0 of 10 -> [0, 0.2775]; 10 of 10 -> [0.7225, 1]
+    lo, hi = wilson_interval(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(0.27753, abs=1e-5)
+    lo, hi = wilson_interval(10, 10)
+    assert hi == 1.0 and lo == pytest.approx(0.72247, abs=1e-5)
+    lo, hi = wilson_interval(50, 100)
+    assert (lo, hi) == pytest.approx((0.40383, 0.59617), abs=1e-5)

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sim.errors import InputError
 
@@ -19,7 +20,7 @@ EXIT_INPUT = 2
 
 def fail(message: str) -> typer.Exit:
     """Print an error and return the exit to raise (status 2)."""
-    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    stderr.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     return typer.Exit(EXIT_INPUT)
 
 
@@ -29,11 +30,18 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except InputError as exc:
-        for p in exc.problems:
-            stderr.print(f"[bold red]error:[/] {str(p).lstrip(': ')}", markup=True, highlight=False)
+        print_problems(exc)
         raise typer.Exit(EXIT_INPUT) from None
     except ValueError as exc:
         raise fail(str(exc)) from None
+
+
+def print_problems(exc: InputError) -> None:
+    """One located line per problem on stderr."""
+    for p in exc.problems:
+        stderr.print(
+            f"[bold red]error:[/] {escape(str(p).lstrip(': '))}", markup=True, highlight=False
+        )
 
 
 def show_progress() -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from sim.runner import run as run_scenario
 from sim.scenario import Scenario, load_scenario
 
 
-class Record(str, Enum):
+class Record(StrEnum):
     """What ``--record`` can keep."""
 
     trajectories = "trajectories"
@@ -29,7 +29,9 @@ class Record(str, Enum):
 def run(
     file: Path = typer.Argument(..., help="Scenario YAML file."),
     replicates: int = typer.Option(1000, "-n", "--replicates", min=1, help="Number of replicates."),
-    seed: int | None = typer.Option(None, "--seed", min=0, help="Seed (fresh entropy when omitted)."),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, help="Seed (fresh entropy when omitted)."
+    ),
     sets: list[str] = typer.Option(
         [], "--set", help="Override PATH=VALUE (VALUE in YAML flow syntax); repeatable."
     ),
@@ -53,7 +55,9 @@ def run(
                 typer.echo(f"results written to {out}/")
 
 
-def _execute(scenario: Scenario, replicates: int, seed: int | None, jobs: int, record: bool) -> RunResult:
+def _execute(
+    scenario: Scenario, replicates: int, seed: int | None, jobs: int, record: bool
+) -> RunResult:
     if not show_progress() or replicates < 2000:
         return run_scenario(scenario, replicates, seed, jobs, record)
     columns = (
@@ -64,7 +68,9 @@ def _execute(scenario: Scenario, replicates: int, seed: int | None, jobs: int, r
     )
     with Progress(*columns, console=stderr, transient=True) as bar:
         task = bar.add_task(scenario.name, total=replicates)
-        return run_scenario(scenario, replicates, seed, jobs, record, lambda k: bar.advance(task, k))
+        return run_scenario(
+            scenario, replicates, seed, jobs, record, lambda k: bar.advance(task, k)
+        )
 
 
 def _hours(clock: Any, value: float | None) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from sim.cli.common import EXIT_INPUT, stderr
+from sim.cli.common import EXIT_INPUT, print_problems
 from sim.errors import InputError, Problem
 from sim.scenario import validate_data
 from sim.yamlio import load_file
@@ -25,7 +25,15 @@ def check_file(path: Path) -> str:
     where = located.locate(("kind",))
     got = "no kind" if kind is None else f"kind {kind!r}"
     raise InputError(
-        [Problem(where.source, where.line, where.column, "kind", f"{got}; expected one of {', '.join(KINDS)}")]
+        [
+            Problem(
+                where.source,
+                where.line,
+                where.column,
+                "kind",
+                f"{got}; expected one of {', '.join(KINDS)}",
+            )
+        ]
     )
 
 
@@ -37,8 +45,7 @@ def validate(files: list[Path] = typer.Argument(..., help="YAML files to check."
             info = check_file(f)
         except InputError as exc:
             bad += 1
-            for p in exc.problems:
-                stderr.print(f"[bold red]error:[/] {str(p).lstrip(': ')}", markup=True, highlight=False)
+            print_problems(exc)
             continue
         typer.echo(f"{f}: ok ({info})")
     if bad:
