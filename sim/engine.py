@@ -227,6 +227,47 @@ class Batch:
             cols += [f"{s}" for s in sc.signals]
             self.recording = Recording(cols)
 
+    #: attributes holding one row (or one entry per dict/list item) per replicate
+    _ROW_STATE = (
+        "pos",
+        "param",
+        "patience_tick",
+        "opinion0",
+        "opinion",
+        "scheduled_tick",
+        "curve",
+        "flags",
+        "event_tick",
+        "pending",
+        "fired_now",
+        "passed_now",
+        "deadline_tick",
+        "active",
+        "outcome",
+        "end_time",
+        "switch_time",
+        "final_pos",
+        "half_time",
+        "final_fraction",
+    )
+
+    def take(self, index: Array) -> None:
+        """Keep replicates ``index`` (in that order, repeats allowed), between ticks.
+
+        This is how a batch is resampled (rows copied), cut (rows dropped) or
+        reordered mid-run; the random stream goes on unchanged.
+        """
+        index = np.asarray(index, dtype=np.int64)
+        for name in self._ROW_STATE:
+            setattr(self, name, _take(getattr(self, name), index))
+        for p in self.populations:
+            p.take(index)
+        if self.recording is not None:
+            self.recording.values = [v[index] for v in self.recording.values]
+            self.recording.alive = [a[index] for a in self.recording.alive]
+        self.size = len(index)
+        self._cache.clear()
+
     # ------------------------------------------------------------ observables
     def signal(self, name: str) -> Array:
         """Value of a named signal in every replicate (cached within a phase)."""
@@ -615,6 +656,16 @@ class Batch:
         self._trace(mask, f"{rp.agent}: {a.positions[src]} -> {a.positions[dst]} ({detail})")
 
 
+def _take(value: Any, index: Array) -> Any:
+    if isinstance(value, np.ndarray):
+        return value[index]
+    if isinstance(value, dict):
+        return {k: _take(v, index) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_take(v, index) for v in value]
+    return value
+
+
 def _ticks(hours: Array, tick: float) -> Array:
     """First tick index at or after each time."""
     return np.maximum(1, np.ceil(hours / tick - 1e-9)).astype(np.int64)
@@ -642,7 +693,7 @@ class _PopulationState:
                 th = np.broadcast_to(np.asarray(rule.threshold, dtype=float), (n, self.N))
             else:
                 th = draw(rule.threshold, rng, (n, self.N))
-            self.sorted = R.SortedThresholds(th)
+            self.sorted = R.SortedThresholds(th, inplace=True)
             self.crossed = np.zeros(n, dtype=np.int64)
             self.spont = np.zeros(n, dtype=np.int64)
             self.running_max = np.full(n, -np.inf)
@@ -654,6 +705,13 @@ class _PopulationState:
 
     def fraction(self, position: int) -> Array:
         return self.counts[:, position] / self.N
+
+    def take(self, index: Array) -> None:
+        for name in ("counts", "crossed", "spont", "running_max", "resistance", "in_to"):
+            if hasattr(self, name):
+                setattr(self, name, getattr(self, name)[index])
+        if hasattr(self, "sorted"):
+            self.sorted = self.sorted.take(index)
 
     def drive(self) -> Array | None:
         """The support or pressure this population reads, from the state before phase 2."""

@@ -100,23 +100,44 @@ class SortedThresholds:
     """Per-replicate sorted thresholds answering "how many are <= x" for every row at once.
 
     Rows are laid end to end with offsets so one ``np.searchsorted`` serves the
-    whole batch. The offsets add rounding of about ``rows * span * 2e-16``; when
-    that could reach a tenth of the comparison tolerance, rows are searched one
-    by one instead.
+    whole batch, in place of the thresholds (one array of rows x N in memory).
+    The offsets add rounding of about ``rows * span * 2e-16``; when that could
+    reach a tenth of the comparison tolerance, rows are kept as they are and
+    searched one by one instead.
+
+    Parameters
+    ----------
+    thresholds : array, shape (rows, N)
+    inplace : bool
+        Reuse ``thresholds`` (a writable array of its own) for the sorted keys,
+        so that no second rows x N array is made.
     """
 
-    def __init__(self, thresholds: Array) -> None:
-        self.sorted = np.sort(np.asarray(thresholds, dtype=float), axis=1)
-        rows, n = self.sorted.shape
+    def __init__(self, thresholds: Array, inplace: bool = False) -> None:
+        if inplace:
+            a = np.require(thresholds, dtype=float, requirements=["C", "W", "O"])
+        else:
+            a = np.array(thresholds, dtype=float)
+        a.sort(axis=1)
+        rows, n = a.shape
         self.n = n
-        lo = float(self.sorted[:, 0].min())
-        hi = float(self.sorted[:, -1].max())
-        self.lo, self.hi = lo - 1.0, hi + 1.0
+        self.lo = float(a[:, 0].min()) - 1.0
+        self.hi = float(a[:, -1].max()) + 1.0
         width = self.hi - self.lo + 1.0
         self.exact_rows = rows * width * 2.3e-16 > THRESHOLD_TOLERANCE / 10
         self.offsets = np.arange(rows, dtype=float) * width
-        self.keys = (self.sorted + self.offsets[:, None]).ravel()
         self.base = np.arange(rows) * n
+        if self.exact_rows:
+            self.sorted = a
+        else:
+            a += self.offsets[:, None]
+            self.keys = a.ravel()
+
+    def rows(self) -> Array:
+        """The sorted thresholds, one row per replicate."""
+        if self.exact_rows:
+            return self.sorted
+        return self.keys.reshape(-1, self.n) - self.offsets[:, None]
 
     def count_reached(self, support: Array) -> Array:
         """Number of thresholds reached by ``support`` in each row (``>=`` with tolerance)."""
@@ -132,7 +153,7 @@ class SortedThresholds:
 
     def take(self, index: Array) -> SortedThresholds:
         """Rows ``index`` as a new object (for resampling replicates)."""
-        return SortedThresholds(self.sorted[index])
+        return SortedThresholds(self.rows()[index], inplace=True)
 
 
 def threshold_population_step(

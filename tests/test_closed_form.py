@@ -263,11 +263,24 @@ def test_reversible_threshold_individual_switches_back() -> None:
 
 def _pulse_scenario(kind: str, reversible: bool, population: bool) -> dict:
     """Pressure 1 up to t = 10, then 0; resistance 0.5; observe the state at t = 30."""
-    rule = {"kind": kind, "to": "yes", "pressure": "p", "resistance": 0.5, "rate": 0.1, "reversible": reversible}
+    rule = {
+        "kind": kind,
+        "to": "yes",
+        "pressure": "p",
+        "resistance": 0.5,
+        "rate": 0.1,
+        "reversible": reversible,
+    }
     if kind == "logistic":
         rule["slope"] = 4.0
     if population:
-        agent = {"kind": "population", "size": 50, "positions": ["no", "yes"], "initial": "no", "rule": rule}
+        agent = {
+            "kind": "population",
+            "size": 50,
+            "positions": ["no", "yes"],
+            "initial": "no",
+            "rule": rule,
+        }
     else:
         agent = {"kind": "individual", "positions": ["no", "yes"], "initial": "no", "rules": [rule]}
     return {
@@ -276,7 +289,10 @@ def _pulse_scenario(kind: str, reversible: bool, population: bool) -> dict:
         "clock": {"horizon": 30},
         "agents": {
             "x": agent,
-            "src": {"kind": "source", "curve": {"kind": "step", "at": 10.5, "before": 1.0, "after": 0.0}},
+            "src": {
+                "kind": "source",
+                "curve": {"kind": "step", "at": 10.5, "before": 1.0, "after": 0.0},
+            },
         },
         "signals": {"p": [{"curve": "src"}]},
         "outcomes": {"end": {"trigger": {"kind": "deadline", "at": 30}}},
@@ -286,7 +302,9 @@ def _pulse_scenario(kind: str, reversible: bool, population: bool) -> dict:
 @pytest.mark.parametrize("population", [False, True])
 def test_reversible_hazard_switches_back_after_the_pressure_drops(population: bool) -> None:
     n = 6000 if not population else 1500
-    out = sim.run(sim.scenario_from_dict(_pulse_scenario("hazard", True, population)), replicates=n, seed=4)
+    out = sim.run(
+        sim.scenario_from_dict(_pulse_scenario("hazard", True, population)), replicates=n, seed=4
+    )
     p, q = 0.1 * 0.5, 0.1 * 0.5  # forward while pressure 1, back while pressure 0
     exact = (1 - (1 - p) ** 10) * (1 - q) ** 20
     if population:
@@ -296,13 +314,19 @@ def test_reversible_hazard_switches_back_after_the_pressure_drops(population: bo
         got = (out.final_pos[:, 0] == 1).astype(float)
         assert abs(got.mean() - exact) < z_tolerance(exact, n)
         # irreversible: the same switches, none undone
-        once = sim.run(sim.scenario_from_dict(_pulse_scenario("hazard", False, population)), replicates=n, seed=4)
+        once = sim.run(
+            sim.scenario_from_dict(_pulse_scenario("hazard", False, population)),
+            replicates=n,
+            seed=4,
+        )
         assert abs((once.final_pos[:, 0] == 1).mean() - (1 - (1 - p) ** 10)) < z_tolerance(0.4, n)
 
 
 def test_reversible_logistic_is_a_two_state_markov_chain() -> None:
     n = 8000
-    out = sim.run(sim.scenario_from_dict(_pulse_scenario("logistic", True, False)), replicates=n, seed=6)
+    out = sim.run(
+        sim.scenario_from_dict(_pulse_scenario("logistic", True, False)), replicates=n, seed=6
+    )
     x = 4.0 * 0.5
     on = (0.1 / (1 + np.exp(-x)), 0.1 / (1 + np.exp(x)))  # forward, back while pressure is 1
     off = (0.1 / (1 + np.exp(x)), 0.1 / (1 + np.exp(-x)))  # forward, back while pressure is 0
@@ -316,7 +340,12 @@ def test_reversible_logistic_is_a_two_state_markov_chain() -> None:
 
 def test_decision_on_event_and_event_outcome() -> None:
     data = board_scenario([0.0, 0.0], 1.0, {"at_least": 2}, 100)
-    data["decisions"]["vote"] = {"group": "board", "motion": "yes", "on": "meeting", "quorum": {"at_least": 2}}
+    data["decisions"]["vote"] = {
+        "group": "board",
+        "motion": "yes",
+        "on": "meeting",
+        "quorum": {"at_least": 2},
+    }
     data["events"] = {
         "meeting": {"trigger": {"kind": "at", "time": 7.5}},
         "walkout": {"trigger": {"kind": "at", "time": 40}},
@@ -338,7 +367,10 @@ def test_condition_event_takes_effect_from_the_next_tick() -> None:
     data = board_scenario([0.0], 1.0, {"at_least": 1}, 100, pressure=0.0)
     data["flags"] = {"go": False}
     data["signals"]["p"] = [{"flag": "go"}]
-    data["agents"]["clock_src"] = {"kind": "source", "curve": {"kind": "ramp", "start": 0, "end": 10}}
+    data["agents"]["clock_src"] = {
+        "kind": "source",
+        "curve": {"kind": "ramp", "start": 0, "end": 10},
+    }
     data["signals"]["time"] = [{"curve": "clock_src"}]
     data["events"] = {
         "alarm": {
@@ -347,5 +379,6 @@ def test_condition_event_takes_effect_from_the_next_tick() -> None:
         }
     }
     out = sim.run(sim.scenario_from_dict(data), replicates=10, seed=0)
-    # time reaches 0.5 at t = 5; the flag is set from t = 6, where the member (p = 1) switches and the vote passes
+    # time reaches 0.5 at t = 5; the flag is set from t = 6, where the member (p = 1)
+    # switches and the vote passes
     assert np.all(out.time == 6.0)

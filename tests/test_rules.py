@@ -120,3 +120,12 @@ def test_wilson_interval_matches_known_values_and_limits() -> None:
     assert hi == 1.0 and lo == pytest.approx(0.72247, abs=1e-5)
     lo, hi = wilson_interval(50, 100)
     assert (lo, hi) == pytest.approx((0.40383, 0.59617), abs=1e-5)
+
+
+def test_sorted_thresholds_take_keeps_the_rows() -> None:
+    th = np.array([[0.3, 0.1, 0.2], [0.9, 0.5, 0.7]])
+    st = R.SortedThresholds(th)
+    np.testing.assert_allclose(st.rows(), np.sort(th, axis=1), atol=1e-12)
+    np.testing.assert_array_equal(
+        st.take(np.array([1, 1, 0])).count_reached(np.array([0.6, 0.5, 0.2])), [1, 1, 2]
+    )

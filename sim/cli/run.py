@@ -14,7 +14,6 @@ from rich.table import Table
 
 from sim.cli.common import show_progress, stderr, user_errors
 from sim.clocktime import format_time
-from sim.output import write_run
 from sim.runner import RunResult
 from sim.runner import run as run_scenario
 from sim.scenario import Scenario, load_scenario
@@ -46,6 +45,8 @@ def run(
         result = _execute(scenario, replicates, seed, jobs, record is not None)
         summary = result.summary()
         if out is not None:
+            from sim.output import write_run  # pyarrow only when files are asked for
+
             write_run(result, out)
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
