@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -162,6 +163,18 @@ class RunResult:
         return a.positions
 
 
+def _mp_context() -> multiprocessing.context.BaseContext:
+    """Choose how worker processes start: fork on Linux, spawn elsewhere.
+
+    Forked workers start at once with the package loaded, and scripts read from
+    stdin work (spawn would re-import ``__main__``). The CLI runs no threads of
+    its own (its progress bar refreshes from the callback), so forking is safe.
+    """
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def _blocks(replicates: int) -> Iterator[tuple[int, int]]:
     for b in range(math.ceil(replicates / BLOCK_SIZE)):
         yield b, min(BLOCK_SIZE, replicates - b * BLOCK_SIZE)
@@ -212,9 +225,9 @@ def run(
             if progress:
                 progress(task[3])
     else:
-        # spawn, not fork: the parent may hold threads (progress display) and locks
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(jobs, len(tasks)), mp_context=_mp_context()
+        ) as pool:
             for res in pool.map(_run_block_args, tasks):
                 results.append(res)
                 if progress:
