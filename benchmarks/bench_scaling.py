@@ -84,7 +84,8 @@ def main() -> None:
     print(f"\njobs ({big} replicates of bench-770, median of {args.repeats})")
     print(
         f"  --jobs 1: {one['seconds']:.2f} s   --jobs 2: {two['seconds']:.2f} s   "
-        f"speed-up {one['seconds'] / two['seconds']:.2f}x   same P(return): {one['p_return'] == two['p_return']}"
+        f"speed-up {one['seconds'] / two['seconds']:.2f}x   "
+        f"same P(return): {one['p_return'] == two['p_return']}"
     )
 
 
