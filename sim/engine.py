@@ -426,9 +426,9 @@ class Batch:
         self.switch_time[first, i] = self.t
 
     def _phase_populations(self) -> None:
-        supports = [p.drive() for p in self.populations]
+        supports = [p.drive(self) for p in self.populations]
         for p, s in zip(self.populations, supports, strict=True):
-            p.advance(s)
+            p.advance(self, s)
         for j, p in enumerate(self.populations):
             moved = 1.0 - p.fraction(p.plan.initial_idx)
             first = self.active & np.isnan(self.half_time[:, j]) & (moved >= 0.5)
@@ -675,8 +675,9 @@ class _PopulationState:
     """Counts (and, where a rule needs them, per-individual arrays) of one population."""
 
     def __init__(self, plan: Any, batch: Batch, rng: np.random.Generator, n: int) -> None:
+        # the batch is passed to each call rather than kept: a reference cycle
+        # would keep a finished block's large arrays alive until the next gc pass
         self.plan = plan
-        self.batch = batch
         self.rng = rng
         agent = plan.agent
         self.N = agent.size
@@ -713,16 +714,16 @@ class _PopulationState:
         if hasattr(self, "sorted"):
             self.sorted = self.sorted.take(index)
 
-    def drive(self) -> Array | None:
+    def drive(self, batch: Batch) -> Array | None:
         """The support or pressure this population reads, from the state before phase 2."""
         rule = self.plan.agent.rule
         name = getattr(rule, "support", None) or getattr(rule, "pressure", None)
         if name is None:
             return None
-        return self.batch.signal(name) + self.batch.param[(*self.key, "offset")]
+        return batch.signal(name) + batch.param[(*self.key, "offset")]
 
-    def advance(self, drive: Array | None) -> None:
-        mode, rule, b = self.plan.mode, self.plan.agent.rule, self.batch
+    def advance(self, b: Batch, drive: Array | None) -> None:
+        mode, rule = self.plan.mode, self.plan.agent.rule
         if mode == "fixed" or drive is None:
             return
         tick = b.plan.tick
@@ -739,14 +740,14 @@ class _PopulationState:
             moved = self.sorted.count_reached(drive)
         elif mode == "hazard_counts":
             res, rate = b.param[(*self.key, "resistance")], b.param[(*self.key, "rate")]
-            fwd_p, back_p = self._probabilities(rule, drive, res, rate)
+            fwd_p, back_p = self._probabilities(b, rule, drive, res, rate)
             out = self.N - before
             moved = before + self.rng.binomial(out, R.per_tick(fwd_p, tick))
             if rule.reversible:
                 moved -= self.rng.binomial(before, R.per_tick(back_p, tick))
         else:
             rate = b.param[(*self.key, "rate")][:, None]
-            fwd_p, back_p = self._probabilities(rule, drive[:, None], self.resistance, rate)
+            fwd_p, back_p = self._probabilities(b, rule, drive[:, None], self.resistance, rate)
             u = self.rng.random(self.in_to.shape)
             go = ~self.in_to & (u < R.per_tick(fwd_p, tick))
             if rule.reversible:
@@ -766,13 +767,13 @@ class _PopulationState:
                 b._trace(np.ones(b.size, dtype=bool), text)
 
     def _probabilities(
-        self, rule: Any, drive: Array, res: Array, rate: Array
+        self, b: Batch, rule: Any, drive: Array, res: Array, rate: Array
     ) -> tuple[Array, Array]:
         if isinstance(rule, HazardRule):
             return R.hazard_probability(drive, res, rate), R.hazard_back_probability(
                 drive, res, rate
             )
-        slope = self.batch.param[(*self.key, "slope")]
+        slope = b.param[(*self.key, "slope")]
         if drive.ndim == 2:
             slope = slope[:, None]
         return (
