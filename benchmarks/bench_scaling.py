@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # measure this checkout, not whatever is installed
 BENCH = ROOT / "scenarios" / "bench_770.yaml"
 
 
