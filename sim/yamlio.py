@@ -169,20 +169,31 @@ def parse_value(text: str, flag: str) -> Any:
 
 
 def apply_set(located: Located, assignment: str) -> None:
-    """Apply one ``PATH=VALUE`` override in place.
-
-    The path is dotted through mappings (integers index sequences); every
-    mapping on the way must exist, the last key may be new.
-    """
+    """Apply one ``PATH=VALUE`` override in place (VALUE in YAML flow syntax)."""
     flag = f"--set {assignment}"
     if "=" not in assignment:
         raise InputError([Problem(flag, None, None, "", "expected PATH=VALUE")])
     path_text, value_text = assignment.split("=", 1)
-    parts = [p for p in path_text.strip().split(".")]
+    parts = split_path(path_text, flag)
+    set_path(located.data, parts, parse_value(value_text, flag), flag)
+    located.overrides[tuple(parts)] = flag
+
+
+def split_path(path_text: str, source: str) -> list[str]:
+    """Split a dotted path, refusing empty segments."""
+    parts = path_text.strip().split(".")
     if not path_text.strip() or any(not p for p in parts):
-        raise InputError([Problem(flag, None, None, path_text, "empty path segment")])
-    value = parse_value(value_text, flag)
-    node = located.data
+        raise InputError([Problem(source, None, None, path_text, "empty path segment")])
+    return parts
+
+
+def set_path(data: Any, parts: list[str], value: Any, source: str) -> None:
+    """Set ``value`` at a dotted path in plain data, in place.
+
+    The path goes through mappings (and sequences, by integer index); every
+    mapping on the way must exist, the last key may be new.
+    """
+    node = data
     walked: list[str] = []
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
@@ -193,36 +204,18 @@ def apply_set(located: Located, assignment: str) -> None:
                 node = node[part]
             else:
                 known = ", ".join(map(str, node)) or "none"
-                raise InputError(
-                    [
-                        Problem(
-                            flag,
-                            None,
-                            None,
-                            ".".join([*walked, part]),
-                            f"no such key {part!r} (known here: {known})",
-                        )
-                    ]
-                )
+                where = ".".join([*walked, part])
+                msg = f"no such key {part!r} (known here: {known})"
+                raise InputError([Problem(source, None, None, where, msg)])
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             if last:
                 node[int(part)] = value
             else:
                 node = node[int(part)]
         else:
-            raise InputError(
-                [
-                    Problem(
-                        flag,
-                        None,
-                        None,
-                        ".".join(walked),
-                        f"cannot descend into {type(node).__name__} with {part!r}",
-                    )
-                ]
-            )
+            msg = f"cannot descend into {type(node).__name__} with {part!r}"
+            raise InputError([Problem(source, None, None, ".".join(walked), msg)])
         walked.append(part)
-    located.overrides[tuple(parts)] = flag
 
 
 def dump(data: Any) -> str:

@@ -17,7 +17,7 @@ from sim.cli import app
 runner = CliRunner()
 BENCH = str(ROOT / "scenarios" / "bench_770.yaml")
 ARTICLE = str(ROOT / "scenarios" / "openai_2023_11.yaml")
-SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+SCENARIOS = sorted(p for p in (ROOT / "scenarios").glob("*.yaml") if p.suffixes == [".yaml"])
 
 
 def run_json(*args: str) -> dict:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import typer
 
+from sim.cli import export as _export
 from sim.cli import run as _run
 from sim.cli import schema as _schema
+from sim.cli import sweep as _sweep
 from sim.cli import trace as _trace
 from sim.cli import validate as _validate
 
@@ -22,6 +24,8 @@ app = typer.Typer(
 )
 app.command("run")(_run.run)
 app.command("trace")(_trace.trace)
+app.command("sweep")(_sweep.sweep)
+app.command("export")(_export.export)
 app.command("validate")(_validate.validate)
 app.command("schema")(_schema.schema)
 

@@ -11,7 +11,7 @@ from sim.errors import InputError, Problem
 from sim.scenario import validate_data
 from sim.yamlio import load_file
 
-KINDS = ("scenario",)
+KINDS = ("scenario", "sweep")
 
 
 def check_file(path: Path) -> str:
@@ -22,6 +22,15 @@ def check_file(path: Path) -> str:
     if kind == "scenario":
         sc = validate_data(located)
         return f"scenario {sc.name!r}: {len(sc.agents)} agents, {len(sc.outcomes)} outcomes"
+    if kind == "sweep":
+        from sim.scenario import load_scenario
+        from sim.sweep import build_definition, check_points, load_sweep_file
+
+        scenario_path, sets, fields = load_sweep_file(path)
+        base = load_scenario(scenario_path, sets)
+        definition = build_definition(fields, str(path))
+        check_points(base.canonical(), definition, definition.point_values())
+        return f"sweep of {base.name!r}: {definition.n_points()} points, {definition.sampler}"
     where = located.locate(("kind",))
     got = "no kind" if kind is None else f"kind {kind!r}"
     raise InputError(

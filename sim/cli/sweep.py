@@ -1,0 +1,160 @@
+"""``stancesim sweep``: a scenario at many parameter points, streamed to a folder."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from sim.cli.common import show_progress, stderr, user_errors
+from sim.errors import InputError
+from sim.scenario import load_scenario
+from sim.sweep import build_definition, load_sweep_file, resume_inputs, run_sweep
+from sim.yamlio import load_file
+
+
+def sweep(
+    file: Path | None = typer.Argument(None, help="Sweep file (kind: sweep) or scenario file."),
+    params: list[str] = typer.Option(
+        [], "--param", help="PATH=SPEC: a,b,c | lo:hi:count | lo:hi (samplers); repeatable."
+    ),
+    sampler: str | None = typer.Option(None, help="grid | random | lhs | sobol."),
+    points: int | None = typer.Option(None, help="Points for random, lhs, sobol."),
+    replicates: int | None = typer.Option(None, "-n", "--replicates", help="Replicates per point."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Sweep seed."),
+    until_ci: float | None = typer.Option(
+        None, "--until-ci", help="Add replicates until every 95% half-width is at most this."
+    ),
+    max_replicates: int | None = typer.Option(None, "--max-replicates", help="Cap for --until-ci."),
+    save_replicates: bool = typer.Option(
+        False, "--save-replicates", help="Keep per-replicate rows."
+    ),
+    sets: list[str] = typer.Option([], "--set", help="PATH=VALUE override of the base scenario."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Local worker processes."),
+    dask: str | None = typer.Option(None, "--dask", help="Scheduler address, or 'local'."),
+    out: Path | None = typer.Option(None, "--out", help="Results folder (new or empty)."),
+    resume: Path | None = typer.Option(None, "--resume", help="Finish the sweep in this folder."),
+) -> None:
+    """Run a sweep; results stream to --out as points finish (resume with --resume)."""
+    with user_errors():
+        flags: dict[str, Any] = {
+            "sampler": sampler,
+            "points": points,
+            "replicates": replicates,
+            "seed": seed,
+            "until_ci": until_ci,
+            "max_replicates": max_replicates,
+            "save_replicates": save_replicates or None,
+        }
+        flags = {k: v for k, v in flags.items() if v is not None}
+        if params:
+            flags["parameters"] = dict(_split_param(p) for p in params)
+        if resume is not None and out is not None and out != resume:
+            raise InputError("give either --out (a new sweep) or --resume (an existing one)")
+        target = resume or out
+        if target is None:
+            raise InputError("--out DIR is required (or --resume DIR)")
+        if file is None:
+            if resume is None:
+                raise InputError("a sweep or scenario FILE is required (or --resume DIR)")
+            if flags or sets:
+                raise InputError(
+                    "with --resume and no FILE, the sweep is the manifest's; drop the flags"
+                )
+            base, definition, scenario_file = resume_inputs(resume)
+        else:
+            base, definition, scenario_file = _from_file(file, flags, sets)
+        summary = _run(base, definition, target, jobs, dask, resume is not None, scenario_file)
+        typer.echo(summary)
+
+
+def _split_param(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise InputError(f"--param {text}: expected PATH=SPEC")
+    path, spec = text.split("=", 1)
+    return path.strip(), spec
+
+
+def _from_file(file: Path, flags: dict[str, Any], sets: list[str]) -> tuple[Any, Any, str]:
+    located = load_file(file)
+    kind = located.data.get("kind") if isinstance(located.data, dict) else None
+    if kind == "sweep":
+        scenario_path, base_sets, fields = load_sweep_file(file)
+        fields.update(flags)
+        base = load_scenario(scenario_path, [*base_sets, *sets])
+        return base, build_definition(fields, str(file)), str(scenario_path)
+    base = load_scenario(file, sets)
+    if "parameters" not in flags:
+        raise InputError(f"{file}: a scenario file needs --param PATH=SPEC")
+    return base, build_definition(flags, "command line"), str(file)
+
+
+def _run(
+    base: Any,
+    definition: Any,
+    target: Path,
+    jobs: int,
+    dask: str | None,
+    resume: bool,
+    scenario_file: str,
+) -> str:
+    total = definition.n_points()
+    state = {"done": 0, "failed": 0, "replicates": 0, "t0": time.perf_counter(), "shown": 0.0}
+    if not show_progress():
+        table = run_sweep(
+            base,
+            definition,
+            target,
+            jobs=jobs,
+            dask=dask,
+            resume=resume,
+            scenario_file=scenario_file,
+        )
+        return _describe(table, target)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} points"),
+        TextColumn("{task.fields[rate]} replicates/s"),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeRemainingColumn(),
+    )
+    # no refresh thread: workers are forked
+    with Progress(*columns, console=stderr, transient=True, auto_refresh=False) as bar:
+        task = bar.add_task(base.name, total=total, rate="-", failed=0)
+
+        def advance(result: dict[str, Any]) -> None:
+            row = result["row"]
+            state["done"] += 1
+            state["failed"] += row["status"] != "ok"
+            state["replicates"] += row.get("replicates") or 0
+            rate = state["replicates"] / max(time.perf_counter() - state["t0"], 1e-9)
+            bar.update(task, advance=1, rate=f"{rate:,.0f}", failed=state["failed"])
+            now = time.perf_counter()
+            if now - state["shown"] > 0.1:
+                bar.refresh()
+                state["shown"] = now
+
+        table = run_sweep(
+            base,
+            definition,
+            target,
+            jobs=jobs,
+            dask=dask,
+            resume=resume,
+            scenario_file=scenario_file,
+            progress=advance,
+        )
+    return _describe(table, target)
+
+
+def _describe(table: Any, target: Path) -> str:
+    status = table.column("status").to_pylist()
+    failed = sum(s != "ok" for s in status)
+    return (
+        f"{len(status)} points ({failed} failed) in {target}/points "
+        f"(pandas.read_parquet('{target}/points'); stancesim export {target} --csv)"
+    )

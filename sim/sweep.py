@@ -1,0 +1,509 @@
+"""Sweeps: a scenario run at many parameter points, each with its own seed.
+
+A sweep is defined by a base scenario, parameters (dotted paths, as for
+``--set``) with their values or bounds, a sampler, replicates per point (or an
+adaptive target interval) and a seed. Point ``i`` always gets the seed
+``SeedSequence(seed, spawn_key=(1, i))``, so results never depend on the
+executor, the number of workers or the order in which points finish. The base
+scenario is never changed: each point applies its values to a copy.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim import sample
+from sim._version import __version__
+from sim.errors import InputError, Problem
+from sim.outcomes import summarize
+from sim.runner import BLOCK_SIZE, BlockResult, _combine, run, run_block
+from sim.scenario import UNRESOLVED, Scenario, problems_from_validation, validate_data
+from sim.stats import wilson_interval
+from sim.yamlio import Located, load_file, set_path, split_path
+
+#: Largest number of points validated one by one before a sweep starts; past
+#: it, the first points and every parameter's extremes are validated, and a
+#: point that still turns out invalid is recorded as failed.
+VALIDATE_ALL_UP_TO = 5_000
+
+
+# ----------------------------------------------------------------- definition
+class ParamSpec(BaseModel):
+    """Values of one swept parameter: a list, a range with a count, or bounds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    values: list[Any] | None = None
+    low: float | None = None
+    high: float | None = None
+    count: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ParamSpec:
+        if self.values is not None:
+            if self.low is not None or self.high is not None or self.count is not None:
+                raise ValueError("give either values or low:high[:count], not both")
+            if not self.values:
+                raise ValueError("values must not be empty")
+        elif self.low is None or self.high is None:
+            raise ValueError("expected values (a,b,c) or bounds low:high[:count]")
+        elif self.low > self.high:
+            raise ValueError(f"low {self.low} is above high {self.high}")
+        return self
+
+    def grid_values(self) -> list[Any]:
+        """The values of this parameter on a grid."""
+        if self.values is not None:
+            return list(self.values)
+        if self.count is None:
+            raise ValueError("a grid needs values or low:high:count, got bounds only")
+        assert self.low is not None and self.high is not None
+        vals = np.linspace(self.low, self.high, self.count)
+        if float(self.low).is_integer() and float(self.high).is_integer():
+            if np.allclose(vals, np.round(vals)):
+                return [int(v) for v in np.round(vals)]
+        return [float(v) for v in vals]
+
+    def bounds(self) -> tuple[float, float]:
+        """Bounds for the samplers."""
+        if self.low is None or self.high is None:
+            raise ValueError("random, lhs and sobol samplers need bounds low:high")
+        return (self.low, self.high)
+
+
+def parse_spec(text: Any) -> ParamSpec:
+    """Parse ``0.5,0.7,0.9``, ``0.5:0.95:10``, ``0.5:0.95`` or a YAML list."""
+    if isinstance(text, ParamSpec):
+        return text
+    if isinstance(text, list):
+        return ParamSpec(values=text)
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return ParamSpec(values=[text])
+    if not isinstance(text, str):
+        raise ValueError(f"expected a list, a,b,c or low:high[:count], got {text!r}")
+    s = text.strip()
+    if s.startswith("["):
+        from sim.yamlio import parse_value
+
+        value = parse_value(s, "spec")
+        if not isinstance(value, list):
+            raise ValueError(f"expected a list, got {s!r}")
+        return ParamSpec(values=list(value))
+    if ":" in s and "{" not in s:
+        parts = s.split(":")
+        if len(parts) not in (2, 3):
+            raise ValueError(f"expected low:high or low:high:count, got {s!r}")
+        try:
+            low, high = float(parts[0]), float(parts[1])
+            count = int(parts[2]) if len(parts) == 3 else None
+        except ValueError:
+            raise ValueError(f"expected numbers in low:high[:count], got {s!r}") from None
+        return ParamSpec(low=low, high=high, count=count)
+    from sim.yamlio import parse_value
+
+    return ParamSpec(values=[parse_value(v, "spec") for v in s.split(",")])
+
+
+class SweepDefinition(BaseModel):
+    """What a sweep runs; everything that its results depend on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    parameters: dict[str, ParamSpec] = Field(min_length=1)
+    sampler: Literal["grid", "random", "lhs", "sobol"] = "grid"
+    points: int | None = Field(None, ge=1, description="Points for random, lhs, sobol.")
+    replicates: int = Field(512, ge=1, description="Replicates per point (fixed).")
+    seed: int = Field(0, ge=0)
+    until_ci: float | None = Field(
+        None, gt=0, lt=0.5, description="Add blocks until every 95% half-width is at most this."
+    )
+    max_replicates: int = Field(16 * BLOCK_SIZE, ge=1, description="Cap for until_ci.")
+    save_replicates: bool = False
+
+    @model_validator(mode="after")
+    def _sampler_needs(self) -> SweepDefinition:
+        if self.sampler == "grid":
+            if self.points is not None:
+                raise ValueError("points is for random, lhs and sobol; a grid has its own size")
+            for path, spec in self.parameters.items():
+                if spec.values is None and spec.count is None:
+                    raise ValueError(f"{path}: a grid needs values or low:high:count")
+        else:
+            if self.points is None:
+                raise ValueError(f"sampler {self.sampler} needs points")
+            for path, spec in self.parameters.items():
+                if spec.low is None:
+                    raise ValueError(f"{path}: sampler {self.sampler} needs bounds low:high")
+        return self
+
+    def n_points(self) -> int:
+        """Number of points."""
+        if self.sampler == "grid":
+            return math.prod(len(s.grid_values()) for s in self.parameters.values())
+        assert self.points is not None
+        return self.points
+
+    def point_values(self) -> list[tuple[Any, ...]]:
+        """Every point's parameter values, in point order."""
+        specs = list(self.parameters.values())
+        if self.sampler == "grid":
+            return sample.grid([s.grid_values() for s in specs])
+        assert self.points is not None
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(0,)))
+        unit = sample.unit_points(self.sampler, len(specs), self.points, rng)
+        lows, highs = zip(*(s.bounds() for s in specs), strict=True)
+        return [tuple(float(v) for v in row) for row in sample.scale(unit, lows, highs)]
+
+    def point_seed(self, index: int) -> int:
+        """Seed of point ``index`` (independent of everything but the sweep seed)."""
+        state = np.random.SeedSequence(self.seed, spawn_key=(1, index)).generate_state(2, np.uint32)
+        return int(state[0]) << 32 | int(state[1])
+
+
+def definition_hash(base: Scenario, definition: SweepDefinition) -> str:
+    """Hash of a sweep: the resolved base scenario and the definition."""
+    text = json.dumps(
+        {"base": base.sha256(), "definition": definition.model_dump(mode="json")},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --------------------------------------------------------------- sweep files
+class SweepFile(BaseModel):
+    """A sweep file (``kind: sweep``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["sweep"]
+    name: str | None = None
+    description: str | None = None
+    scenario: str = Field(description="Scenario file, relative to this file.")
+    set: list[str] = Field(default_factory=list, description="PATH=VALUE overrides of the base.")
+    parameters: dict[str, Any] = Field(min_length=1)
+    sampler: Literal["grid", "random", "lhs", "sobol"] = "grid"
+    points: int | None = None
+    replicates: int = 512
+    seed: int = 0
+    until_ci: float | None = None
+    max_replicates: int = 16 * BLOCK_SIZE
+    save_replicates: bool = False
+
+
+def load_sweep_file(path: str | Path) -> tuple[Path, list[str], dict[str, Any]]:
+    """Read a sweep file: its scenario path, base overrides and definition fields."""
+    located = load_file(path)
+    try:
+        sf = SweepFile.model_validate(_plain(located.data))
+    except ValidationError as exc:
+        raise InputError(problems_from_validation(exc, located)) from None
+    scenario = (Path(path).parent / sf.scenario).resolve()
+    fields = sf.model_dump(exclude={"kind", "name", "description", "scenario", "set"})
+    return scenario, list(sf.set), fields
+
+
+def _plain(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {str(k): _plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_plain(v) for v in data]
+    return data
+
+
+def build_definition(fields: dict[str, Any], source: str) -> SweepDefinition:
+    """Validate sweep fields (from a file and/or flags) into a definition."""
+    params = {}
+    for path, spec in fields.get("parameters", {}).items():
+        try:
+            params[path] = parse_spec(spec)
+        except (ValueError, ValidationError) as exc:
+            msg = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            raise InputError([Problem(source, None, None, f"parameters.{path}", msg)]) from None
+    try:
+        return SweepDefinition.model_validate({**fields, "parameters": params})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            where = ".".join(str(p) for p in err["loc"])
+            problems.append(
+                Problem(source, None, None, where, err["msg"].removeprefix("Value error, "))
+            )
+        raise InputError(problems) from None
+
+
+# --------------------------------------------------------------------- points
+def point_scenario(base: dict[str, Any], paths: list[str], values: tuple[Any, ...]) -> Scenario:
+    """The scenario of one point: the base data with the point's values set."""
+    data = copy.deepcopy(base)
+    located = Located(data, "sweep point")
+    for path, value in zip(paths, values, strict=True):
+        flag = f"--param {path}={value}"
+        set_path(data, split_path(path, flag), value, flag)
+        located.overrides[tuple(path.split("."))] = flag
+    return validate_data(located)
+
+
+def check_points(
+    base: dict[str, Any], definition: SweepDefinition, points: list[tuple[Any, ...]]
+) -> None:
+    """Validate points before any work; raise :class:`InputError` on the first bad one."""
+    paths = list(definition.parameters)
+    chosen = points if len(points) <= VALIDATE_ALL_UP_TO else points[:VALIDATE_ALL_UP_TO]
+    extremes: list[tuple[Any, ...]] = []
+    if len(points) > VALIDATE_ALL_UP_TO:
+        columns = list(zip(*points, strict=True))
+        for j in range(len(paths)):
+            for pick in (min, max):
+                row = list(points[0])
+                row[j] = pick(columns[j], key=_sort_key)
+                extremes.append(tuple(row))
+    for values in [*chosen, *extremes]:
+        point_scenario(base, paths, values)
+
+
+def _sort_key(v: Any) -> Any:
+    return (0, v) if isinstance(v, int | float) else (1, json.dumps(v, sort_keys=True))
+
+
+OUTCOME_FIELDS = ("count", "p", "ci95_lo", "ci95_hi", "time_median", "time_q10", "time_q90")
+
+
+def columns(base: Scenario, definition: SweepDefinition) -> list[str]:
+    """Column names of the points table, in order."""
+    cols = ["point", "status", "error", *definition.parameters, "replicates", "seed"]
+    for oid in [*base.outcomes, UNRESOLVED]:
+        cols += [f"{f}_{oid}" for f in OUTCOME_FIELDS]
+    from sim.scenario import Individual, Population
+
+    for aid, a in base.agents.items():
+        if isinstance(a, Individual | Population):
+            cols += [f"p_switch_{aid}", f"switch_time_median_{aid}"]
+    return cols
+
+
+def _adaptive(sc: Scenario, seed: int, until_ci: float, cap: int) -> Any:
+    parts: list[BlockResult] = []
+    while True:
+        parts.append(run_block(sc, seed, len(parts), BLOCK_SIZE, False))
+        n = len(parts) * BLOCK_SIZE
+        result = _combine(sc, seed, n, parts)
+        counts = np.bincount(result.outcome + 1, minlength=len(sc.outcomes) + 1)
+        widest = max((hi - lo) / 2 for lo, hi in (wilson_interval(int(c), n) for c in counts))
+        if widest <= until_ci or n + BLOCK_SIZE > cap:
+            return result
+
+
+def run_point(task: dict[str, Any]) -> dict[str, Any]:
+    """Run one point (in any process); never raises for an error inside the model."""
+    index, values = task["point"], task["values"]
+    definition = SweepDefinition.model_validate(task["definition"])
+    paths = list(definition.parameters)
+    seed = definition.point_seed(index)
+    row: dict[str, Any] = {"point": index, "status": "ok", "error": None, "seed": seed}
+    row.update(dict(zip(paths, values, strict=True)))
+    t0 = time.perf_counter()
+    try:
+        sc = point_scenario(task["base"], paths, values)
+        if definition.until_ci is not None:
+            result = _adaptive(sc, seed, definition.until_ci, definition.max_replicates)
+        else:
+            result = run(sc, definition.replicates, seed=seed, jobs=1)
+    except InputError as exc:
+        row.update(status="failed", error=str(exc), replicates=0)
+        return {"row": row, "elapsed": time.perf_counter() - t0}
+    except Exception as exc:  # an error inside the model: record it, the sweep goes on
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}", replicates=0)
+        return {"row": row, "elapsed": time.perf_counter() - t0}
+    summary = summarize(result)
+    row["replicates"] = result.replicates
+    for oid, o in summary["outcomes"].items():
+        row[f"count_{oid}"] = o["count"]
+        row[f"p_{oid}"] = o["p"]
+        row[f"ci95_lo_{oid}"], row[f"ci95_hi_{oid}"] = o["ci95"]
+        row[f"time_median_{oid}"] = o["time_median"]
+        row[f"time_q10_{oid}"] = o["time_q10"]
+        row[f"time_q90_{oid}"] = o["time_q90"]
+    for aid, a in summary["agents"].items():
+        row[f"p_switch_{aid}"] = a["p_switch"]
+        row[f"switch_time_median_{aid}"] = a["switch_time_median"]
+    out: dict[str, Any] = {"row": row, "elapsed": time.perf_counter() - t0}
+    if definition.save_replicates:
+        out["replicates"] = {
+            "point": index,
+            "outcome": result.outcome_labels(),
+            "time": [None if math.isnan(t) else float(t) for t in result.time],
+        }
+    return out
+
+
+def tasks(
+    base: dict[str, Any], definition: SweepDefinition, points: list[tuple[Any, ...]], skip: set[int]
+) -> Iterator[dict[str, Any]]:
+    """The tasks still to run (lazily, so memory stays flat)."""
+    dumped = definition.model_dump(mode="json")
+    for i, values in enumerate(points):
+        if i not in skip:
+            yield {"point": i, "values": list(values), "base": base, "definition": dumped}
+
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+# ------------------------------------------------------------------- running
+def param_types(definition: SweepDefinition, points: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """Arrow type of each parameter column: float when every value is a number."""
+    import pyarrow as pa
+
+    out = {}
+    for j, path in enumerate(definition.parameters):
+        numeric = all(isinstance(p[j], int | float) and not isinstance(p[j], bool) for p in points)
+        out[path] = pa.float64() if numeric else pa.string()
+    return out
+
+
+def manifest_for(
+    base: Scenario, definition: SweepDefinition, scenario_file: str | None
+) -> dict[str, Any]:
+    """What a sweep folder records about its inputs."""
+    return {
+        "stancesim_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "scenario_file": scenario_file,
+        "base_scenario": base.canonical(),
+        "base_scenario_sha256": base.sha256(),
+        "definition": definition.model_dump(mode="json"),
+        "definition_sha256": definition_hash(base, definition),
+        "n_points": definition.n_points(),
+        "block_size": BLOCK_SIZE,
+        "status": "running",
+    }
+
+
+def run_sweep(
+    base: Scenario,
+    definition: SweepDefinition,
+    out: str | Path,
+    *,
+    jobs: int = 1,
+    dask: str | None = None,
+    resume: bool = False,
+    scenario_file: str | None = None,
+    progress: ProgressFn | None = None,
+) -> Any:
+    """Run (or finish) a sweep into ``out`` and return its points table (pyarrow).
+
+    Parameters
+    ----------
+    base : Scenario
+        The base scenario (not changed).
+    definition : SweepDefinition
+        Parameters, sampler, replicates, seed.
+    out : path
+        Results folder; must be empty unless ``resume``.
+    jobs : int
+        Local worker processes (1: in this process).
+    dask : str, optional
+        Scheduler address, or ``"local"`` for a LocalCluster.
+    resume : bool
+        Finish the sweep already in ``out``.
+    scenario_file : str, optional
+        Recorded in the manifest.
+    progress : callable, optional
+        Called with each finished point's result.
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per point, sorted by point.
+    """
+    from sim.executors import make_executor
+    from sim.store import SweepStore
+
+    points = definition.point_values()
+    base_data = base.canonical()
+    store = SweepStore(out, columns(base, definition), param_types(definition, points))
+    if resume:
+        manifest = SweepStore.read_manifest(out)
+        if manifest["definition_sha256"] != definition_hash(base, definition):
+            raise InputError(f"{out}: the sweep given does not match the one in its manifest")
+        done = store.done_points()
+    else:
+        check_points(base_data, definition, points)
+        store.create(manifest_for(base, definition, scenario_file))
+        done = set()
+    store.open()
+    try:
+        with make_executor(jobs, dask) as executor:
+            for result in executor.map_unordered(
+                run_point, tasks(base_data, definition, points, done)
+            ):
+                store.append(result)
+                if progress is not None:
+                    progress(result)
+    finally:
+        store.close()
+    store.compact()
+    store.update_manifest(status="complete", failures=store.failures())
+    return store.table()
+
+
+def resume_inputs(out: str | Path) -> tuple[Scenario, SweepDefinition, str | None]:
+    """Base scenario and definition recorded in a sweep folder."""
+    from sim.scenario import scenario_from_dict
+    from sim.store import SweepStore
+
+    manifest = SweepStore.read_manifest(out)
+    base = scenario_from_dict(manifest["base_scenario"], source=f"{out}/manifest.json")
+    definition = SweepDefinition.model_validate(manifest["definition"])
+    return base, definition, manifest.get("scenario_file")
+
+
+def sweep(
+    scenario: Scenario | str | Path,
+    parameters: dict[str, Any],
+    *,
+    out: str | Path,
+    sampler: str = "grid",
+    points: int | None = None,
+    replicates: int = 512,
+    seed: int = 0,
+    until_ci: float | None = None,
+    max_replicates: int = 16 * BLOCK_SIZE,
+    save_replicates: bool = False,
+    jobs: int = 1,
+    dask: str | None = None,
+    resume: bool = False,
+) -> Any:
+    """Sweep a scenario over parameter points (the Python form of ``stancesim sweep``).
+
+    ``parameters`` maps dotted paths to values: a list, ``"lo:hi:count"``,
+    ``"lo:hi"`` (for the samplers) or ``"a,b,c"``. Returns the points table
+    (a :class:`pyarrow.Table`; ``.to_pandas()`` for a DataFrame).
+    """
+    from sim.scenario import load_scenario
+
+    base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    fields = {
+        "parameters": parameters,
+        "sampler": sampler,
+        "points": points,
+        "replicates": replicates,
+        "seed": seed,
+        "until_ci": until_ci,
+        "max_replicates": max_replicates,
+        "save_replicates": save_replicates,
+    }
+    definition = build_definition(fields, "sweep()")
+    file = None if isinstance(scenario, Scenario) else str(scenario)
+    return run_sweep(base, definition, out, jobs=jobs, dask=dask, resume=resume, scenario_file=file)
