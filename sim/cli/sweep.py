@@ -99,7 +99,7 @@ def _run(
     jobs: int,
     dask: str | None,
     resume: bool,
-    scenario_file: str,
+    scenario_file: str | None,
 ) -> str:
     total = definition.n_points()
     state = {"done": 0, "failed": 0, "replicates": 0, "t0": time.perf_counter(), "shown": 0.0}
