@@ -31,8 +31,9 @@ import pyarrow.parquet as pq
 
 from sim.errors import InputError
 
-#: Points per Parquet part while the sweep runs.
-PART_ROWS = 2_000
+#: Points per Parquet part while the sweep runs (STANCESIM_PART_ROWS overrides it,
+#: which the crash tests use to exercise part writing).
+PART_ROWS = int(os.environ.get("STANCESIM_PART_ROWS", "2000"))
 #: Rows per part after compaction.
 COMPACT_ROWS = 250_000
 MANIFEST = "manifest.json"

@@ -67,7 +67,15 @@ def sweep(
             base, definition, scenario_file = resume_inputs(resume)
         else:
             base, definition, scenario_file = _from_file(file, flags, sets)
-        summary = _run(base, definition, target, jobs, dask, resume is not None, scenario_file)
+        try:
+            summary = _run(base, definition, target, jobs, dask, resume is not None, scenario_file)
+        except KeyboardInterrupt:
+            stderr.print(
+                f"interrupted: finished points are kept in {target}; "
+                f"finish with: stancesim sweep --resume {target}",
+                markup=False,
+            )
+            raise typer.Exit(130) from None
         typer.echo(summary)
 
 
