@@ -12,6 +12,7 @@ from sim._version import __version__
 from sim.errors import InputError
 from sim.runner import BLOCK_SIZE, RunResult, run, trace_replicate
 from sim.scenario import Scenario, load_scenario, scenario_from_dict
+from sim.sweep import sweep
 
 __all__ = [
     "BLOCK_SIZE",
@@ -22,5 +23,6 @@ __all__ = [
     "load_scenario",
     "run",
     "scenario_from_dict",
+    "sweep",
     "trace_replicate",
 ]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
-from sim.runner import _mp_context
+from sim.runner import _mp_context, worker_init
 
 Task = dict[str, Any]
 
@@ -83,7 +83,9 @@ class LocalProcesses(_Bounded):
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
         self.in_flight = 4 * jobs
-        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context())
+        self.pool = ProcessPoolExecutor(
+            max_workers=jobs, mp_context=_mp_context(), initializer=worker_init
+        )
 
     def _submit(self, fn: Callable[[Task], Any], task: Task) -> Future[Any]:
         return self.pool.submit(fn, task)

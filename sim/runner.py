@@ -175,6 +175,24 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def worker_init() -> None:
+    """Make a worker process end when its parent does (Linux), even after ``kill -9``.
+
+    Forked workers otherwise outlive a killed parent, blocked on its queue forever.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import os
+    import signal
+
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _blocks(replicates: int) -> Iterator[tuple[int, int]]:
     for b in range(math.ceil(replicates / BLOCK_SIZE)):
         yield b, min(BLOCK_SIZE, replicates - b * BLOCK_SIZE)
@@ -226,16 +244,17 @@ def run(
                 progress(task[3])
     else:
         with ProcessPoolExecutor(
-            max_workers=min(jobs, len(tasks)), mp_context=_mp_context()
+            max_workers=min(jobs, len(tasks)), mp_context=_mp_context(), initializer=worker_init
         ) as pool:
             for res in pool.map(_run_block_args, tasks):
                 results.append(res)
                 if progress:
                     progress(len(res.outcome))
-    return _combine(scenario, seed, replicates, results)
+    return combine(scenario, seed, replicates, results)
 
 
-def _combine(scenario: Scenario, seed: int, replicates: int, parts: list[BlockResult]) -> RunResult:
+def combine(scenario: Scenario, seed: int, replicates: int, parts: list[BlockResult]) -> RunResult:
+    """Join block results (in block order) into one run result."""
     plan = _plan(scenario)
     traj = None
     if parts and parts[0].trajectories is not None:

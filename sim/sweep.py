@@ -26,7 +26,7 @@ from sim import sample
 from sim._version import __version__
 from sim.errors import InputError, Problem
 from sim.outcomes import summarize
-from sim.runner import BLOCK_SIZE, BlockResult, _combine, run, run_block
+from sim.runner import BLOCK_SIZE, BlockResult, combine, run, run_block
 from sim.scenario import UNRESOLVED, Scenario, problems_from_validation, validate_data
 from sim.stats import wilson_interval
 from sim.yamlio import Located, load_file, set_path, split_path
@@ -297,7 +297,7 @@ def _adaptive(sc: Scenario, seed: int, until_ci: float, cap: int) -> Any:
     while True:
         parts.append(run_block(sc, seed, len(parts), BLOCK_SIZE, False))
         n = len(parts) * BLOCK_SIZE
-        result = _combine(sc, seed, n, parts)
+        result = combine(sc, seed, n, parts)
         counts = np.bincount(result.outcome + 1, minlength=len(sc.outcomes) + 1)
         widest = max((hi - lo) / 2 for lo, hi in (wilson_interval(int(c), n) for c in counts))
         if widest <= until_ci or n + BLOCK_SIZE > cap:

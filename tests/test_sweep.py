@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -16,7 +17,6 @@ import pytest
 from conftest import ROOT
 from typer.testing import CliRunner
 
-import sim.sweep as sw
 from sim import sample
 from sim.cli import app
 from sim.errors import InputError
@@ -24,11 +24,15 @@ from sim.scenario import load_scenario
 from sim.store import SweepStore
 from sim.sweep import build_definition, parse_spec, sweep
 
+sw = importlib.import_module("sim.sweep")  # the module (``sim.sweep`` is also the function)
 runner = CliRunner()
 BENCH = ROOT / "scenarios" / "bench_770.yaml"
 # a quick variant: fewer employees and a short patience keep each point fast
 QUICK_SETS = ["agents.employees.size=60", "agents.altman.patience={uniform: [60, 80]}"]
-PARAMS = {"agents.toner.rules.0.resistance": "0.3:0.9:4", "agents.dangelo.rules.0.rate": [0.05, 0.5]}
+PARAMS = {
+    "agents.toner.rules.0.resistance": "0.3:0.9:4",
+    "agents.dangelo.rules.0.rate": [0.05, 0.5],
+}
 
 
 def quick_base():
@@ -59,12 +63,18 @@ def test_grid_order_and_size() -> None:
 
 
 def test_samplers_are_seeded_and_stay_in_bounds() -> None:
-    d = build_definition({"parameters": {"a": "0:10", "b": "-1:1"}, "sampler": "lhs", "points": 20, "seed": 3}, "t")
+    d = build_definition(
+        {"parameters": {"a": "0:10", "b": "-1:1"}, "sampler": "lhs", "points": 20, "seed": 3}, "t"
+    )
     pts = np.array(d.point_values())
     assert pts.shape == (20, 2) and pts[:, 0].min() >= 0 and pts[:, 0].max() <= 10
-    assert d.point_values() == build_definition(
-        {"parameters": {"a": "0:10", "b": "-1:1"}, "sampler": "lhs", "points": 20, "seed": 3}, "t"
-    ).point_values()
+    assert (
+        d.point_values()
+        == build_definition(
+            {"parameters": {"a": "0:10", "b": "-1:1"}, "sampler": "lhs", "points": 20, "seed": 3},
+            "t",
+        ).point_values()
+    )
     # Latin hypercube: each of the 20 strata of each dimension holds exactly one point
     for j, (lo, hi) in enumerate([(0, 10), (-1, 1)]):
         strata = np.floor((pts[:, j] - lo) / (hi - lo) * 20).astype(int)
@@ -85,7 +95,10 @@ def test_point_seeds_depend_only_on_seed_and_index() -> None:
     [
         ("agents.tonr.rules.0.rate=0.1,0.2", "no such key 'tonr'"),
         ("agents.toner.rules.0.rate=-1,0.1", "rate"),
-        ("agents.employees.rule.spontaneous=0.1:1.5:3", "a probability must lie in [0, 1], got 1.5"),
+        (
+            "agents.employees.rule.spontaneous=0.1:1.5:3",
+            "a probability must lie in [0, 1], got 1.5",
+        ),
         ("agents.toner.rules.0.rate=0.1:0.2", "a grid needs values or low:high:count"),
     ],
 )
@@ -100,7 +113,9 @@ def test_bad_sweep_is_rejected_before_any_work(tmp_path: Path, param: str, messa
 def test_out_must_be_empty_and_resume_must_match(tmp_path: Path) -> None:
     out = tmp_path / "s"
     sweep(quick_base(), {"agents.toner.rules.0.resistance": "0.5,0.9"}, out=out, seed=1)
-    again = runner.invoke(app, ["sweep", str(BENCH), "--param", "agents.toner.rules.0.rate=0.1", "--out", str(out)])
+    again = runner.invoke(
+        app, ["sweep", str(BENCH), "--param", "agents.toner.rules.0.rate=0.1", "--out", str(out)]
+    )
     assert again.exit_code == 2 and "not empty" in again.stderr
     other = runner.invoke(
         app, ["sweep", str(BENCH), "--param", "agents.toner.rules.0.rate=0.1", "--resume", str(out)]
@@ -114,7 +129,14 @@ def test_table_layout_manifest_and_export(tmp_path: Path) -> None:
     table = sweep(quick_base(), PARAMS, out=out, seed=2, replicates=600, save_replicates=True)
     assert table.num_rows == 8
     assert table.column("point").to_pylist() == list(range(8))
-    for name in ("p_return", "ci95_lo_return", "ci95_hi_return", "p_microsoft", "p_switch_toner", "time_median_return"):
+    for name in (
+        "p_return",
+        "ci95_lo_return",
+        "ci95_hi_return",
+        "p_microsoft",
+        "p_switch_toner",
+        "time_median_return",
+    ):
         assert name in table.column_names
     r = rows(table)[0]
     assert r["replicates"] == 600 and r["status"] == "ok"
@@ -159,7 +181,9 @@ def test_failed_point_is_recorded_and_the_sweep_goes_on(tmp_path: Path, monkeypa
         return real(sc, replicates, seed=seed, jobs=jobs)
 
     monkeypatch.setattr(sw, "run", flaky)
-    table = sweep(quick_base(), {"agents.toner.rules.0.resistance": "0.3,0.5,0.7"}, out=tmp_path / "s", seed=1)
+    table = sweep(
+        quick_base(), {"agents.toner.rules.0.resistance": "0.3,0.5,0.7"}, out=tmp_path / "s", seed=1
+    )
     status = table.column("status").to_pylist()
     assert status == ["ok", "failed", "ok"]
     assert table.column("error").to_pylist()[1] == "FloatingPointError: overflow in the model"
@@ -168,11 +192,18 @@ def test_failed_point_is_recorded_and_the_sweep_goes_on(tmp_path: Path, monkeypa
 
 def test_adaptive_replicates_reach_the_target(tmp_path: Path) -> None:
     table = sweep(
-        quick_base(), {"agents.toner.rules.0.resistance": "0.3,0.95"}, out=tmp_path / "s", seed=3,
-        until_ci=0.025, max_replicates=8192,
+        quick_base(),
+        {"agents.toner.rules.0.resistance": "0.3,0.95"},
+        out=tmp_path / "s",
+        seed=3,
+        until_ci=0.025,
+        max_replicates=8192,
     )
     for r in rows(table):
-        halves = [(r[f"ci95_hi_{o}"] - r[f"ci95_lo_{o}"]) / 2 for o in ("return", "microsoft", "unresolved")]
+        halves = [
+            (r[f"ci95_hi_{o}"] - r[f"ci95_lo_{o}"]) / 2
+            for o in ("return", "microsoft", "unresolved")
+        ]
         assert max(halves) <= 0.025
         assert r["replicates"] % 512 == 0
         # the previous block count would not have been enough (it stopped as soon as it could)
@@ -189,8 +220,31 @@ def _sweep_cmd(out: Path, *extra: str) -> list[str]:
     for s in QUICK_SETS:
         cmd += ["--set", s]
     cmd += ["--param", "agents.toner.rules.0.resistance=0.3:0.9:8"]
-    cmd += ["--param", "agents.dangelo.rules.0.rate=0.02,0.2,2", "--param", "agents.mccauley.rules.0.rate=0.05:0.5:4"]
+    cmd += [
+        "--param",
+        "agents.dangelo.rules.0.rate=0.02,0.2,2",
+        "--param",
+        "agents.mccauley.rules.0.rate=0.05:0.5:4",
+    ]
     return [*cmd, "--seed", "11", "--out", str(out), *extra]
+
+
+def _orphans(out: Path) -> list[int]:
+    """Processes still running this sweep (forked workers share the parent's command line)."""
+    deadline = time.time() + 5
+    while True:
+        found = []
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    cmdline = (d / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                if str(out).encode() in cmdline:
+                    found.append(int(d.name))
+        if not found or time.time() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 def _table(out: Path) -> list[dict]:
@@ -205,13 +259,18 @@ def uninterrupted(tmp_path_factory) -> list[dict]:
 
 
 @pytest.mark.parametrize("delay", [0.8, 1.2, 1.6])
-def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path: Path, uninterrupted, delay: float) -> None:
+def test_kill_9_then_resume_equals_an_uninterrupted_run(
+    tmp_path: Path, uninterrupted, delay: float
+) -> None:
     out = tmp_path / "s"
     env = {**os.environ, "STANCESIM_PART_ROWS": "3"}  # write parts often, so kills land among them
-    proc = subprocess.Popen(_sweep_cmd(out, "--jobs", "2"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        _sweep_cmd(out, "--jobs", "2"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert _orphans(out) == [], "worker processes outlived their killed parent"
     if not (out / "manifest.json").exists():
         pytest.skip("killed before the manifest was written: nothing to resume")
     if SweepStore.read_manifest(out)["status"] == "complete":
@@ -220,7 +279,10 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path: Path, uninterr
         for part in (out / "points").glob("*.parquet"):
             pq.read_table(part)  # every visible part is whole
     resumed = subprocess.run(
-        [sys.executable, "-m", "sim", "sweep", "--resume", str(out)], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "sim", "sweep", "--resume", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert _table(out) == uninterrupted
@@ -228,7 +290,9 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path: Path, uninterr
 
 def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path, uninterrupted) -> None:
     out = tmp_path / "s"
-    proc = subprocess.Popen(_sweep_cmd(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _sweep_cmd(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -236,7 +300,9 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path, uninterrupted) -> None
         pytest.skip("finished before the interrupt")
     assert proc.returncode == 130
     assert "--resume" in err and "Traceback" not in err
-    resumed = subprocess.run(_sweep_cmd(out)[:-2] + ["--resume", str(out)], capture_output=True, text=True)
+    resumed = subprocess.run(
+        [*_sweep_cmd(out)[:-2], "--resume", str(out)], capture_output=True, text=True
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert _table(out) == uninterrupted
 
