@@ -50,3 +50,95 @@ def mean_or_none(values: np.ndarray[Any, Any]) -> float | None:
     """Mean of the finite values, ``None`` when there are none."""
     v = values[np.isfinite(values)]
     return float(v.mean()) if v.size else None
+
+
+def cumulative_incidence(
+    outcome: np.ndarray[Any, Any],
+    time: np.ndarray[Any, Any],
+    n_outcomes: int,
+    grid: np.ndarray[Any, Any],
+) -> np.ndarray[Any, Any]:
+    """Share of replicates that ended in each outcome by each time.
+
+    Parameters
+    ----------
+    outcome : array of int, shape (n,)
+        Outcome index per replicate, -1 for none.
+    time : array, shape (n,)
+        Time of the outcome (NaN for none).
+    n_outcomes : int
+        Number of outcomes.
+    grid : array, shape (T,)
+        Times at which to evaluate.
+
+    Returns
+    -------
+    array, shape (n_outcomes, T)
+        ``F[k, j] = P(outcome k at a time <= grid[j])``; the rows add up to the
+        probability that the crisis has ended by then (competing risks, no
+        censoring before the horizon).
+    """
+    n = len(outcome)
+    out = np.zeros((n_outcomes, len(grid)))
+    for k in range(n_outcomes):
+        t = np.sort(time[outcome == k])
+        out[k] = np.searchsorted(t, grid, side="right") / n
+    return out
+
+
+def ecdf(
+    values: np.ndarray[Any, Any], n_total: int, grid: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """Share of all ``n_total`` replicates whose (finite) value is <= each grid time."""
+    v = np.sort(values[np.isfinite(values)])
+    return np.searchsorted(v, grid, side="right") / n_total
+
+
+def carry_forward(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Fill NaNs after a row's last value with that value (a replicate keeps its end state).
+
+    ``values`` has shape (replicates, ticks); leading NaNs stay NaN.
+    """
+    out = values.copy()
+    idx = np.where(np.isfinite(out), np.arange(out.shape[1])[None, :], 0)
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    return np.take_along_axis(out, idx, axis=1)
+
+
+def quantile_bands(
+    values: np.ndarray[Any, Any], qs: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
+) -> np.ndarray[Any, Any]:
+    """Quantiles over replicates at each tick: shape (len(qs), ticks), from (replicates, ticks)."""
+    return np.asarray(np.nanquantile(values, qs, axis=0))
+
+
+def crossing(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], level: float = 0.5) -> float | None:
+    """First ``x`` at which ``y`` crosses ``level``, by linear interpolation (None if never)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    d = y - level
+    for i in range(len(x) - 1):
+        if d[i] == 0:
+            return float(x[i])
+        if d[i] * d[i + 1] < 0:
+            return float(x[i] + (x[i + 1] - x[i]) * d[i] / (d[i] - d[i + 1]))
+    if len(d) and d[-1] == 0:
+        return float(x[-1])
+    return None
+
+
+def pivot_grid(
+    xs: np.ndarray[Any, Any], ys: np.ndarray[Any, Any], zs: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Arrange points on a grid: unique x, unique y and Z[iy, ix] (NaN where missing).
+
+    Points sharing (x, y) (other parameters varying) are averaged.
+    """
+    ux, uy = np.unique(xs), np.unique(ys)
+    total = np.zeros((len(uy), len(ux)))
+    count = np.zeros((len(uy), len(ux)))
+    ix, iy = np.searchsorted(ux, xs), np.searchsorted(uy, ys)
+    ok = np.isfinite(zs)
+    np.add.at(total, (iy[ok], ix[ok]), zs[ok])
+    np.add.at(count, (iy[ok], ix[ok]), 1)
+    with np.errstate(invalid="ignore"):
+        return ux, uy, np.where(count > 0, total / np.maximum(count, 1), np.nan)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from sim.cli import export as _export
+from sim.cli import plot as _plot
 from sim.cli import run as _run
 from sim.cli import schema as _schema
 from sim.cli import sweep as _sweep
@@ -26,6 +27,8 @@ app.command("run")(_run.run)
 app.command("trace")(_trace.trace)
 app.command("sweep")(_sweep.sweep)
 app.command("export")(_export.export)
+app.add_typer(_plot.app, name="plot")
+app.command("gallery")(_plot.gallery)
 app.command("validate")(_validate.validate)
 app.command("schema")(_schema.schema)
 

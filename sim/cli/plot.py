@@ -1,0 +1,176 @@
+"""``stancesim plot ...`` and ``stancesim gallery``: figures as PNG and SVG."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from sim.figures import RunView
+
+from sim.cli.common import user_errors
+from sim.errors import InputError
+
+app = typer.Typer(help="Draw figures from run or sweep results (or a scenario file, run first).")
+
+OUT = typer.Option(Path("plots"), "--out", help="Folder for the PNG, SVG and JSON files.")
+REPS = typer.Option(2000, "-n", "--replicates", help="Replicates when running a scenario file.")
+SEED = typer.Option(1, "--seed", help="Seed when running a scenario file.")
+
+
+def _written(paths: list[Path]) -> None:
+    for p in paths:
+        typer.echo(str(p))
+
+
+@app.command("trajectories")
+def trajectories(
+    source: Path = typer.Argument(
+        ..., help="run --out folder (with --record trajectories) or scenario file."
+    ),
+    population: str | None = typer.Option(None, help="Population to show (default: the first)."),
+    out: Path = OUT,
+    replicates: int = REPS,
+    seed: int = SEED,
+    name: str = typer.Option("trajectories", help="File name (without extension)."),
+) -> None:
+    """Fan chart of a population's support and the individuals' switch times."""
+    from sim import figures
+
+    with user_errors():
+        view = figures.load_run(source, replicates, seed, record=True)
+        _written(figures.save(*figures.figure_trajectories(view, population), out, name))
+
+
+@app.command("outcomes")
+def outcomes(
+    source: Path = typer.Argument(..., help="run --out folder or scenario file."),
+    out: Path = OUT,
+    replicates: int = REPS,
+    seed: int = SEED,
+    name: str = typer.Option("time_to_outcome", help="File name (without extension)."),
+) -> None:
+    """Cumulative probability of each outcome over time."""
+    from sim import figures
+
+    with user_errors():
+        view = figures.load_run(source, replicates, seed, record=False)
+        _written(figures.save(*figures.figure_time_to_outcome(view), out, name))
+
+
+@app.command("sweep")
+def sweep(
+    folder: Path = typer.Argument(..., help="A sweep --out folder."),
+    outcome: str | None = typer.Option(None, help="Outcome of the heatmap (default: the first)."),
+    out: Path = OUT,
+    name: str = typer.Option("sweep", help="File name (without extension)."),
+) -> None:
+    """One parameter: P(outcome) curves with bands; two: a heatmap with the 0.5 contour."""
+    from sim import figures
+
+    with user_errors():
+        _written(figures.save(*figures.figure_sweep(folder, outcome), out, name))
+
+
+@app.command("compare")
+def compare(
+    files: list[Path] = typer.Argument(..., help="Scenario files (or run --out folders)."),
+    variants: list[str] = typer.Option(
+        [], "--variant", help="LABEL:PATH=VALUE[;PATH=VALUE] on the first file; repeatable."
+    ),
+    out: Path = OUT,
+    replicates: int = REPS,
+    seed: int = SEED,
+    name: str = typer.Option("compare", help="File name (without extension)."),
+) -> None:
+    """Outcome probabilities side by side for several scenarios or --set variants."""
+    from sim import figures
+
+    with user_errors():
+        views = [(f.stem, figures.load_run(f, replicates, seed, record=False)) for f in files]
+        views += [_variant(files[0], v, replicates, seed) for v in variants]
+        _written(figures.save(*figures.figure_compare(views), out, name))
+
+
+def _variant(file: Path, text: str, replicates: int, seed: int) -> tuple[str, RunView]:
+    from sim import figures
+    from sim.runner import run
+    from sim.scenario import load_scenario
+
+    if ":" not in text:
+        raise InputError(f"--variant {text}: expected LABEL:PATH=VALUE[;PATH=VALUE]")
+    label, sets = text.split(":", 1)
+    result = run(load_scenario(file, [s for s in sets.split(";") if s]), replicates, seed=seed)
+    return label, figures.RunView.from_result(result)
+
+
+ARTICLE = Path(__file__).resolve().parents[2] / "scenarios" / "openai_2023_11.yaml"
+
+
+def gallery(
+    out: Path = OUT,
+    scenario: Path = typer.Option(ARTICLE, help="Scenario to draw (the article's by default)."),
+    replicates: int = typer.Option(
+        4000, "-n", "--replicates", help="Replicates per run and point block."
+    ),
+    seed: int = typer.Option(20231117, "--seed"),
+    quick: bool = typer.Option(False, "--quick", help="Few replicates and points (a smoke run)."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1),
+) -> None:
+    """Regenerate the README's figures of a scenario (runs, sweeps, comparison)."""
+    from sim import figures
+    from sim.runner import run
+    from sim.scenario import load_scenario
+    from sim.sweep import sweep as run_sweep
+
+    with user_errors():
+        if quick:
+            replicates = min(replicates, 512)
+        base = load_scenario(scenario)
+        result = run(base, replicates, seed=seed, jobs=jobs, record=True)
+        view = figures.RunView.from_result(result)
+        written = figures.save(*figures.figure_trajectories(view), out, "trajectories")
+        written += figures.save(*figures.figure_time_to_outcome(view), out, "time_to_outcome")
+        tmp = Path(tempfile.mkdtemp(prefix="stancesim-gallery-"))
+        try:
+            n1, n2 = (4, 3) if quick else (15, 8)
+            one = {"agents.toner.rules.0.resistance": f"0.5:1.0:{n1}"}
+            run_sweep(
+                base,
+                one,
+                out=tmp / "one",
+                seed=seed,
+                jobs=jobs,
+                replicates=replicates if quick else 1024,
+            )
+            written += figures.save(*figures.figure_sweep(tmp / "one"), out, "sweep_toner")
+            two = {
+                "agents.toner.rules.0.resistance": f"0.6:0.95:{n2}",
+                "agents.employees.rule.threshold.normal.0": f"0.40:0.70:{n2}",
+            }
+            run_sweep(base, two, out=tmp / "two", seed=seed, jobs=jobs, replicates=512)
+            written += figures.save(
+                *figures.figure_sweep(tmp / "two", "return"), out, "sweep_heatmap"
+            )
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        variants = [
+            ("as in the article", []),
+            ("no Microsoft offer", ["events.microsoft_offer.trigger.time=1000"]),
+            (
+                "Toner immovable",
+                ["agents.toner.rules.0.resistance=2", "agents.toner.rules.1.resistance=2"],
+            ),
+            ("impatient executives", ["agents.altman.patience={uniform: [60, 84]}"]),
+            ("no graceful exit (P6 off)", ["events.negotiation_round.effects=[]"]),
+        ]
+        views = []
+        for label, sets in variants:
+            res = run(load_scenario(scenario, sets), replicates, seed=seed, jobs=jobs)
+            views.append((label, figures.RunView.from_result(res)))
+        written += figures.save(*figures.figure_compare(views), out, "compare")
+        _written(written)

@@ -1,0 +1,375 @@
+"""Figures from results: load a run or sweep, compute (sim.stats), draw (sim.plotting).
+
+Each ``figure_*`` function returns the figure and the data behind it (plain
+numbers, also written beside the image so that tests and CI can check them).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim import plotting as P
+from sim import stats
+from sim._version import __version__
+from sim.clocktime import to_datetime
+from sim.errors import InputError
+from sim.scenario import (
+    UNRESOLVED,
+    AtTrigger,
+    Individual,
+    Population,
+    Scenario,
+    load_scenario,
+)
+
+Array = np.ndarray[Any, Any]
+
+
+@dataclass
+class RunView:
+    """What the run figures need, from a run result or a ``run --out`` folder."""
+
+    scenario: Scenario
+    seed: int
+    replicates: int
+    version: str
+    outcome_names: list[str]
+    outcome: Array
+    time: Array
+    individuals: list[str]
+    switch_time: Array
+    trajectories: dict[str, Array] | None
+
+    @classmethod
+    def from_result(cls, result: Any) -> RunView:
+        """From a :class:`sim.runner.RunResult`."""
+        return cls(
+            result.scenario,
+            result.seed,
+            result.replicates,
+            result.version,
+            result.outcome_names,
+            result.outcome,
+            result.time,
+            result.individuals,
+            result.switch_time,
+            result.trajectories,
+        )
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> RunView:
+        """From the files of ``stancesim run --out``."""
+        import pyarrow.parquet as pq
+
+        if not (folder / "replicates.parquet").exists():
+            raise InputError(
+                f"{folder}: no replicates.parquet (write one with stancesim run --out)"
+            )
+        scenario = load_scenario(folder / "scenario.resolved.yaml")
+        summary = json.loads((folder / "summary.json").read_text())
+        reps = pq.read_table(folder / "replicates.parquet").to_pydict()
+        names = list(scenario.outcomes)
+        code = {n: i for i, n in enumerate(names)} | {UNRESOLVED: -1}
+        individuals = [k for k, a in scenario.agents.items() if isinstance(a, Individual)]
+        traj = None
+        if (folder / "trajectories.parquet").exists():
+            t = pq.read_table(folder / "trajectories.parquet")
+            traj = {c: t.column(c).to_numpy() for c in t.column_names}
+        return cls(
+            scenario,
+            int(summary["seed"]),
+            int(summary["replicates"]),
+            str(summary["version"]),
+            names,
+            np.array([code[o] for o in reps["outcome"]]),
+            np.array(reps["time"], dtype=float),
+            individuals,
+            np.stack(
+                [np.array(reps[f"{a}.switch_time"], dtype=float) for a in individuals], axis=1
+            ),
+            traj,
+        )
+
+    def footnote(self) -> str:
+        """Provenance line."""
+        return (
+            f"{self.scenario.name} · {self.replicates} replicates · seed {self.seed} · "
+            f"stancesim {self.version}"
+        )
+
+
+def load_run(source: Path, replicates: int, seed: int | None, record: bool) -> RunView:
+    """A run folder, or a scenario file run now."""
+    if source.is_dir():
+        return RunView.from_folder(source)
+    from sim.runner import run
+
+    result = run(load_scenario(source), replicates, seed=seed, record=record)
+    return RunView.from_result(result)
+
+
+def _times(scenario: Scenario, hours: Array) -> Any:
+    if scenario.clock.start is None:
+        return hours
+    return [to_datetime(scenario.clock, float(h)) for h in hours]
+
+
+def _event_marks(scenario: Scenario) -> list[tuple[float, str]]:
+    marks = []
+    for eid, e in scenario.events.items():
+        if isinstance(e.trigger, AtTrigger) and isinstance(e.trigger.time, int | float):
+            marks.append((float(e.trigger.time), eid.replace("_", " ")))
+    return sorted(marks)
+
+
+def _convert_marks(scenario: Scenario, marks: list[tuple[float, str]]) -> list[tuple[Any, str]]:
+    if scenario.clock.start is None:
+        return marks
+    return [(to_datetime(scenario.clock, t), text) for t, text in marks]
+
+
+# ------------------------------------------------------------- run figures
+def figure_time_to_outcome(view: RunView) -> tuple[Any, dict[str, Any]]:
+    """Cumulative incidence of each outcome over time."""
+    sc = view.scenario
+    grid = np.arange(0, sc.clock.n_ticks + 1) * sc.clock.tick
+    cif = stats.cumulative_incidence(view.outcome, view.time, len(view.outcome_names), grid)
+    curves = dict(zip(view.outcome_names, cif, strict=True))
+    ax = P.step_curves(
+        _times(sc, grid),
+        curves,
+        "probability the crisis has ended this way",
+        _convert_marks(sc, _event_marks(sc)),
+        total=cif.sum(axis=0),
+    )
+    ax.set_title("When each ending happens (cumulative incidence)")
+    _finish_time_axis(ax, sc)
+    P.footnote(ax.figure, view.footnote())
+    data = {"t": grid.tolist(), **{k: v.tolist() for k, v in curves.items()}}
+    return ax.figure, data
+
+
+def _finish_time_axis(ax: Any, sc: Scenario) -> None:
+    if sc.clock.start is not None:
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo(sc.clock.timezone) if sc.clock.timezone else sc.clock.start.tzinfo
+        P.date_axis(ax, tz)
+        zone = sc.clock.timezone or str(sc.clock.start.tzinfo)
+        ax.set_xlabel(f"time ({zone})")
+    else:
+        ax.set_xlabel("hours")
+
+
+def figure_trajectories(view: RunView, population: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """A population's support as a fan chart over the individuals' switch times."""
+    import matplotlib.pyplot as plt
+
+    sc = view.scenario
+    if view.trajectories is None:
+        raise InputError("no trajectories in this run: use stancesim run --record trajectories")
+    pops = [k for k, a in sc.agents.items() if isinstance(a, Population)]
+    if population is None and pops:
+        population = pops[0]
+    ticks = np.arange(1, sc.clock.n_ticks + 1) * sc.clock.tick
+    fig, axes = plt.subplots(2, 1, figsize=(7.5, 6.4), sharex=True, layout="constrained")
+    data: dict[str, Any] = {"t": ticks.tolist()}
+    marks = _convert_marks(sc, _event_marks(sc))
+    x = _times(sc, ticks)
+    if population is not None:
+        agent = sc.agents[population]
+        assert isinstance(agent, Population)
+        to = agent.rule.to if hasattr(agent.rule, "to") else agent.initial
+        matrix = _trajectory_matrix(
+            view.trajectories, f"{population}.{to}", view.replicates, len(ticks), sc.clock.tick
+        )
+        bands = stats.quantile_bands(stats.carry_forward(matrix))
+        P.fan(x, bands, f"{population} {to}", marks, ax=axes[0])
+        axes[0].set_title(f"{population}: share {to} (replicates keep their end state)")
+        data["bands"] = bands.tolist()
+    grid = np.concatenate([[0.0], ticks])
+    curves = {
+        a: stats.ecdf(view.switch_time[:, i], view.replicates, grid)
+        for i, a in enumerate(view.individuals)
+        if isinstance(sc.agents[a], Individual) and sc.agents[a].rules  # type: ignore[union-attr]
+    }
+    P.step_curves(_times(sc, grid), curves, "share of replicates switched", ax=axes[1])
+    axes[1].set_title("When each individual switched (first move out of the initial stance)")
+    decision_ticks = sorted({t for d in _decision_times(sc) for t in d})
+    for t in decision_ticks:
+        axes[1].axvline(_times(sc, np.array([t]))[0], ymax=0.03, color="black", linewidth=0.8)
+    _finish_time_axis(axes[1], sc)
+    P.footnote(fig, view.footnote() + " · ticks on the lower axis: scheduled votes")
+    data["switch"] = {k: v.tolist() for k, v in curves.items()}
+    data["switch_t"] = grid.tolist()
+    return fig, data
+
+
+def _decision_times(sc: Scenario) -> list[list[float]]:
+    from sim.model import tick_range
+
+    out = []
+    for d in sc.decisions.values():
+        if d.schedule is not None:
+            ks = tick_range(
+                d.schedule.start,
+                d.schedule.every,
+                d.schedule.until,
+                sc.clock.tick,
+                sc.clock.n_ticks,
+            )
+            out.append([k * sc.clock.tick for k in sorted(ks)])
+    return out
+
+
+def _trajectory_matrix(
+    traj: dict[str, Array], column: str, replicates: int, n_ticks: int, tick: float
+) -> Array:
+    """(replicates, ticks) matrix of one trajectory column; NaN after a replicate ended."""
+    if column not in traj:
+        raise InputError(f"no trajectory column {column!r}")
+    m = np.full((replicates, n_ticks), np.nan)
+    rep = traj["replicate"].astype(int)
+    k = np.rint(traj["t"] / tick).astype(int) - 1
+    keep = rep < replicates
+    m[rep[keep], np.clip(k[keep], 0, n_ticks - 1)] = traj[column][keep]
+    return m
+
+
+# ----------------------------------------------------------- sweep figures
+def figure_sweep(folder: Path, outcome: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """P(outcome) curves for one parameter; for more, a heatmap over the first two."""
+    import pyarrow.parquet as pq
+
+    from sim.store import SweepStore
+
+    manifest = SweepStore.read_manifest(folder)
+    table = pq.read_table(folder / "points").sort_by("point")
+    params = list(manifest["definition"]["parameters"])
+    base = manifest["base_scenario"]
+    outcomes = [*base["outcomes"], UNRESOLVED]
+    ok = np.array([s == "ok" for s in table.column("status").to_pylist()])
+    col = {
+        c: np.array(table.column(c).to_pylist(), dtype=float)
+        for c in table.column_names
+        if c.startswith(("p_", "ci95_"))
+    }
+    note = (
+        f"sweep of {base['name']} · {table.num_rows} points · "
+        f"seed {manifest['definition']['seed']} · stancesim {manifest['stancesim_version']}"
+    )
+    if len(params) == 1:
+        x = np.array(table.column(params[0]).to_pylist(), dtype=float)[ok]
+        order = np.argsort(x)
+        x = x[order]
+        shown = [o for o in outcomes if o != UNRESOLVED or col[f"p_{o}"][ok].max() > 0]
+        curves = {
+            o: (
+                col[f"p_{o}"][ok][order],
+                col[f"ci95_lo_{o}"][ok][order],
+                col[f"ci95_hi_{o}"][ok][order],
+            )
+            for o in shown
+        }
+        crossings = {o: stats.crossing(x, c[0]) for o, c in curves.items()}
+        base_value = _base_value(base, params[0])
+        ax = P.outcome_curve(x, curves, P.plain_label(params[0]), base_value, crossings)
+        ax.set_title("Where the ending flips")
+        P.footnote(ax.figure, note)
+        return ax.figure, {
+            "x": x.tolist(),
+            **{o: c[0].tolist() for o, c in curves.items()},
+            "crossings": crossings,
+        }
+    outcome = outcome or outcomes[0]
+    if f"p_{outcome}" not in col:
+        raise InputError(f"no outcome {outcome!r} in this sweep (known: {', '.join(outcomes)})")
+    xs = np.array(table.column(params[0]).to_pylist(), dtype=float)[ok]
+    ys = np.array(table.column(params[1]).to_pylist(), dtype=float)[ok]
+    ux, uy, z = stats.pivot_grid(xs, ys, col[f"p_{outcome}"][ok])
+    ax = P.heatmap(ux, uy, z, P.plain_label(params[0]), P.plain_label(params[1]), f"P({outcome})")
+    title = f"P({outcome}): the white line is where it is 0.5"
+    if len(params) > 2:
+        title += f"\n(averaged over {', '.join(P.plain_label(p) for p in params[2:])})"
+    ax.set_title(title, fontsize=10)
+    P.footnote(ax.figure, note)
+    return ax.figure, {
+        "x": ux.tolist(),
+        "y": uy.tolist(),
+        "z": [[None if np.isnan(v) else float(v) for v in row] for row in z],
+    }
+
+
+def _base_value(base: dict[str, Any], path: str) -> float | None:
+    node: Any = base
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return float(node) if isinstance(node, int | float) else None
+
+
+# --------------------------------------------------------- comparison figure
+def figure_compare(views: list[tuple[str, RunView]]) -> tuple[Any, dict[str, Any]]:
+    """Outcome probabilities with 95% intervals for several scenarios or variants."""
+    names: list[str] = []
+    for _, v in views:
+        names += [o for o in [*v.outcome_names, UNRESOLVED] if o not in names]
+    labels = [label for label, _ in views]
+    outcomes: dict[str, tuple[Array, Array, Array]] = {}
+    for name in names:
+        p, lo, hi = [], [], []
+        for _, v in views:
+            code = v.outcome_names.index(name) if name in v.outcome_names else -1
+            k = (
+                int((v.outcome == code).sum())
+                if (name in v.outcome_names or name == UNRESOLVED)
+                else 0
+            )
+            a, b = stats.wilson_interval(k, v.replicates)
+            p.append(k / v.replicates)
+            lo.append(a)
+            hi.append(b)
+        if name != UNRESOLVED or max(p) > 0:
+            outcomes[name] = (np.array(p), np.array(lo), np.array(hi))
+    ax = P.compare(labels, outcomes)
+    ax.set_title("Endings side by side")
+    first = views[0][1]
+    P.footnote(
+        ax.figure,
+        f"{first.replicates} replicates each · seed {first.seed} · stancesim {__version__}",
+    )
+    return ax.figure, {"labels": labels, **{k: v[0].tolist() for k, v in outcomes.items()}}
+
+
+# ------------------------------------------------------------------- saving
+def save(fig: Any, data: dict[str, Any], out: Path, name: str) -> list[Path]:
+    """Write ``name.png``, ``name.svg`` and ``name.json`` (the data behind the figure)."""
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "svg"):
+        path = out / f"{name}.{ext}"
+        fig.savefig(path, dpi=150 if ext == "png" else None)
+        paths.append(path)
+    (out / f"{name}.json").write_text(json.dumps(data, default=_jsonable) + "\n")
+    paths.append(out / f"{name}.json")
+    plt.close(fig)
+    return paths
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return str(v)

@@ -1,0 +1,212 @@
+"""Drawing functions: each takes computed results and ``ax=None``, draws, returns the Axes.
+
+Nothing here computes statistics (see :mod:`sim.stats`); colours are the
+Okabe-Ito palette, safe for colour-blind readers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display is needed or assumed
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+#: Okabe & Ito (2008), colour-blind safe; grey for "unresolved".
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+GREY = "#999999"
+
+Array = np.ndarray[Any, Any]
+
+
+def colour(i: int, name: str = "") -> str:
+    """The i-th palette colour (grey for ``unresolved``)."""
+    return GREY if name == "unresolved" else PALETTE[i % len(PALETTE)]
+
+
+def _ax(ax: Axes | None, size: tuple[float, float] = (7.0, 4.2)) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=size, layout="constrained")
+    return ax
+
+
+def _style(ax: Axes) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+
+
+def plain_label(path: str) -> str:
+    """A parameter path in plain words.
+
+    ``agents.toner.rules.0.resistance`` becomes ``toner: resistance``.
+    """
+    parts = path.split(".")
+    if len(parts) >= 2 and parts[0] == "agents":
+        agent = parts[1]
+        rest = [p for p in parts[2:] if not p.isdigit() and p not in ("rules", "rule")]
+        if rest[:2] == ["threshold", "normal"]:
+            which = {"0": "mean", "1": "sd"}.get(parts[-1], parts[-1])
+            return f"{agent}: {which} threshold"
+        return f"{agent}: {' '.join(rest).replace('_', ' ')}"
+    return path.replace("_", " ")
+
+
+def outcome_curve(
+    x: Array,
+    outcomes: dict[str, tuple[Array, Array, Array]],
+    xlabel: str,
+    base: float | None = None,
+    crossings: dict[str, float | None] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """P(outcome) against one parameter: a line per outcome with its 95% band."""
+    ax = _ax(ax)
+    for i, (name, (p, lo, hi)) in enumerate(outcomes.items()):
+        c = colour(i, name)
+        ax.fill_between(x, lo, hi, color=c, alpha=0.2, linewidth=0)
+        ax.plot(x, p, color=c, marker="o", markersize=3, label=name)
+        cross = (crossings or {}).get(name)
+        if cross is not None:
+            ax.axvline(cross, color=c, linestyle=":", linewidth=1)
+            ax.annotate(
+                f"{name} = 0.5 at {cross:.3g}",
+                xy=(cross, 0.5),
+                xytext=(5, 8 + 12 * i),
+                textcoords="offset points",
+                color=c,
+                fontsize=8,
+            )
+    if base is not None:
+        ax.axvline(base, color="black", linewidth=1, alpha=0.6)
+        ax.annotate(
+            "scenario", xy=(base, 1.0), xytext=(3, -12), textcoords="offset points", fontsize=8
+        )
+    ax.axhline(0.5, color=GREY, linewidth=0.8, linestyle="--")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("probability")
+    ax.legend(frameon=False)
+    _style(ax)
+    return ax
+
+
+def heatmap(
+    xs: Array, ys: Array, z: Array, xlabel: str, ylabel: str, title: str, ax: Axes | None = None
+) -> Axes:
+    """P(outcome) over two parameters, with the 0.5 contour (where the ending flips)."""
+    ax = _ax(ax, (6.4, 4.8))
+    mesh = ax.pcolormesh(xs, ys, z, cmap="cividis", vmin=0, vmax=1, shading="nearest")
+    if np.nanmin(z) < 0.5 < np.nanmax(z) and len(xs) > 1 and len(ys) > 1:
+        cs = ax.contour(xs, ys, z, levels=[0.5], colors="white", linewidths=1.5)
+        ax.clabel(cs, fmt="0.5", fontsize=8)
+    ax.figure.colorbar(mesh, ax=ax, label=title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return ax
+
+
+def fan(
+    t: Any,
+    bands: Array,
+    label: str,
+    marks: Sequence[tuple[Any, str]] = (),
+    ax: Axes | None = None,
+) -> Axes:
+    """A fan chart: median line, 50% and 90% bands (``bands`` rows: q05, q25, q50, q75, q95)."""
+    ax = _ax(ax)
+    c = PALETTE[0]
+    ax.fill_between(
+        t, bands[0], bands[4], color=c, alpha=0.15, linewidth=0, label="90% of replicates"
+    )
+    ax.fill_between(
+        t, bands[1], bands[3], color=c, alpha=0.3, linewidth=0, label="50% of replicates"
+    )
+    ax.plot(t, bands[2], color=c, linewidth=2, label=f"median {label}")
+    _marks(ax, marks)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(label)
+    ax.legend(frameon=False, loc="upper left")
+    _style(ax)
+    return ax
+
+
+def _marks(ax: Axes, marks: Sequence[tuple[Any, str]]) -> None:
+    for i, (when, text) in enumerate(marks):
+        ax.axvline(when, color=GREY, linewidth=0.8, linestyle="--")
+        ax.annotate(
+            text,
+            xy=(when, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -10 - 10 * (i % 3)),
+            textcoords="offset points",
+            fontsize=7,
+            color="#555555",
+        )
+
+
+def step_curves(
+    t: Any,
+    curves: dict[str, Array],
+    ylabel: str,
+    marks: Sequence[tuple[Any, str]] = (),
+    total: Array | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Cumulative curves over time (switch times, or cumulative incidence of outcomes)."""
+    ax = _ax(ax)
+    for i, (name, y) in enumerate(curves.items()):
+        ax.step(t, y, where="post", color=colour(i, name), linewidth=1.8, label=name)
+    if total is not None:
+        ax.step(
+            t, total, where="post", color="black", linewidth=1, linestyle="--", label="ended (sum)"
+        )
+    _marks(ax, marks)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, loc="upper left")
+    _style(ax)
+    return ax
+
+
+def compare(
+    labels: Sequence[str], outcomes: dict[str, tuple[Array, Array, Array]], ax: Axes | None = None
+) -> Axes:
+    """Outcome probabilities with 95% intervals for several scenarios side by side."""
+    ax = _ax(ax, (7.0, 0.6 * len(labels) + 1.8))
+    k = len(outcomes)
+    height = 0.8 / max(k, 1)
+    ypos = np.arange(len(labels))
+    for i, (name, (p, lo, hi)) in enumerate(outcomes.items()):
+        y = ypos + (i - (k - 1) / 2) * height
+        ax.barh(y, p, height=height * 0.9, color=colour(i, name), label=name)
+        ax.errorbar(
+            p, y, xerr=[p - lo, hi - p], fmt="none", ecolor="black", elinewidth=1, capsize=2
+        )
+    ax.set_yticks(ypos, labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability (95% interval)")
+    ax.legend(frameon=False, loc="lower right")
+    _style(ax)
+    return ax
+
+
+def date_axis(ax: Axes, tz: Any = None) -> None:
+    """Calendar dates on the x axis, in the scenario's time zone."""
+    locator = mdates.AutoDateLocator(tz=tz, maxticks=9)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %d %b", tz=tz))
+
+
+def footnote(fig: Any, text: str) -> None:
+    """Provenance under a figure: scenario, replicates, seed, version."""
+    engine = fig.get_layout_engine()
+    if engine is not None and hasattr(engine, "set"):
+        engine.set(rect=(0, 0.035, 1, 0.965))  # room for the footnote
+    fig.text(0.01, 0.005, text, fontsize=7, color="#666666", ha="left", va="bottom")

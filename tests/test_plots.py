@@ -1,0 +1,173 @@
+"""Statistics behind the figures, and figures drawing exactly those numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np
+import pytest
+from conftest import ROOT
+from typer.testing import CliRunner
+
+import sim
+from sim import figures, stats
+from sim import plotting as P
+from sim.cli import app
+
+runner = CliRunner()
+ARTICLE = ROOT / "scenarios" / "openai_2023_11.yaml"
+
+
+def test_cumulative_incidence_small_case() -> None:
+    outcome = np.array([0, 1, 0, -1, 1])
+    time = np.array([2.0, 3.0, 5.0, np.nan, 3.0])
+    f = stats.cumulative_incidence(outcome, time, 2, np.array([1.0, 2.0, 3.0, 5.0, 9.0]))
+    np.testing.assert_allclose(f[0], [0, 0.2, 0.2, 0.4, 0.4])
+    np.testing.assert_allclose(f[1], [0, 0, 0.4, 0.4, 0.4])
+    # competing outcomes add up to the share ended (one replicate never ends)
+    assert f.sum(axis=0)[-1] == pytest.approx(0.8)
+
+
+def test_carry_forward_and_bands() -> None:
+    m = np.array([[0.1, 0.5, np.nan, np.nan], [0.2, 0.3, 0.4, 0.9]])
+    np.testing.assert_allclose(stats.carry_forward(m), [[0.1, 0.5, 0.5, 0.5], [0.2, 0.3, 0.4, 0.9]])
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 5))
+    np.testing.assert_allclose(
+        stats.quantile_bands(x, (0.25, 0.5)), np.quantile(x, (0.25, 0.5), axis=0)
+    )
+
+
+def test_crossing_and_ecdf_and_pivot() -> None:
+    assert stats.crossing(np.array([0, 1, 2]), np.array([0.8, 0.6, 0.2])) == pytest.approx(1.25)
+    assert stats.crossing(np.array([0, 1]), np.array([0.8, 0.6])) is None
+    np.testing.assert_allclose(
+        stats.ecdf(np.array([1.0, np.nan, 3.0, 3.0]), 4, np.array([0, 1, 2, 3])),
+        [0, 0.25, 0.25, 0.75],
+    )
+    ux, uy, z = stats.pivot_grid(
+        np.array([1, 2, 1, 2, 1]), np.array([5, 5, 6, 6, 5]), np.array([0.1, 0.2, 0.3, 0.4, 0.3])
+    )
+    assert ux.tolist() == [1, 2] and uy.tolist() == [5, 6]
+    np.testing.assert_allclose(z, [[0.2, 0.2], [0.3, 0.4]])
+
+
+def test_plot_functions_return_axes_and_draw_the_given_numbers() -> None:
+    x = np.array([0.5, 0.6, 0.7])
+    p = np.array([0.7, 0.5, 0.2])
+    ax = P.outcome_curve(
+        x,
+        {"return": (p, p - 0.05, p + 0.05)},
+        "toner: resistance",
+        base=0.6,
+        crossings={"return": 0.6},
+    )
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), p)
+    ax = P.heatmap(
+        np.array([1.0, 2.0]),
+        np.array([3.0, 4.0]),
+        np.array([[0.2, 0.6], [0.4, 0.9]]),
+        "a",
+        "b",
+        "P",
+    )
+    np.testing.assert_allclose(
+        ax.collections[0].get_array().reshape(2, 2), [[0.2, 0.6], [0.4, 0.9]]
+    )
+    ax = P.compare(
+        ["a", "b"], {"return": (np.array([0.3, 0.6]), np.array([0.2, 0.5]), np.array([0.4, 0.7]))}
+    )
+    assert [bar.get_width() for bar in ax.patches] == pytest.approx([0.3, 0.6])
+
+
+def test_figures_match_the_run() -> None:
+    result = sim.run(sim.load_scenario(ARTICLE), replicates=600, seed=3, record=True)
+    view = figures.RunView.from_result(result)
+    fig, data = figures.figure_time_to_outcome(view)
+    s = result.summary()["outcomes"]
+    assert data["return"][-1] == pytest.approx(s["return"]["p"])
+    assert data["microsoft"][-1] == pytest.approx(s["microsoft"]["p"])
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), data["return"])
+    fig, data = figures.figure_trajectories(view)
+    # the switch curve ends at each individual's switch probability
+    agents = result.summary()["agents"]
+    for name in ("sutskever", "dangelo", "toner"):
+        assert data["switch"][name][-1] == pytest.approx(agents[name]["p_switch"])
+    # the median band is the median over replicates of the carried-forward share signed
+    assert 0 <= min(data["bands"][2]) and max(data["bands"][2]) <= 1
+
+
+def test_plot_commands_from_run_folder_and_sweep_folder(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    r = runner.invoke(
+        app,
+        [
+            "run",
+            str(ARTICLE),
+            "-n",
+            "512",
+            "--seed",
+            "2",
+            "--out",
+            str(run_dir),
+            "--record",
+            "trajectories",
+        ],
+    )
+    assert r.exit_code == 0
+    for cmd in ("trajectories", "outcomes"):
+        r = runner.invoke(app, ["plot", cmd, str(run_dir), "--out", str(tmp_path / "plots")])
+        assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert (
+        "trajectories.png" in names
+        and "trajectories.svg" in names
+        and "time_to_outcome.svg" in names
+    )
+    summary = json.loads((run_dir / "summary.json").read_text())
+    data = json.loads((tmp_path / "plots" / "time_to_outcome.json").read_text())
+    assert data["return"][-1] == pytest.approx(summary["outcomes"]["return"]["p"])
+    sim.sweep(
+        ARTICLE,
+        {"agents.toner.rules.0.resistance": "0.5,0.9", "agents.altman.patience": "90,120"},
+        out=tmp_path / "sw",
+    )
+    r = runner.invoke(
+        app, ["plot", "sweep", str(tmp_path / "sw"), "--out", str(tmp_path / "plots")]
+    )
+    assert r.exit_code == 0, r.output
+    z = json.loads((tmp_path / "plots" / "sweep.json").read_text())["z"]
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "sw" / "points").sort_by("point").to_pylist()
+    assert z[0][0] == pytest.approx(table[0]["p_return"])  # toner 0.5, patience 90
+    assert z[1][1] == pytest.approx(table[3]["p_return"])  # toner 0.9, patience 120
+
+
+def test_plot_of_a_run_without_trajectories_is_a_clean_error(tmp_path: Path) -> None:
+    runner.invoke(
+        app, ["run", str(ARTICLE), "-n", "10", "--seed", "2", "--out", str(tmp_path / "r")]
+    )
+    r = runner.invoke(
+        app, ["plot", "trajectories", str(tmp_path / "r"), "--out", str(tmp_path / "p")]
+    )
+    assert r.exit_code == 2 and "--record trajectories" in r.stderr
+
+
+def test_gallery_quick_writes_every_figure_with_its_data(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["gallery", "--quick", "--out", str(tmp_path), "--jobs", "1"])
+    assert r.exit_code == 0, r.output
+    for name in ("trajectories", "time_to_outcome", "sweep_toner", "sweep_heatmap", "compare"):
+        for ext in ("png", "svg", "json"):
+            assert (tmp_path / f"{name}.{ext}").stat().st_size > 0
+    compare = json.loads((tmp_path / "compare.json").read_text())
+    assert compare["labels"][0] == "as in the article"
+    # without Microsoft's offer nobody signs in time and the executives' patience decides
+    assert compare["microsoft"][1] > compare["microsoft"][0]
+    heat = json.loads((tmp_path / "sweep_heatmap.json").read_text())
+    assert len(heat["x"]) == 3 and len(heat["y"]) == 3
