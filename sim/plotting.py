@@ -201,7 +201,7 @@ def date_axis(ax: Axes, tz: Any = None) -> None:
     """Calendar dates on the x axis, in the scenario's time zone."""
     locator = mdates.AutoDateLocator(tz=tz, maxticks=9)
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %d %b", tz=tz))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a\n%d %b", tz=tz))
 
 
 def footnote(fig: Any, text: str) -> None:
