@@ -109,10 +109,8 @@ def _run(
     resume: bool,
     scenario_file: str | None,
 ) -> str:
-    total = definition.n_points()
-    state = {"done": 0, "failed": 0, "replicates": 0, "t0": time.perf_counter(), "shown": 0.0}
-    if not show_progress():
-        table = run_sweep(
+    def call(progress: Any = None) -> Any:
+        return run_sweep(
             base,
             definition,
             target,
@@ -120,8 +118,12 @@ def _run(
             dask=dask,
             resume=resume,
             scenario_file=scenario_file,
+            progress=progress,
         )
-        return _describe(table, target)
+
+    if not show_progress():
+        return _describe(call(), target)
+    state = {"failed": 0, "replicates": 0, "t0": time.perf_counter(), "shown": 0.0}
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -132,11 +134,10 @@ def _run(
     )
     # no refresh thread: workers are forked
     with Progress(*columns, console=stderr, transient=True, auto_refresh=False) as bar:
-        task = bar.add_task(base.name, total=total, rate="-", failed=0)
+        task = bar.add_task(base.name, total=definition.n_points(), rate="-", failed=0)
 
         def advance(result: dict[str, Any]) -> None:
             row = result["row"]
-            state["done"] += 1
             state["failed"] += row["status"] != "ok"
             state["replicates"] += row.get("replicates") or 0
             rate = state["replicates"] / max(time.perf_counter() - state["t0"], 1e-9)
@@ -146,16 +147,7 @@ def _run(
                 bar.refresh()
                 state["shown"] = now
 
-        table = run_sweep(
-            base,
-            definition,
-            target,
-            jobs=jobs,
-            dask=dask,
-            resume=resume,
-            scenario_file=scenario_file,
-            progress=advance,
-        )
+        table = call(advance)
     return _describe(table, target)
 
 
