@@ -33,7 +33,7 @@ def throughput(points: int) -> None:
     side = int(points**0.5)
     params = {
         "agents.toner.rules.0.resistance": f"0.6:0.95:{side}",
-        "agents.employees.rule.threshold.normal.0": f"0.4:0.7:{points // side}",
+        "agents.employees.rule.resistance": f"0.3:0.6:{points // side}",
     }
     print(f"article sweep, {side * (points // side)} points x 512 replicates")
     print(f"{'executor':<16}{'seconds':>9}{'points/s':>10}{'replicates/s':>14}")

@@ -73,7 +73,9 @@ def ess(weights: np.ndarray[Any, Any]) -> float:
     return float(1.0 / np.sum(weights**2))
 
 
-def systematic_resample(weights: np.ndarray[Any, Any], rng: np.random.Generator) -> np.ndarray[Any, Any]:
+def systematic_resample(
+    weights: np.ndarray[Any, Any], rng: np.random.Generator
+) -> np.ndarray[Any, Any]:
     """Indices drawn by systematic resampling (low variance, one uniform)."""
     n = len(weights)
     positions = (rng.random() + np.arange(n)) / n
@@ -150,7 +152,9 @@ def nowcast(
     w /= w.sum()
     names = [*scenario.outcomes, UNRESOLVED]
     codes = [*range(len(scenario.outcomes)), -1]
-    out.probabilities = {n: float(w[batch.outcome == c].sum()) for n, c in zip(names, codes, strict=True)}
+    out.probabilities = {
+        n: float(w[batch.outcome == c].sum()) for n, c in zip(names, codes, strict=True)
+    }
     if out.ess_min < ESS_WARNING:
         warnings.warn(
             f"effective sample size fell to {out.ess_min:.1f} of {particles} particles: "
@@ -168,7 +172,9 @@ def _normalise_and_maybe_resample(
     first_seen: dict[str, np.ndarray[Any, Any]],
     rng: np.random.Generator,
     out: Nowcast,
-) -> tuple[np.ndarray[Any, Any], Batch, list[np.ndarray[Any, Any]], dict[str, np.ndarray[Any, Any]]]:
+) -> tuple[
+    np.ndarray[Any, Any], Batch, list[np.ndarray[Any, Any]], dict[str, np.ndarray[Any, Any]]
+]:
     top = logw.max()
     if not math.isfinite(top):
         raise ValueError(

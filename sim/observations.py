@@ -137,13 +137,21 @@ def check_against(obs: ObservationsFile, located: Located, sc: Scenario) -> None
             if not isinstance(a, Population):
                 bad(i, "population", f"unknown population {o.population!r}")
             elif o.position not in a.positions:
-                bad(i, "position", f"unknown position {o.position!r} (known: {', '.join(a.positions)})")
+                bad(
+                    i,
+                    "position",
+                    f"unknown position {o.position!r} (known: {', '.join(a.positions)})",
+                )
         elif isinstance(o, StanceObs):
             a = sc.agents.get(o.agent)
             if not isinstance(a, Individual):
                 bad(i, "agent", f"unknown individual {o.agent!r}")
             elif o.position not in a.positions:
-                bad(i, "position", f"unknown position {o.position!r} (known: {', '.join(a.positions)})")
+                bad(
+                    i,
+                    "position",
+                    f"unknown position {o.position!r} (known: {', '.join(a.positions)})",
+                )
         elif isinstance(o, EventObs) and o.event not in sc.events:
             bad(i, "event", f"unknown event {o.event!r} (known: {', '.join(sc.events) or 'none'})")
         elif isinstance(o, OutcomeObs) and o.outcome not in sc.outcomes:

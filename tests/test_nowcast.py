@@ -34,7 +34,9 @@ def switch_scenario(at: object) -> sim.Scenario:
             },
             "signals": {"yes": [{"agent": "m", "position": "yes"}]},
             "outcomes": {
-                "early": {"trigger": {"kind": "condition", "condition": {"signal": "yes", "at_least": 1}}},
+                "early": {
+                    "trigger": {"kind": "condition", "condition": {"signal": "yes", "at_least": 1}}
+                },
                 "late": {"trigger": {"kind": "deadline", "at": 70}},
             },
         }
@@ -44,7 +46,9 @@ def switch_scenario(at: object) -> sim.Scenario:
 def test_no_observations_equals_the_plain_run() -> None:
     sc = sim.load_scenario(ROOT / "scenarios" / "openai_2023_11.yaml")
     plain = sim.run(sc, replicates=512, seed=9)
-    nc = nowcast(sc, obs({"kind": "no_outcome", "at": 500, "error": 0.1}), at=10, particles=512, seed=9)
+    nc = nowcast(
+        sc, obs({"kind": "no_outcome", "at": 500, "error": 0.1}), at=10, particles=512, seed=9
+    )
     for name, o in plain.summary()["outcomes"].items():
         assert nc.probabilities[name] == pytest.approx(o["p"], abs=1e-12)
 
@@ -75,14 +79,26 @@ def test_noisy_stance_report_is_bayes_rule() -> None:
 
 def test_observed_final_outcome_gives_probability_one() -> None:
     sc = sim.load_scenario(ROOT / "scenarios" / "bench_770.yaml")
-    nc = nowcast(sc, obs({"kind": "outcome", "outcome": "return", "at": [84, 108]}), at=108, particles=2048, seed=3)
+    nc = nowcast(
+        sc,
+        obs({"kind": "outcome", "outcome": "return", "at": [84, 108]}),
+        at=108,
+        particles=2048,
+        seed=3,
+    )
     assert nc.probabilities["return"] == pytest.approx(1.0)
 
 
 def test_smc_agrees_with_exact_rejection_and_resamples_mid_run() -> None:
     sc = sim.load_scenario(ROOT / "scenarios" / "bench_770.yaml")
     observations = obs(
-        {"kind": "fraction", "population": "employees", "position": "signed", "at": 46, "between": [0.6, 1.0]},
+        {
+            "kind": "fraction",
+            "population": "employees",
+            "position": "signed",
+            "at": 46,
+            "between": [0.6, 1.0],
+        },
         {"kind": "stance", "agent": "toner", "position": "reinstate", "at": 84},
         {"kind": "no_outcome", "at": 90},
     )

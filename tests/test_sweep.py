@@ -258,7 +258,7 @@ def uninterrupted(tmp_path_factory) -> list[dict]:
     return _table(out)
 
 
-@pytest.mark.parametrize("delay", [0.8, 1.2, 1.6])
+@pytest.mark.parametrize("delay", [1.0, 1.4, 1.8])
 def test_kill_9_then_resume_equals_an_uninterrupted_run(
     tmp_path: Path, uninterrupted, delay: float
 ) -> None:

@@ -150,7 +150,7 @@ def gallery(
             written += figures.save(*figures.figure_sweep(tmp / "one"), out, "sweep_toner")
             two = {
                 "agents.toner.rules.0.resistance": f"0.6:0.95:{n2}",
-                "agents.employees.rule.threshold.normal.0": f"0.40:0.70:{n2}",
+                "agents.employees.rule.resistance": f"0.30:0.60:{n2}",
             }
             run_sweep(
                 base, two, out=tmp / "two", seed=seed, jobs=jobs, replicates=512 if quick else 1024
