@@ -64,7 +64,8 @@ def test_uniform_switch_time_conditioned_on_no_switch_yet() -> None:
 
 
 def test_noisy_stance_report_is_bayes_rule() -> None:
-    # switch at t = 10 with probability 0.3; a report at t = 20 says "yes" and is wrong 20% of the time
+    # switch at t = 10 with probability 0.3; a report at t = 20 says "yes" and is wrong
+    # 20% of the time
     sc = switch_scenario({"choice": [10, 1000], "p": [0.3, 0.7]})
     n = 20_000
     report = {"kind": "stance", "agent": "m", "position": "yes", "at": 5, "error": 0.2}
