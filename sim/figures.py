@@ -373,3 +373,87 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, np.ndarray):
         return v.tolist()
     return str(v)
+
+
+# ------------------------------------------------------------------ evidence
+def figure_nowcast(
+    scenario: Scenario, curve: list[Any], observations: Any, realised: str | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """P(outcome | observations up to T) against T, with the observations marked."""
+    t = np.array([n.at for n in curve])
+    names = [
+        o
+        for o in [*scenario.outcomes, UNRESOLVED]
+        if any(n.probabilities.get(o, 0) > 0 for n in curve)
+    ]
+    curves = {o: np.array([n.probabilities.get(o, 0.0) for n in curve]) for o in names}
+    # numbered marks; the numbers refer to the observations' order in their file
+    marks = [(float(o.at[1]), str(i + 1)) for i, o in enumerate(observations.observations)]
+    ax = P.step_curves(
+        _times(scenario, t),
+        curves,
+        "P(outcome | what was seen by then)",
+        _convert_marks(scenario, marks),
+    )
+    title = "Nowcast: the odds as the news came in"
+    if realised is not None:
+        title += f" (it ended: {realised})"
+    ax.set_title(title)
+    _finish_time_axis(ax, scenario)
+    first = curve[0]
+    P.footnote(
+        ax.figure,
+        f"{scenario.name} · {first.particles} particles · smallest ESS "
+        f"{min(n.ess_min for n in curve):.0f} · stancesim {__version__} · numbered lines: "
+        "observations, in file order",
+    )
+    notes = [f"{i + 1}: {o.note or o.kind}" for i, o in enumerate(observations.observations)]
+    return ax.figure, {
+        "t": t.tolist(),
+        **{k: v.tolist() for k, v in curves.items()},
+        "marks": notes,
+    }
+
+
+def figure_posterior(cal: Any) -> tuple[Any, dict[str, Any]]:
+    """Posterior marginals (diagonal) and pairs (below it) of calibrated parameters."""
+    import matplotlib.pyplot as plt
+
+    k = len(cal.paths)
+    fig, axes = plt.subplots(
+        k, k, figsize=(3.2 * k + 1, 3.0 * k + 0.6), squeeze=False, layout="constrained"
+    )
+    for i in range(k):
+        for j in range(k):
+            ax = axes[i][j]
+            if i == j:
+                lo, hi = cal.bounds[i]
+                ax.hist(
+                    cal.values[:, i],
+                    bins=20,
+                    range=(lo, hi),
+                    weights=cal.weights,
+                    color=P.PALETTE[0],
+                )
+                ax.set_yticks([])
+            elif i > j:
+                ax.scatter(
+                    cal.values[:, j],
+                    cal.values[:, i],
+                    s=4 + 400 * cal.weights,
+                    c=P.PALETTE[1],
+                    alpha=0.6,
+                )
+            else:
+                ax.axis("off")
+            if i == k - 1:
+                ax.set_xlabel(P.plain_label(cal.paths[j]))
+            if j == 0 and i > 0:
+                ax.set_ylabel(P.plain_label(cal.paths[i]))
+    fig.suptitle("Posterior of the calibrated parameters")
+    P.footnote(
+        fig,
+        f"{len(cal.weights)} design points · {cal.particles} particles each · "
+        f"ESS {cal.ess:.0f} · seed {cal.seed} · stancesim {__version__}",
+    )
+    return fig, {"paths": cal.paths, "mean": cal.posterior_mean(), "ess": cal.ess}

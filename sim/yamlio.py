@@ -44,8 +44,10 @@ class Located:
             key: Any = part
             nxt = loc[n + 1] if n + 1 < len(loc) else None
             if isinstance(node, Mapping):
-                if key not in node or (node.get("kind") == key and key != "kind"):
+                if key not in node:
                     continue  # a union tag in pydantic's loc, not a data key
+                if node.get("kind") == key and not _holds(node[key], nxt):
+                    continue  # the tag of this very object, named like one of its keys
                 if nxt is not None and nxt != key and nxt in node:
                     inner = node[key]
                     if not (isinstance(inner, Mapping) and nxt in inner):
@@ -64,6 +66,14 @@ class Located:
             if flag is not None:
                 return Problem(flag, None, None, ".".join(path), "")
         return Problem(self.source, line, col, ".".join(path), "")
+
+
+def _holds(container: Any, part: Any) -> bool:
+    if isinstance(container, Mapping):
+        return part in container
+    if isinstance(container, list):
+        return isinstance(part, int) and 0 <= part < len(container)
+    return False
 
 
 def _key_pos(node: Any, key: Any) -> tuple[int, int] | None:

@@ -142,3 +142,157 @@ def test_effective_sample_size_warning() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", DegenerateWeights)
         nowcast(sc, obs({"kind": "no_outcome", "at": 40}), at=40, particles=1000, seed=1)
+
+
+def test_calibration_recovers_a_closed_form_posterior() -> None:
+    from sim.calibrate import calibrate
+
+    # the switch time theta ~ U(0, 100) (the prior box); a report, wrong with
+    # probability 0.2, says the member had switched by t = 50:
+    # P(theta <= 50 | report) = 0.5 * 0.8 / (0.5 * 0.8 + 0.5 * 0.2) = 0.8
+    sc = switch_scenario(50.0)
+    report = obs({"kind": "stance", "agent": "m", "position": "yes", "at": 50, "error": 0.2})
+    cal = calibrate(
+        sc, report, {"agents.m.rules.0.at": (0.0, 100.0)}, points=400, particles=64, seed=1
+    )
+    below = cal.weights[cal.values[:, 0] <= 50].sum()
+    assert below == pytest.approx(0.8, abs=0.01)
+    calibrated = sim.scenario_from_dict(cal.calibrated_scenario(sc))
+    at = calibrated.agents["m"].rules[0].at
+    assert sum(p for v, p in zip(at.choice, at.p, strict=True) if v <= 50) == pytest.approx(
+        0.8, abs=0.01
+    )
+
+
+def test_calibration_of_a_switching_rate_matches_numerical_integration() -> None:
+    from sim.calibrate import calibrate
+
+    # hazard p = rate * (1 - 0) per hour, rate ~ U(0, 0.2); switched by t = 10 (a Bernoulli report)
+    sc = sim.scenario_from_dict(
+        {
+            "kind": "scenario",
+            "name": "rate",
+            "clock": {"horizon": 20},
+            "agents": {
+                "m": {
+                    "kind": "individual",
+                    "positions": ["no", "yes"],
+                    "initial": "no",
+                    "rules": [
+                        {
+                            "kind": "hazard",
+                            "to": "yes",
+                            "pressure": "one",
+                            "resistance": 0,
+                            "rate": 0.1,
+                        }
+                    ],
+                }
+            },
+            "signals": {"one": [{"constant": 1.0}]},
+            "outcomes": {"end": {"trigger": {"kind": "deadline", "at": 20}}},
+        }
+    )
+    report = obs({"kind": "stance", "agent": "m", "position": "yes", "at": 10})
+    cal = calibrate(
+        sc,
+        report,
+        {"agents.m.rules.0.rate": (0.0, 0.2)},
+        points=256,
+        particles=1024,
+        seed=2,
+        jobs=2,
+    )
+    grid = np.linspace(0, 0.2, 20001)
+    like = 1 - (1 - grid) ** 10
+    exact = float((grid * like).sum() / like.sum())
+    assert cal.posterior_mean()["agents.m.rules.0.rate"] == pytest.approx(exact, abs=0.004)
+
+
+ARTICLE = ROOT / "scenarios" / "openai_2023_11.yaml"
+OBSERVED = ROOT / "scenarios" / "openai_2023_11.observations.yaml"
+
+
+def test_cli_nowcast_backtest_and_calibrate(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(
+        app,
+        [
+            "nowcast",
+            str(ARTICLE),
+            "--observations",
+            str(OBSERVED),
+            "--particles",
+            "512",
+            "--json",
+            "--at",
+            "0",
+            "--at",
+            "112",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    curve = json.loads(r.stdout)
+    assert [c["at"] for c in curve] == [0, 112]
+    assert curve[1]["p"]["return"] == pytest.approx(1.0)  # the return was observed by 112 h
+    r = runner.invoke(
+        app,
+        [
+            "backtest",
+            str(ARTICLE),
+            "--observations",
+            str(OBSERVED),
+            "--particles",
+            "512",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    data = json.loads((tmp_path / "backtest.json").read_text())
+    assert data["realised"] == "return"
+    p = data["return"]
+    assert data["scores"]["brier"][0] == pytest.approx(
+        (1 - p[0]) ** 2 + (data["microsoft"][0]) ** 2
+    )
+    assert (tmp_path / "backtest.png").exists()
+    r = runner.invoke(
+        app,
+        [
+            "calibrate",
+            str(ARTICLE),
+            "--observations",
+            str(OBSERVED),
+            "--param",
+            "agents.employees.rule.resistance=0.3:0.6",
+            "--points",
+            "12",
+            "--particles",
+            "128",
+            "--out",
+            str(tmp_path / "cal"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    post = json.loads((tmp_path / "cal" / "posterior.json").read_text())
+    assert sum(pt["weight"] for pt in post["points"]) == pytest.approx(1.0)
+    calibrated = sim.load_scenario(tmp_path / "cal" / "calibrated.yaml")
+    assert calibrated.agents["employees"].rule.resistance.choice
+    r = runner.invoke(
+        app,
+        [
+            "calibrate",
+            str(ARTICLE),
+            "--observations",
+            str(OBSERVED),
+            "--param",
+            "agents.nobody.rate=0:1",
+        ],
+    )
+    assert r.exit_code == 2 and "nobody" in r.stderr

@@ -162,12 +162,23 @@ def test_plot_of_a_run_without_trajectories_is_a_clean_error(tmp_path: Path) -> 
 def test_gallery_quick_writes_every_figure_with_its_data(tmp_path: Path) -> None:
     r = runner.invoke(app, ["gallery", "--quick", "--out", str(tmp_path), "--jobs", "1"])
     assert r.exit_code == 0, r.output
-    for name in ("trajectories", "time_to_outcome", "sweep_toner", "sweep_heatmap", "compare"):
+    names = (
+        "trajectories",
+        "time_to_outcome",
+        "sweep_toner",
+        "sweep_heatmap",
+        "compare",
+        "nowcast",
+        "posterior",
+    )
+    for name in names:
         for ext in ("png", "svg", "json"):
             assert (tmp_path / f"{name}.{ext}").stat().st_size > 0
     compare = json.loads((tmp_path / "compare.json").read_text())
     assert compare["labels"][0] == "as in the article"
     # without Microsoft's offer nobody signs in time and the executives' patience decides
     assert compare["microsoft"][1] > compare["microsoft"][0]
+    nowcast = json.loads((tmp_path / "nowcast.json").read_text())
+    assert nowcast["return"][-1] == pytest.approx(1.0)  # the return is among the observations
     heat = json.loads((tmp_path / "sweep_heatmap.json").read_text())
     assert len(heat["x"]) == 3 and len(heat["y"]) == 3

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from sim.cli import evidence as _evidence
 from sim.cli import export as _export
 from sim.cli import plot as _plot
 from sim.cli import run as _run
@@ -29,6 +30,9 @@ app.command("sweep")(_sweep.sweep)
 app.command("export")(_export.export)
 app.add_typer(_plot.app, name="plot")
 app.command("gallery")(_plot.gallery)
+app.command("nowcast")(_evidence.nowcast)
+app.command("calibrate")(_evidence.calibrate)
+app.command("backtest")(_evidence.backtest)
 app.command("validate")(_validate.validate)
 app.command("schema")(_schema.schema)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -175,4 +175,44 @@ def gallery(
             res = run(load_scenario(scenario, sets), replicates, seed=seed, jobs=jobs)
             views.append((label, figures.RunView.from_result(res)))
         written += figures.save(*figures.figure_compare(views), out, "compare")
+        observed = scenario.with_name(scenario.stem + ".observations.yaml")
+        if observed.exists():
+            written += _evidence_figures(base, observed, out, seed, jobs, quick)
         _written(written)
+
+
+def _evidence_figures(
+    base: Any, observed: Path, out: Path, seed: int, jobs: int, quick: bool
+) -> list[Path]:
+    """The nowcast curve against the facts, and the calibrated parameters."""
+    import warnings
+
+    from sim import figures
+    from sim.calibrate import calibrate
+    from sim.nowcast import DegenerateWeights, default_times, nowcast
+    from sim.observations import OutcomeObs, check_against, load_observations
+
+    obs, located = load_observations(observed)
+    check_against(obs, located, base)
+    realised = next(
+        (o.outcome for o in reversed(obs.observations) if isinstance(o, OutcomeObs)), None
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateWeights)  # the figure reports the smallest ESS
+        curve = [nowcast(base, obs, t, 256 if quick else 4096, seed) for t in default_times(obs)]
+    written = figures.save(*figures.figure_nowcast(base, curve, obs, realised), out, "nowcast")
+    bounds = {
+        "agents.employees.rule.resistance": (0.3, 0.6),
+        "agents.toner.rules.0.resistance": (0.6, 1.0),
+    }
+    cal = calibrate(
+        base,
+        obs,
+        bounds,
+        points=8 if quick else 160,
+        particles=64 if quick else 512,
+        seed=seed,
+        jobs=jobs,
+    )
+    written += figures.save(*figures.figure_posterior(cal), out, "posterior")
+    return written

@@ -11,7 +11,7 @@ from sim.errors import InputError, Problem
 from sim.scenario import validate_data
 from sim.yamlio import load_file
 
-KINDS = ("scenario", "sweep")
+KINDS = ("scenario", "sweep", "observations")
 
 
 def check_file(path: Path) -> str:
@@ -31,6 +31,16 @@ def check_file(path: Path) -> str:
         definition = build_definition(fields, str(path))
         check_points(base.canonical(), definition, definition.point_values())
         return f"sweep of {base.name!r}: {definition.n_points()} points, {definition.sampler}"
+    if kind == "observations":
+        from sim.observations import check_against, load_observations
+        from sim.scenario import load_scenario
+
+        obs, loc = load_observations(path)
+        if obs.scenario is not None:
+            sc = load_scenario(Path(path).parent / obs.scenario)
+            check_against(obs, loc, sc)
+            return f"{len(obs.observations)} observations of {sc.name!r}"
+        return f"{len(obs.observations)} observations"
     where = located.locate(("kind",))
     got = "no kind" if kind is None else f"kind {kind!r}"
     raise InputError(

@@ -1,0 +1,162 @@
+"""Calibration: the parameter values consistent with what was observed.
+
+Method (simulation-based, approximate Bayesian computation in the likelihood
+form): a Latin hypercube design covers the uniform prior box; at each design
+point the sequential Monte Carlo of :mod:`sim.nowcast` estimates the
+likelihood of all observations (its normalising constant is an unbiased
+estimate); the design points, weighted by these estimates, are an importance
+sample of the posterior. Observations here come with explicit likelihoods
+(counts with an sd, windows, error probabilities), so this needs no distance
+function or tolerance, which rejection ABC would (and it would discard most
+runs); with the one to three parameters users calibrate, a space-filling
+design of a few hundred points suffices.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim.executors import make_executor
+from sim.nowcast import DegenerateWeights, nowcast
+from sim.observations import ObservationsFile
+from sim.sample import scale, unit_points
+from sim.scenario import Scenario
+from sim.sweep import point_scenario
+
+
+@dataclass
+class Calibration:
+    """Design points, their log-likelihood estimates and posterior weights."""
+
+    paths: list[str]
+    bounds: list[tuple[float, float]]
+    values: np.ndarray[Any, Any]  # (points, params)
+    log_likelihood: np.ndarray[Any, Any]  # (points,)
+    weights: np.ndarray[Any, Any]  # (points,), sum 1
+    particles: int
+    seed: int
+    ess_particles: np.ndarray[Any, Any]  # (points,) smallest ESS of each likelihood estimate
+
+    @property
+    def ess(self) -> float:
+        """Effective number of design points behind the posterior."""
+        return float(1.0 / np.sum(self.weights**2))
+
+    def posterior_mean(self) -> dict[str, float]:
+        """Weighted mean of each parameter."""
+        return {p: float(self.weights @ self.values[:, j]) for j, p in enumerate(self.paths)}
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray[Any, Any]:
+        """``n`` draws from the weighted design (for plots and summaries)."""
+        rng = np.random.default_rng(seed)
+        return self.values[rng.choice(len(self.weights), size=n, p=self.weights)]
+
+    def calibrated_scenario(self, base: Scenario) -> dict[str, Any]:
+        """The base scenario with each parameter's posterior as a ``choice`` distribution.
+
+        Each parameter gets its own marginal (design values with weight above
+        1e-6 of the largest): correlations between parameters are not kept.
+        """
+        data = copy.deepcopy(base.canonical())
+        keep = self.weights > self.weights.max() * 1e-6
+        w = self.weights[keep] / self.weights[keep].sum()
+        for j, path in enumerate(self.paths):
+            values = [float(v) for v in self.values[keep, j]]
+            node: Any = data
+            parts = path.split(".")
+            for part in parts[:-1]:
+                node = node[int(part)] if isinstance(node, list) else node[part]
+            dist = {"choice": values, "p": [float(x) for x in w]}
+            if isinstance(node, list):
+                node[int(parts[-1])] = dist
+            else:
+                node[parts[-1]] = dist
+        data["name"] = f"{base.name} (calibrated)"
+        return data
+
+
+def _evaluate(task: dict[str, Any]) -> tuple[float, float]:
+    """Log-likelihood estimate at one design point, and the smallest ESS behind it."""
+    sc = point_scenario(task["base"], task["paths"], tuple(task["values"]))
+    obs = ObservationsFile.model_validate(task["observations"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateWeights)  # summarised over all points instead
+        try:
+            n = nowcast(sc, obs, task["at"], task["particles"], task["seed"])
+        except ValueError:
+            return -math.inf, 0.0  # no particle reproduced the observations
+    return n.log_evidence, n.ess_min
+
+
+def calibrate(
+    scenario: Scenario,
+    observations: ObservationsFile,
+    bounds: dict[str, tuple[float, float]],
+    points: int = 128,
+    particles: int = 512,
+    seed: int = 0,
+    jobs: int = 1,
+) -> Calibration:
+    """Posterior over ``bounds`` (uniform priors) given the observations.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The base scenario.
+    observations : ObservationsFile
+    bounds : dict
+        ``path -> (low, high)`` for each calibrated parameter.
+    points : int
+        Design points (Latin hypercube over the box).
+    particles : int
+        Particles of each likelihood estimate.
+    seed : int
+        Seeds the design and every estimate.
+    jobs : int
+        Worker processes.
+    """
+    paths = list(bounds)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
+    unit = unit_points("lhs", len(paths), points, rng)
+    lows, highs = zip(*(bounds[p] for p in paths), strict=True)
+    values = scale(unit, lows, highs)
+    base = scenario.canonical()
+    at = max(o.at[1] for o in observations.observations)
+    tasks = [
+        {
+            "index": i,
+            "base": base,
+            "paths": paths,
+            "values": [float(v) for v in row],
+            "observations": observations.model_dump(mode="json"),
+            "at": at,
+            "particles": particles,
+            "seed": seed + 1 + i,
+        }
+        for i, row in enumerate(values)
+    ]
+    with make_executor(jobs) as ex:
+        results = list(ex.map_unordered(_indexed, tasks))
+    ordered = [r for _, r in sorted(results)]
+    loglik = np.array([ll for ll, _ in ordered])
+    ess_particles = np.array([e for _, e in ordered])
+    if not np.isfinite(loglik).any():
+        raise ValueError(
+            "no design point reproduces the observations; widen the bounds or the windows"
+        )
+    w = np.exp(loglik - loglik[np.isfinite(loglik)].max())
+    w = np.where(np.isfinite(w), w, 0.0)
+    w /= w.sum()
+    return Calibration(
+        paths, [bounds[p] for p in paths], values, loglik, w, particles, seed, ess_particles
+    )
+
+
+def _indexed(task: dict[str, Any]) -> tuple[int, tuple[float, float]]:
+    return task["index"], _evaluate(task)

@@ -1,0 +1,186 @@
+"""``stancesim nowcast``, ``calibrate`` and ``backtest``: the model meets what was observed."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+
+from sim.cli.common import stderr, user_errors
+from sim.errors import InputError
+
+OBS = typer.Option(..., "--observations", help="Observations file (kind: observations).")
+PARTICLES = typer.Option(4096, "--particles", help="Particles (replicates) carried along.")
+SEED = typer.Option(1, "--seed", help="Seed.")
+
+
+def _load(file: Path, observations: Path, sets: list[str]) -> tuple[Any, Any]:
+    from sim.observations import check_against, load_observations
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(file, sets)
+    obs, located = load_observations(observations)
+    check_against(obs, located, sc)
+    return sc, obs
+
+
+def _curve(sc: Any, obs: Any, times: list[float], particles: int, seed: int) -> list[Any]:
+    from sim.nowcast import DegenerateWeights, nowcast
+
+    out = []
+    for t in times:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DegenerateWeights)
+            out.append(nowcast(sc, obs, t, particles, seed))
+        for w in caught:
+            stderr.print(f"warning: at {t:g} h: {w.message}", markup=False)
+    return out
+
+
+def nowcast(
+    file: Path = typer.Argument(..., help="Scenario file."),
+    observations: Path = OBS,
+    at: list[float] = typer.Option(
+        [], "--at", help="Hours; repeatable (default: every observation)."
+    ),
+    particles: int = PARTICLES,
+    seed: int = SEED,
+    sets: list[str] = typer.Option([], "--set", help="PATH=VALUE override; repeatable."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write the nowcast curve figure here."),
+) -> None:
+    """P(outcome | observations up to T), by sequential Monte Carlo over replicates."""
+    from sim.clocktime import format_time
+    from sim.nowcast import default_times
+
+    with user_errors():
+        sc, obs = _load(file, observations, sets)
+        curve = _curve(sc, obs, sorted(at) or default_times(obs), particles, seed)
+        if as_json:
+            typer.echo(json.dumps([n.as_dict() for n in curve], indent=2))
+        else:
+            names = list(curve[0].probabilities)
+            typer.echo(
+                "T".ljust(34)
+                + "".join(f"P({n})".rjust(16) for n in names)
+                + "   min ESS  resamples"
+            )
+            for n in curve:
+                row = format_time(sc.clock, n.at).ljust(34)
+                row += "".join(f"{n.probabilities[k]:16.3f}" for k in names)
+                typer.echo(f"{row}{n.ess_min:10.0f}{n.resamples:11d}")
+        if plot is not None:
+            from sim import figures
+
+            figures.save(*figures.figure_nowcast(sc, curve, obs), plot, "nowcast")
+
+
+def backtest(
+    file: Path = typer.Argument(..., help="Scenario file."),
+    observations: Path = OBS,
+    realised: str | None = typer.Option(
+        None, help="The outcome that happened (default: the observed one)."
+    ),
+    particles: int = PARTICLES,
+    seed: int = SEED,
+    out: Path = typer.Option(Path("plots"), "--out", help="Folder for the figure and scores."),
+) -> None:
+    """Brier and log scores of the nowcast curve against the realised outcome, and its figure."""
+    from sim import figures
+    from sim.nowcast import brier_and_log_score, default_times
+    from sim.observations import OutcomeObs
+
+    with user_errors():
+        sc, obs = _load(file, observations, [])
+        if realised is None:
+            seen = [o.outcome for o in obs.observations if isinstance(o, OutcomeObs)]
+            if not seen:
+                raise InputError("no outcome observation in the file: give --realised OUTCOME")
+            realised = seen[-1]
+        if realised not in sc.outcomes:
+            raise InputError(
+                f"--realised {realised}: unknown outcome (known: {', '.join(sc.outcomes)})"
+            )
+        times = [t for t in default_times(obs)]
+        curve = _curve(sc, obs, times, particles, seed)
+        scores = brier_and_log_score(curve, realised)
+        fig, data = figures.figure_nowcast(sc, curve, obs, realised)
+        figures.save(fig, {**data, "scores": scores, "realised": realised}, out, "backtest")
+        typer.echo(f"{'T':>8}{'P(' + realised + ')':>16}{'Brier':>10}{'log score':>11}")
+        for n, b, lg in zip(curve, scores["brier"], scores["log_score"], strict=True):
+            typer.echo(f"{n.at:8.1f}{n.probabilities[realised]:16.3f}{b:10.3f}{lg:11.3f}")
+        before = [i for i, n in enumerate(curve) if n.at < max(t for t in times)]
+        if before:
+            mean_brier = sum(scores["brier"][i] for i in before) / len(before)
+            typer.echo(f"mean Brier score before the outcome was known: {mean_brier:.3f}")
+        typer.echo(f"figure and scores in {out}/backtest.*")
+
+
+def calibrate(
+    file: Path = typer.Argument(..., help="Scenario file."),
+    observations: Path = OBS,
+    params: list[str] = typer.Option(
+        ..., "--param", help="PATH=LO:HI (uniform prior); repeatable."
+    ),
+    points: int = typer.Option(128, "--points", help="Design points (Latin hypercube)."),
+    particles: int = typer.Option(512, "--particles", help="Particles per likelihood estimate."),
+    seed: int = SEED,
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1),
+    out: Path = typer.Option(Path("calibration"), "--out", help="Folder for the results."),
+) -> None:
+    """Posterior over parameters given the observations, a plot, and a calibrated scenario."""
+    from sim import figures
+    from sim.calibrate import calibrate as run_calibration
+    from sim.sweep import check_points, parse_spec
+    from sim.yamlio import dump
+
+    with user_errors():
+        sc, obs = _load(file, observations, [])
+        bounds = {}
+        for p in params:
+            if "=" not in p:
+                raise InputError(f"--param {p}: expected PATH=LO:HI")
+            path, spec = p.split("=", 1)
+            bounds[path] = parse_spec(spec).bounds()
+        from sim.sweep import SweepDefinition
+
+        probe = SweepDefinition.model_validate(
+            {
+                "parameters": {
+                    k: {"low": lo, "high": hi, "count": 2} for k, (lo, hi) in bounds.items()
+                }
+            }
+        )
+        check_points(
+            sc.canonical(), probe, probe.point_values()
+        )  # bad paths or values: before work
+        cal = run_calibration(
+            sc, obs, bounds, points=points, particles=particles, seed=seed, jobs=jobs
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        figures.save(*figures.figure_posterior(cal), out, "posterior")
+        (out / "calibrated.yaml").write_text(dump(cal.calibrated_scenario(sc)))
+        rows = [
+            {
+                **{p: float(v) for p, v in zip(cal.paths, row, strict=True)},
+                "log_likelihood": float(ll),
+                "weight": float(w),
+            }
+            for row, ll, w in zip(cal.values, cal.log_likelihood, cal.weights, strict=True)
+        ]
+        (out / "posterior.json").write_text(
+            json.dumps({"points": rows, "mean": cal.posterior_mean(), "ess": cal.ess}, indent=1)
+        )
+        for p, m in cal.posterior_mean().items():
+            typer.echo(f"{p}: posterior mean {m:.4g} (prior {bounds[p][0]:g}..{bounds[p][1]:g})")
+        typer.echo(f"effective design points: {cal.ess:.1f} of {points}")
+        typer.echo(
+            f"each likelihood estimate rests on at least {float(cal.ess_particles.min()):.0f} "
+            f"(median {float(np.median(cal.ess_particles)):.0f}) effective particles of {particles}"
+            + ("; raise --particles for steadier estimates" if cal.ess_particles.min() < 50 else "")
+        )
+        typer.echo(f"written: {out}/posterior.png, {out}/posterior.json, {out}/calibrated.yaml")
