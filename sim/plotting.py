@@ -131,7 +131,7 @@ def fan(
     _marks(ax, marks)
     ax.set_ylim(0, 1)
     ax.set_ylabel(label)
-    ax.legend(frameon=False, loc="upper left")
+    ax.legend(frameon=False, loc="lower right")
     _style(ax)
     return ax
 
