@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sim.errors import InputError, Problem
 from sim.scenario import Individual, Population, Scenario, problems_from_validation
-from sim.yamlio import Located, load_file
+from sim.yamlio import Located, load_file, plain
 
 Array = np.ndarray[Any, Any]
 
@@ -110,17 +110,9 @@ def load_observations(path: str | Path) -> tuple[ObservationsFile, Located]:
     """Read and validate an observations file (located errors)."""
     located = load_file(path)
     try:
-        return ObservationsFile.model_validate(_plain(located.data)), located
+        return ObservationsFile.model_validate(plain(located.data)), located
     except ValidationError as exc:
         raise InputError(problems_from_validation(exc, located)) from None
-
-
-def _plain(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {str(k): _plain(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_plain(v) for v in data]
-    return data
 
 
 def check_against(obs: ObservationsFile, located: Located, sc: Scenario) -> None:
@@ -132,20 +124,15 @@ def check_against(obs: ObservationsFile, located: Located, sc: Scenario) -> None
         problems.append(Problem(where.source, where.line, where.column, where.path, msg))
 
     for i, o in enumerate(obs.observations):
-        if isinstance(o, FractionObs):
-            a = sc.agents.get(o.population)
-            if not isinstance(a, Population):
-                bad(i, "population", f"unknown population {o.population!r}")
-            elif o.position not in a.positions:
-                bad(
-                    i,
-                    "position",
-                    f"unknown position {o.position!r} (known: {', '.join(a.positions)})",
-                )
-        elif isinstance(o, StanceObs):
-            a = sc.agents.get(o.agent)
-            if not isinstance(a, Individual):
-                bad(i, "agent", f"unknown individual {o.agent!r}")
+        if isinstance(o, FractionObs | StanceObs):
+            field, name, wanted = (
+                ("population", o.population, Population)
+                if isinstance(o, FractionObs)
+                else ("agent", o.agent, Individual)
+            )
+            a = sc.agents.get(name)
+            if not isinstance(a, wanted):
+                bad(i, field, f"unknown {wanted.__name__.lower()} {name!r}")
             elif o.position not in a.positions:
                 bad(
                     i,

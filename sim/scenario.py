@@ -12,7 +12,6 @@ import difflib
 import hashlib
 import itertools
 import json
-import math
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
@@ -32,7 +31,7 @@ from pydantic import (
 
 from sim.distributions import Hours, NonNegative, Param, Probability
 from sim.errors import InputError, Problem
-from sim.yamlio import Located, apply_set, load_file
+from sim.yamlio import Located, apply_set, load_file, plain
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
 UNRESOLVED = "unresolved"
@@ -1041,7 +1040,7 @@ def validate_data(located: Located) -> Scenario:
     if not isinstance(data, dict):
         raise InputError([Problem(located.source, 1, 1, "", "expected a mapping at the top level")])
     try:
-        sc = Scenario.model_validate(_plain(data))
+        sc = Scenario.model_validate(plain(data))
     except ValidationError as exc:
         raise InputError(problems_from_validation(exc, located)) from None
     refs = check_references(sc)
@@ -1052,27 +1051,6 @@ def validate_data(located: Located) -> Scenario:
             problems.append(Problem(where.source, where.line, where.column, where.path, msg))
         raise InputError(problems)
     return sc
-
-
-def _plain(data: Any) -> Any:
-    """Strip ruamel's comment-carrying types down to dict/list/scalars."""
-    if isinstance(data, dict):
-        return {k: _plain(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_plain(v) for v in data]
-    if isinstance(data, datetime):
-        return datetime.fromisoformat(data.isoformat())
-    if isinstance(data, float) and not math.isfinite(data):
-        return data
-    if isinstance(data, str):
-        return str(data)
-    if isinstance(data, bool):
-        return bool(data)
-    if isinstance(data, int):
-        return int(data)
-    if isinstance(data, float):
-        return float(data)
-    return data
 
 
 def load_scenario(path: str | Path, sets: list[str] | None = None) -> Scenario:

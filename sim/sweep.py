@@ -29,7 +29,7 @@ from sim.outcomes import summarize
 from sim.runner import BLOCK_SIZE, BlockResult, combine, run, run_block
 from sim.scenario import UNRESOLVED, Scenario, problems_from_validation, validate_data
 from sim.stats import wilson_interval
-from sim.yamlio import Located, load_file, set_path, split_path
+from sim.yamlio import Located, load_file, plain, set_path, split_path
 
 #: Largest number of points validated one by one before a sweep starts; past
 #: it, the first points and every parameter's extremes are validated, and a
@@ -205,20 +205,12 @@ def load_sweep_file(path: str | Path) -> tuple[Path, list[str], dict[str, Any]]:
     """Read a sweep file: its scenario path, base overrides and definition fields."""
     located = load_file(path)
     try:
-        sf = SweepFile.model_validate(_plain(located.data))
+        sf = SweepFile.model_validate(plain(located.data))
     except ValidationError as exc:
         raise InputError(problems_from_validation(exc, located)) from None
     scenario = (Path(path).parent / sf.scenario).resolve()
     fields = sf.model_dump(exclude={"kind", "name", "description", "scenario", "set"})
     return scenario, list(sf.set), fields
-
-
-def _plain(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {str(k): _plain(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_plain(v) for v in data]
-    return data
 
 
 def build_definition(fields: dict[str, Any], source: str) -> SweepDefinition:

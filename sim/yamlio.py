@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +227,20 @@ def set_path(data: Any, parts: list[str], value: Any, source: str) -> None:
             msg = f"cannot descend into {type(node).__name__} with {part!r}"
             raise InputError([Problem(source, None, None, ".".join(walked), msg)])
         walked.append(part)
+
+
+def plain(data: Any) -> Any:
+    """Strip ruamel's comment-carrying types down to dict/list/scalars (keys as str)."""
+    if isinstance(data, Mapping):
+        return {str(k): plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [plain(v) for v in data]
+    if isinstance(data, datetime):
+        return datetime.fromisoformat(data.isoformat())
+    for kind in (bool, str, int, float):  # bool before int: True is an int too
+        if isinstance(data, kind):
+            return kind(data)
+    return data
 
 
 def dump(data: Any) -> str:
