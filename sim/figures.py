@@ -314,7 +314,19 @@ def _base_value(base: dict[str, Any], path: str) -> float | None:
             node = node[int(part)]
         else:
             return None
-    return float(node) if isinstance(node, int | float) else None
+    if isinstance(node, int | float):
+        return float(node)
+    if isinstance(node, dict):  # a distribution: mark its mean
+        from pydantic import TypeAdapter
+
+        from sim.distributions import Param, draw
+
+        try:
+            dist: Any = TypeAdapter(Param).validate_python(node)
+        except ValueError:
+            return None
+        return float(np.mean(draw(dist, np.random.default_rng(0), 20_000)))
+    return None
 
 
 # --------------------------------------------------------- comparison figure

@@ -50,13 +50,29 @@ class FractionObs(_Obs):
     population: str
     position: str
     value: float | None = Field(None, ge=0, le=1)
+    count: int | None = Field(None, ge=0, description="A count out of `of` (instead of value).")
+    of: int | None = Field(None, ge=1)
     sd: float | None = Field(None, gt=0, le=1, description="Uncertainty of value (a share).")
     between: tuple[float, float] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("count") is not None:
+            if not data.get("of"):
+                raise ValueError("count needs of: N (count out of N)")
+            if data["count"] > data["of"]:
+                raise ValueError(f"count {data['count']} is larger than of {data['of']}")
+            given = data.get("value")
+            if given is not None and abs(given - data["count"] / data["of"]) > 1e-12:
+                raise ValueError("give value or count/of, not both")
+            data = {**data, "value": data["count"] / data["of"]}
+        return data
 
     @model_validator(mode="after")
     def _one(self) -> FractionObs:
         if (self.value is None) == (self.between is None):
-            raise ValueError("a fraction needs value (with sd) or between: [lo, hi]")
+            raise ValueError("a fraction needs value (or count/of) with sd, or between: [lo, hi]")
         if self.value is not None and self.sd is None:
             raise ValueError("value needs sd (how sure the count is, as a share)")
         return self

@@ -172,8 +172,13 @@ def calibrate(
             }
             for row, ll, w in zip(cal.values, cal.log_likelihood, cal.weights, strict=True)
         ]
+        draws = cal.sample(1000, seed)
+        sample = [dict(zip(cal.paths, (float(v) for v in row), strict=True)) for row in draws]
         (out / "posterior.json").write_text(
-            json.dumps({"points": rows, "mean": cal.posterior_mean(), "ess": cal.ess}, indent=1)
+            json.dumps(
+                {"points": rows, "mean": cal.posterior_mean(), "ess": cal.ess, "sample": sample},
+                indent=1,
+            )
         )
         for p, m in cal.posterior_mean().items():
             typer.echo(f"{p}: posterior mean {m:.4g} (prior {bounds[p][0]:g}..{bounds[p][1]:g})")
