@@ -85,7 +85,11 @@ def outcome_curve(
     if base is not None:
         ax.axvline(base, color="black", linewidth=1, alpha=0.6)
         ax.annotate(
-            "scenario", xy=(base, 1.0), xytext=(3, -12), textcoords="offset points", fontsize=8
+            "scenario (mean)",
+            xy=(base, 1.0),
+            xytext=(3, -12),
+            textcoords="offset points",
+            fontsize=8,
         )
     ax.axhline(0.5, color=GREY, linewidth=0.8, linestyle="--")
     ax.set_ylim(0, 1)
