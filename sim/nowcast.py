@@ -102,8 +102,9 @@ def nowcast(
     particles : int
         Replicates carried along.
     seed : int
-        The particles are replicates of ``stancesim run --seed`` (block 0 onwards
-        for the first 512); resampling draws from a separate stream.
+        Seeds the particles (with ``particles == BLOCK_SIZE`` they are exactly
+        replicates 0..511 of ``stancesim run --seed``); resampling draws from a
+        separate stream.
 
     Returns
     -------

@@ -155,3 +155,12 @@ def test_python_m_sim_works() -> None:
     )
     assert proc.returncode == 0
     assert "ok" in proc.stdout
+
+
+@pytest.mark.parametrize("kind", ["sweep", "observations"])
+def test_schema_of_the_other_kinds(kind: str) -> None:
+    result = runner.invoke(app, ["schema", "--kind", kind])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["title"] == f"stancesim {kind}"
+    bad = runner.invoke(app, ["schema", "--kind", "bogus"])
+    assert bad.exit_code == 2

@@ -19,7 +19,10 @@ from sim.cli import validate as _validate
 
 app = typer.Typer(
     name="stancesim",
-    help="Simulate stances under pressure: run, trace and check scenario files.",
+    help=(
+        "Simulate stances under pressure: run scenarios, sweep them, plot them, "
+        "and weigh them against what was seen."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -10,11 +10,21 @@ from sim.scenario import json_schema
 
 
 def schema(
-    kind: str = typer.Option("scenario", help="File kind whose schema to print."),
+    kind: str = typer.Option("scenario", help="File kind: scenario, sweep or observations."),
 ) -> None:
     """Print the JSON Schema of a file kind (point your editor's YAML plugin at it)."""
-    if kind != "scenario":
+    from sim.observations import ObservationsFile
+    from sim.sweep import SweepFile
+
+    if kind == "scenario":
+        out = json_schema()
+    elif kind in ("sweep", "observations"):
+        model = SweepFile if kind == "sweep" else ObservationsFile
+        out = model.model_json_schema()
+        out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        out["title"] = f"stancesim {kind}"
+    else:
         from sim.cli.common import fail
 
-        raise fail(f"no schema for kind {kind!r}; known kinds: scenario")
-    typer.echo(json.dumps(json_schema(), indent=2))
+        raise fail(f"no schema for kind {kind!r}; known kinds: scenario, sweep, observations")
+    typer.echo(json.dumps(out, indent=2))

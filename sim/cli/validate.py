@@ -57,7 +57,7 @@ def check_file(path: Path) -> str:
 
 
 def validate(files: list[Path] = typer.Argument(..., help="YAML files to check.")) -> None:
-    """Check scenario files; exit 0 when all are valid, 2 otherwise."""
+    """Check scenario, sweep and observations files; exit 0 when all are valid, 2 otherwise."""
     bad = 0
     for f in files:
         try:
