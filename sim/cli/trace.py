@@ -14,7 +14,12 @@ from sim.scenario import load_scenario
 def trace(
     file: Path = typer.Argument(..., help="Scenario YAML file."),
     replicate: int = typer.Option(0, "--replicate", "-r", min=0, help="Replicate index (0-based)."),
-    seed: int = typer.Option(..., "--seed", min=0, help="The seed of the run to retell."),
+    seed: int | None = typer.Option(
+        None,
+        "--seed",
+        min=0,
+        help="The seed of the run to retell (fresh, and printed, when omitted).",
+    ),
     sets: list[str] = typer.Option([], "--set", help="Override PATH=VALUE; repeatable."),
 ) -> None:
     """Tell replicate K of `stancesim run --seed S` as a timestamped story."""
@@ -22,6 +27,10 @@ def trace(
         scenario = load_scenario(file, sets)
         if replicate < 0:
             raise fail(f"replicate must be >= 0, got {replicate}")
+        if seed is None:
+            from sim.runner import fresh_seed
+
+            seed = fresh_seed()
         lines, _ = trace_replicate(scenario, seed, replicate)
         typer.echo(f"# {scenario.name}, replicate {replicate}, seed {seed}")
         for line in lines:
