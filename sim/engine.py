@@ -29,7 +29,7 @@ import simpy
 
 from sim import rules as R
 from sim.distributions import draw
-from sim.model import Plan, first_tick
+from sim.model import Plan
 from sim.scenario import (
     AddOffset,
     AtTrigger,
@@ -825,4 +825,4 @@ def simulate_block(
     return batch
 
 
-__all__ = ["Batch", "Recording", "Tracer", "first_tick", "simulate_block"]
+__all__ = ["Batch", "Recording", "Tracer", "simulate_block"]

@@ -10,12 +10,7 @@ from typing import Any
 from sim.distributions import is_random
 from sim.scenario import (
     AtLeast,
-    AtTrigger,
     AveragingRule,
-    ConditionTrigger,
-    DeadlineTrigger,
-    DecisionTrigger,
-    EventOutcomeTrigger,
     EveryTrigger,
     FixedRule,
     FractionQuorum,
@@ -28,7 +23,6 @@ from sim.scenario import (
     ScheduledRule,
     Source,
     ThresholdRule,
-    WhenTrigger,
 )
 
 
@@ -208,16 +202,10 @@ def compile_plan(sc: Scenario) -> Plan:
 
 
 __all__ = [
-    "AtTrigger",
-    "ConditionTrigger",
-    "DeadlineTrigger",
     "DecisionPlan",
-    "DecisionTrigger",
-    "EventOutcomeTrigger",
     "Plan",
     "PopulationPlan",
     "RulePlan",
-    "WhenTrigger",
     "compile_plan",
     "first_tick",
     "tick_range",

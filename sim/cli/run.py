@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -74,10 +73,6 @@ def _execute(
         )
 
 
-def _hours(clock: Any, value: float | None) -> str:
-    return format_time(clock, value)
-
-
 def report(result: RunResult, console: Console) -> None:
     """Print the outcome, agent and order tables."""
     s, clock = result.summary(), result.scenario.clock
@@ -97,7 +92,7 @@ def report(result: RunResult, console: Console) -> None:
             f"{o['p']:.3f}",
             f"[{o['ci95'][0]:.3f}, {o['ci95'][1]:.3f}]",
             str(o["count"]),
-            _hours(clock, o["time_median"]),
+            format_time(clock, o["time_median"]),
             span,
         )
     console.print(t)
@@ -106,7 +101,7 @@ def report(result: RunResult, console: Console) -> None:
     a.add_column("P(switch)", justify="right")
     a.add_column("median switch time")
     for aid, info in s["agents"].items():
-        a.add_row(aid, f"{info['p_switch']:.3f}", _hours(clock, info["switch_time_median"]))
+        a.add_row(aid, f"{info['p_switch']:.3f}", format_time(clock, info["switch_time_median"]))
     console.print(a)
     console.print(
         "[dim]P(switch): share of replicates in which an individual left its initial position; "
