@@ -182,3 +182,38 @@ def test_gallery_quick_writes_every_figure_with_its_data(tmp_path: Path) -> None
     assert nowcast["return"][-1] == pytest.approx(1.0)  # the return is among the observations
     heat = json.loads((tmp_path / "sweep_heatmap.json").read_text())
     assert len(heat["x"]) == 3 and len(heat["y"]) == 3
+
+
+def test_plot_compare_and_a_scenario_file_run_first(tmp_path: Path) -> None:
+    bench = ROOT / "scenarios" / "bench_770.yaml"
+    r = runner.invoke(
+        app,
+        [
+            "plot",
+            "compare",
+            str(bench),
+            "--variant",
+            "patient:agents.altman.patience=160",
+            "-n",
+            "512",
+            "--seed",
+            "4",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    data = json.loads((tmp_path / "compare.json").read_text())
+    assert data["labels"] == ["bench_770", "patient"]
+    base = sim.run(sim.load_scenario(bench), replicates=512, seed=4).summary()["outcomes"]
+    assert data["return"][0] == pytest.approx(base["return"]["p"])
+    assert data["return"][1] > data["return"][0]  # more patience, more returns
+    r = runner.invoke(
+        app, ["plot", "trajectories", str(bench), "-n", "512", "--out", str(tmp_path)]
+    )
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "trajectories.svg").exists()
+    r = runner.invoke(
+        app, ["plot", "compare", str(bench), "--variant", "no-colon", "--out", str(tmp_path)]
+    )
+    assert r.exit_code == 2 and "LABEL:PATH=VALUE" in r.stderr
