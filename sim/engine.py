@@ -28,7 +28,7 @@ import numpy as np
 import simpy
 
 from sim import rules as R
-from sim.distributions import draw
+from sim.distributions import draw, is_random
 from sim.model import Plan
 from sim.scenario import (
     AddOffset,
@@ -165,7 +165,7 @@ class Batch:
         self.opinion = self.opinion0.copy()
 
         # -- sources (curve parameters), events, deadlines
-        self.curve: dict[str, dict[str, Array]] = {}
+        self.curve: dict[str, dict[str, Array | float]] = {}
         for aid in plan.sources:
             src = sc.agents[aid]
             assert isinstance(src, Source)
@@ -184,7 +184,10 @@ class Batch:
                 )
                 if hasattr(c, k)
             }
-            self.curve[aid] = {k: draw(v, rng, n) for k, v in fields.items()}
+            # constants stay scalars: the curve is then evaluated once per tick, not per row
+            self.curve[aid] = {
+                k: draw(v, rng, n) if is_random(v) else float(v) for k, v in fields.items()
+            }
         self.flags = {f: np.full(n, v) for f, v in sc.flags.items()}
         self.event_tick: dict[str, Array] = {}
         for eid, e in sc.events.items():
@@ -218,6 +221,7 @@ class Batch:
         self.half_time = np.full((n, len(self.populations)), np.nan)
         self.final_fraction = np.zeros((n, len(self.populations)))
         self._cache: dict[str, Array] = {}
+        self._curves_now: dict[tuple[str, int], Array | float] = {}
         self.recording: Recording | None = None
         if record:
             cols = [
@@ -267,6 +271,7 @@ class Batch:
             self.recording.alive = [a[index] for a in self.recording.alive]
         self.size = len(index)
         self._cache.clear()
+        self._curves_now.clear()
 
     # ------------------------------------------------------------ observables
     def signal(self, name: str) -> Array:
@@ -306,8 +311,16 @@ class Batch:
             return self.signal(term.signal)
         raise TypeError(f"unknown term {term!r}")
 
-    def curve_value(self, source: str) -> Array:
-        """A source's curve at the current tick time."""
+    def curve_value(self, source: str) -> Array | float:
+        """A source's curve at the current tick (a scalar when its parameters are constants)."""
+        key = (source, self.k)
+        if key not in self._curves_now:
+            if any(k != self.k for _, k in self._curves_now):
+                self._curves_now.clear()
+            self._curves_now[key] = self._curve_at(source)
+        return self._curves_now[key]
+
+    def _curve_at(self, source: str) -> Array | float:
         src = self.sc.agents[source]
         assert isinstance(src, Source)
         c, p, t = src.curve, self.curve[source], self.t
@@ -326,7 +339,7 @@ class Batch:
             return p["start_value"] + (p["end_value"] - p["start_value"]) * np.clip(frac, 0.0, 1.0)
         assert isinstance(c, PiecewiseCurve)
         times, values = zip(*c.points, strict=True)
-        return np.full(self.size, float(np.interp(t, times, values)))
+        return float(np.interp(t, times, values))
 
     def holds(self, cond: Any) -> Array:
         """Whether a condition holds in each replicate."""
