@@ -222,6 +222,8 @@ class Batch:
         self.final_fraction = np.zeros((n, len(self.populations)))
         self._cache: dict[str, Array] = {}
         self._curves_now: dict[tuple[str, int], Array | float] = {}
+        self._groups_at: dict[tuple[str, str], tuple[list[int], Array]] = {}
+        self._opinion_col = {rp.agent: a for a, rp in enumerate(plan.averaging)}
         self.recording: Recording | None = None
         if record:
             cols = [
@@ -293,16 +295,13 @@ class Batch:
             if term.fraction in self.plan.pop_index:
                 p = self.populations[self.plan.pop_index[term.fraction]]
                 return p.fraction(p.plan.agent.positions.index(term.position))
-            members = self.plan.groups[term.fraction]
-            names = self.sc.agents[term.fraction].members  # type: ignore[union-attr]
-            idx = np.array([self.plan.position(m, term.position) for m in names])
+            members, idx = self._group_index(term.fraction, term.position)
             return np.mean(self.pos[:, members] == idx, axis=1)
         if isinstance(term, PositionTerm):
             i = self.plan.ind_index[term.agent]
             return self.pos[:, i] == self.plan.position(term.agent, term.position)
         if isinstance(term, OpinionTerm):
-            a = next(a for a, rp in enumerate(self.plan.averaging) if rp.agent == term.opinion)
-            return self.opinion[:, a]
+            return self.opinion[:, self._opinion_col[term.opinion]]
         if isinstance(term, FlagTerm):
             return self.flags[term.flag]
         if isinstance(term, CurveTerm):
@@ -310,6 +309,15 @@ class Batch:
         if isinstance(term, SignalTerm):
             return self.signal(term.signal)
         raise TypeError(f"unknown term {term!r}")
+
+    def _group_index(self, group: str, position: str) -> tuple[list[int], Array]:
+        """Member columns of a group and each member's index of ``position`` (-1: none)."""
+        key = (group, position)
+        if key not in self._groups_at:
+            names = self.sc.agents[group].members  # type: ignore[union-attr]
+            idx = np.array([self.plan.position(m, position) for m in names])
+            self._groups_at[key] = (self.plan.groups[group], idx)
+        return self._groups_at[key]
 
     def curve_value(self, source: str) -> Array | float:
         """A source's curve at the current tick (a scalar when its parameters are constants)."""
@@ -516,18 +524,17 @@ class Batch:
             back = in_to & ~reached if rule.reversible else None
             return fwd, back, "threshold"
         assert isinstance(rule, AveragingRule)
-        a = self.plan.averaging.index(rp)
+        a = self._opinion_col[rp.agent]
         high = self.opinion[:, a] >= rule.cutoff
         fwd = in_from & high
         back = in_to & ~high if rule.reversible else None
         return fwd, back, "averaging"
 
     def _update_opinions(self) -> None:
-        avg_index = {rp.agent: a for a, rp in enumerate(self.plan.averaging)}
         new = np.empty_like(self.opinion)
         for a, rp in enumerate(self.plan.averaging):
             names = list(rp.rule.weights)
-            inputs = np.stack([self._heard(name, rp.rule.to, avg_index) for name in names], axis=1)
+            inputs = np.stack([self._heard(name, rp.rule.to) for name in names], axis=1)
             weights = np.array([[rp.rule.weights[n] for n in names]])
             stubborn = self.param[(rp.agent, rp.index, "stubbornness")][:, None]
             new[:, a] = R.averaging_step(self.opinion0[:, a : a + 1], stubborn, inputs, weights)[
@@ -535,10 +542,10 @@ class Batch:
             ]
         self.opinion = new
 
-    def _heard(self, name: str, to: str, avg_index: dict[str, int]) -> Array:
+    def _heard(self, name: str, to: str) -> Array:
         """What an averaging agent hears from ``name``: an opinion, a stance (0/1) or a signal."""
-        if name in avg_index:
-            return self.opinion[:, avg_index[name]]
+        if name in self._opinion_col:
+            return self.opinion[:, self._opinion_col[name]]
         if name in self.plan.ind_index:
             i = self.plan.ind_index[name]
             return (self.pos[:, i] == self.plan.position(name, to)).astype(float)
@@ -599,9 +606,7 @@ class Batch:
     def _end(self, rows: Array, outcome: int) -> None:
         self.outcome[rows] = outcome
         self.end_time[rows] = self.t
-        self.final_pos[rows] = self.pos[rows]
-        for j, p in enumerate(self.populations):
-            self.final_fraction[rows, j] = 1.0 - p.fraction(p.plan.initial_idx)[rows]
+        self._snapshot(rows)
         if self.recording is not None:
             self._record()  # the last tick of these replicates, before they go quiet
         self.active &= ~rows
@@ -609,11 +614,15 @@ class Batch:
     def finish(self) -> None:
         """Close replicates that reached the horizon without an outcome."""
         rows = self.active.copy()
+        self._snapshot(rows)
+        if rows.any():
+            self._trace(rows, "horizon reached with no outcome (unresolved)")
+
+    def _snapshot(self, rows: Array) -> None:
+        """Keep the final stances and shares of replicates that end now."""
         self.final_pos[rows] = self.pos[rows]
         for j, p in enumerate(self.populations):
             self.final_fraction[rows, j] = 1.0 - p.fraction(p.plan.initial_idx)[rows]
-        if rows.any():
-            self._trace(rows, "horizon reached with no outcome (unresolved)")
 
     def _phase_conditions(self) -> None:
         for eid, e in self.sc.events.items():
@@ -664,7 +673,7 @@ class Batch:
             support = self.signal(rule.support)[r] + self.param[(*key, "offset")][r]
             detail = f"support {support:.3f} vs threshold {self.param[(*key, 'threshold')][r]:.3f}"
         else:
-            a_idx = self.plan.averaging.index(rp)
+            a_idx = self._opinion_col[rp.agent]
             detail = f"opinion {self.opinion[r, a_idx]:.3f} vs cut-off {rule.cutoff:g}"
         self._trace(mask, f"{rp.agent}: {a.positions[src]} -> {a.positions[dst]} ({detail})")
 
