@@ -23,7 +23,6 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -122,15 +121,14 @@ def _glob_escape(text: str) -> str:
 
 
 # ----------------------------------------------------------------- writing
-def write_error(out: Path, exc: OSError, option: str = "--out ") -> InputError:
+def write_error(out: Path | str, exc: OSError, option: str = "--out ") -> InputError:
     """A user error for a folder that cannot be written (read-only, full disk, ...)."""
     reason = exc.strerror or str(exc)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         reason = "no space left on the device"
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         reason = "permission denied (read-only folder or file system)"
-    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(out) else ""
-    return InputError(f"{option}{out}: cannot write there: {reason}{where}; nothing was written")
+    return InputError(f"{option}{out}: cannot write there: {reason}; nothing was written")
 
 
 def check_target(out: Path, overwrite: bool) -> None:
@@ -141,8 +139,13 @@ def check_target(out: Path, overwrite: bool) -> None:
     InputError
         ``out`` is a file, a non-empty folder (unless ``overwrite``), or read-only.
     """
+    if not Path(os.path.abspath(out)).name:
+        raise InputError(f"--out {out}: choose a folder below the file system's root")
+    here = Path.cwd().resolve()
+    if Path(out).resolve() in (here, *here.parents):
+        raise InputError(f"--out {out}: is the current folder (or holds it); choose a subfolder")
+    clean_stale(Path(os.path.abspath(out)))
     out = Path(out)
-    clean_stale(out)
     if out.exists() or out.is_symlink():
         if not out.is_dir():
             raise InputError(f"--out {out}: is a file, not a folder; choose a folder")
@@ -164,11 +167,17 @@ def check_target(out: Path, overwrite: bool) -> None:
 
 def _make_temp(out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+    while True:  # not tempfile.mkdtemp: its mode 0700 would stay on the published folder
+        tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            tmp.mkdir()
+            return tmp
+        except FileExistsError:
+            continue
 
 
 @contextmanager
-def building(out: Path, overwrite: bool, kind: str) -> Iterator[Path]:
+def building(out: Path | str, overwrite: bool, kind: str) -> Iterator[Path]:
     """Give a fresh folder beside ``out`` to fill; seal it and move it into place.
 
     Parameters
@@ -187,16 +196,16 @@ def building(out: Path, overwrite: bool, kind: str) -> Iterator[Path]:
         ``run.json`` and becomes ``out``. On an error (or an interrupt) it is
         deleted and ``out`` is left as it was.
     """
-    out = Path(out)
-    check_target(out, overwrite)
+    check_target(Path(out), overwrite)
+    target = Path(os.path.abspath(out))  # "." has no name to put a sibling beside
     try:
-        tmp = _make_temp(out)
+        tmp = _make_temp(target)
     except OSError as exc:
         raise write_error(out, exc) from None
     try:
         yield tmp
         seal(tmp, kind)
-        publish(tmp, out, overwrite)
+        publish(tmp, target, overwrite)
     except OSError as exc:
         raise write_error(out, exc) from None
     finally:
