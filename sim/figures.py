@@ -66,10 +66,9 @@ class RunView:
         """From the files of ``stancesim run --out``."""
         import pyarrow.parquet as pq
 
-        if not (folder / "replicates.parquet").exists():
-            raise InputError(
-                f"{folder}: no replicates.parquet (write one with stancesim run --out)"
-            )
+        from sim.folders import check_complete
+
+        check_complete(folder, "run")  # never draw from a partial or mixed folder
         scenario = load_scenario(folder / "scenario.resolved.yaml")
         summary = json.loads((folder / "summary.json").read_text())
         reps = pq.read_table(folder / "replicates.parquet").to_pydict()
@@ -79,7 +78,7 @@ class RunView:
         traj = None
         if (folder / "trajectories.parquet").exists():
             t = pq.read_table(folder / "trajectories.parquet")
-            traj = {c: t.column(c).to_numpy() for c in t.column_names}
+            traj = {c: _codes(t.column(c), scenario, c) for c in t.column_names}
         return cls(
             scenario,
             int(summary["seed"]),
@@ -101,6 +100,23 @@ class RunView:
             f"{self.scenario.name} · {self.replicates} replicates · seed {self.seed} · "
             f"stancesim {self.version}"
         )
+
+
+def _codes(column: Any, scenario: Scenario, name: str) -> Array:
+    """A trajectory column as numbers; position names back to their indices."""
+    import pyarrow as pa
+
+    if not pa.types.is_dictionary(column.type):
+        return np.asarray(column.to_numpy())
+    agent = scenario.agents.get(name.rsplit(".", 1)[0])
+    positions = agent.positions if isinstance(agent, Individual) else []
+    index = {p: float(i) for i, p in enumerate(positions)}
+    parts = [np.empty(0)]
+    for chunk in column.chunks:
+        lookup = np.array([index.get(v, np.nan) for v in chunk.dictionary.to_pylist()] + [np.nan])
+        k = chunk.indices.fill_null(len(lookup) - 1).to_numpy(zero_copy_only=False)
+        parts.append(lookup[k])
+    return np.concatenate(parts)
 
 
 def load_run(source: Path, replicates: int, seed: int | None, record: bool) -> RunView:
@@ -242,14 +258,17 @@ def _trajectory_matrix(
 
 
 # ----------------------------------------------------------- sweep figures
-def figure_sweep(folder: Path, outcome: str | None = None) -> tuple[Any, dict[str, Any]]:
-    """P(outcome) curves for one parameter; for more, a heatmap over the first two."""
-    import pyarrow.parquet as pq
+def figure_sweep(
+    folder: Path, outcome: str | None = None, partial: bool = False
+) -> tuple[Any, dict[str, Any]]:
+    """P(outcome) curves for one parameter; for more, a heatmap over the first two.
 
-    from sim.store import SweepStore
+    An unfinished sweep is refused unless ``partial``; then the footnote and
+    the data (key ``partial``) say so.
+    """
+    from sim.sweep_results import read_results
 
-    manifest = SweepStore.read_manifest(folder)
-    table = pq.read_table(folder / "points").sort_by("point")
+    table, manifest, partial_note = read_results(folder, partial)
     params = list(manifest["definition"]["parameters"])
     base = manifest["base_scenario"]
     outcomes = [*base["outcomes"], UNRESOLVED]
@@ -263,6 +282,9 @@ def figure_sweep(folder: Path, outcome: str | None = None) -> tuple[Any, dict[st
         f"sweep of {base['name']} · {table.num_rows} points · "
         f"seed {manifest['definition']['seed']} · stancesim {manifest['stancesim_version']}"
     )
+    if partial_note is not None:
+        note = f"PARTIAL ({partial_note}) · {note}"
+    extra = {} if partial_note is None else {"partial": partial_note}
     if len(params) == 1:
         x = np.array(table.column(params[0]).to_pylist(), dtype=float)[ok]
         order = np.argsort(x)
@@ -282,6 +304,7 @@ def figure_sweep(folder: Path, outcome: str | None = None) -> tuple[Any, dict[st
         ax.set_title("Where the ending flips")
         P.footnote(ax.figure, note)
         return ax.figure, {
+            **extra,
             "x": x.tolist(),
             **{o: c[0].tolist() for o, c in curves.items()},
             "crossings": crossings,
@@ -299,6 +322,7 @@ def figure_sweep(folder: Path, outcome: str | None = None) -> tuple[Any, dict[st
     ax.set_title(title, fontsize=10)
     P.footnote(ax.figure, note)
     return ax.figure, {
+        **extra,
         "x": ux.tolist(),
         "y": uy.tolist(),
         "z": [[None if np.isnan(v) else float(v) for v in row] for row in z],

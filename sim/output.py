@@ -1,16 +1,13 @@
 """Writing run results: Parquet tables, the JSON summary, the resolved scenario.
 
-Files are first written to a temporary folder beside the target and moved in
-one by one with ``os.replace``, so an interrupted write never leaves a
-half-written file under its final name.
+The whole folder is written beside the target, sealed with ``run.json`` and
+renamed into place (:mod:`sim.folders`), so an interrupted write never leaves
+a half-written folder, or one that mixes two runs, under the target's name.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.folders import building
 from sim.runner import RunResult
 from sim.yamlio import dump
 
@@ -43,9 +41,25 @@ def replicates_table(result: RunResult) -> pa.Table:
 
 
 def trajectories_table(result: RunResult) -> pa.Table:
-    """One row per replicate and tick while the replicate ran."""
+    """One row per replicate and tick while the replicate ran.
+
+    An individual's position is a dictionary-encoded column of its position
+    names (readers get names, not bare integer codes).
+    """
     assert result.trajectories is not None
-    table = pa.table(dict(result.trajectories))
+    cols: dict[str, Any] = dict(result.trajectories)
+    for i, aid in enumerate(result.individuals):
+        key = f"{aid}.position"
+        if key in cols:
+            codes = np.asarray(cols[key], dtype=float)
+            missing = np.isnan(codes)
+            indices = pa.array(
+                np.where(missing, 0, codes).astype(np.int32), mask=missing, type=pa.int32()
+            )
+            cols[key] = pa.DictionaryArray.from_arrays(
+                indices, pa.array(result.position_names(i), type=pa.string())
+            )
+    table = pa.table(cols)
     return table.replace_schema_metadata(_metadata(result))
 
 
@@ -57,30 +71,37 @@ def _metadata(result: RunResult) -> dict[str, str]:
     }
 
 
-def write_run(result: RunResult, out: str | Path) -> list[Path]:
-    """Write the run's files into ``out``.
+def write_run(result: RunResult, out: str | Path, overwrite: bool = False) -> list[Path]:
+    """Write the run's files into a new folder ``out``.
 
-    ``replicates.parquet``, ``summary.json``, ``scenario.resolved.yaml`` and,
-    when recorded, ``trajectories.parquet``.
+    ``replicates.parquet``, ``summary.json``, ``scenario.resolved.yaml``,
+    when recorded ``trajectories.parquet``, and last ``run.json`` (status,
+    each file's name and sha256).
+
+    Parameters
+    ----------
+    result : RunResult
+    out : path
+        The results folder: absent or empty, unless ``overwrite``.
+    overwrite : bool
+        Replace a non-empty ``out`` (it is swapped, never mixed).
 
     Returns
     -------
     list of Path
         The files written.
+
+    Raises
+    ------
+    InputError
+        ``out`` is a file, non-empty without ``overwrite``, or cannot be written.
     """
     target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".stancesim-", dir=target))
-    try:
+    with building(target, overwrite, "run") as tmp:
         pq.write_table(replicates_table(result), tmp / "replicates.parquet")
         (tmp / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
         (tmp / "scenario.resolved.yaml").write_text(dump(result.scenario.canonical()))
         if result.trajectories is not None:
             pq.write_table(trajectories_table(result), tmp / "trajectories.parquet")
-        written = []
-        for f in sorted(tmp.iterdir()):
-            os.replace(f, target / f.name)
-            written.append(target / f.name)
-        return written
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        names = sorted(p.name for p in tmp.iterdir())
+    return [target / n for n in names] + [target / "run.json"]

@@ -14,6 +14,14 @@ Parquet part, written to a temporary file and renamed into place, so no reader
 ever sees a half-written part. At the end, parts are compacted into a few
 large files sorted by point. Rows are deduplicated by point on reading, which
 makes every step safe to repeat after a crash.
+
+The manifest's ``status`` is ``running`` until the last part is compacted;
+then it becomes ``complete`` and lists every part with its sha256, so a folder
+tells from its own files whether it is whole. Each Parquet part (in its schema
+metadata) and each journal segment (in its first line) carries a copy of the
+manifest, from which a deleted manifest is rebuilt on ``--resume``. A part
+that cannot be read, or no longer matches its recorded hash, is dropped on
+``--resume`` and its points computed again.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.errors import InputError
+from sim.folders import hidden_name, sha256_file
 
 #: Points per Parquet part while the sweep runs (STANCESIM_PART_ROWS overrides it,
 #: which the crash tests use to exercise part writing).
@@ -37,10 +47,28 @@ PART_ROWS = int(os.environ.get("STANCESIM_PART_ROWS", "2000"))
 #: Rows per part after compaction.
 COMPACT_ROWS = 250_000
 MANIFEST = "manifest.json"
+#: Key of the manifest copy in each Parquet part's schema metadata.
+META_KEY = b"stancesim.manifest"
+#: Manifest fields that describe the sweep (not its progress); the copies hold these.
+_COPIED = (
+    "stancesim_version",
+    "created",
+    "scenario_file",
+    "base_scenario",
+    "base_scenario_sha256",
+    "definition",
+    "definition_sha256",
+    "n_points",
+    "block_size",
+)
+
+
+class DroppedPart(UserWarning):
+    """A Parquet part was unreadable or damaged; its points will be computed again."""
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(hidden_name(f"{path.name}.tmp"))
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
@@ -79,18 +107,52 @@ class SweepStore:
         self._journal: Any = None
         self._journal_rows = 0
         self._segment = 0
+        #: The sweep's description, copied into every part and journal segment.
+        self.copy: dict[str, Any] = {}
+        #: Parts dropped by :meth:`done_points` as unreadable or damaged.
+        self.dropped: list[Path] = []
 
     # ------------------------------------------------------------- manifest
     @staticmethod
-    def read_manifest(root: str | Path) -> dict[str, Any]:
-        """The manifest of an existing sweep folder."""
+    def read_manifest(root: str | Path, rebuild: bool = False) -> dict[str, Any]:
+        """The manifest of an existing sweep folder.
+
+        Parameters
+        ----------
+        root : path
+            The sweep folder.
+        rebuild : bool
+            When ``manifest.json`` is missing, write it again from the copy in
+            the parts or journal (status ``running``: only ``--resume`` can
+            tell the sweep complete again).
+        """
         path = Path(root) / MANIFEST
         try:
             return dict(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
-            raise InputError(f"{root}: not a sweep folder (no {MANIFEST})") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: unreadable manifest ({exc})") from None
+            pass
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(
+                f"{path}: unreadable manifest ({exc}); delete it and run "
+                f"stancesim sweep --resume {root} to rebuild it from the parts"
+            ) from None
+        copy = _find_copy(Path(root))
+        if copy is None:
+            if (Path(root) / "points").is_dir() or (Path(root) / ".journal").is_dir():
+                raise InputError(
+                    f"{root}: sweep folder without {MANIFEST}, and no finished point holds a "
+                    "copy of it (stopped before its first point, or written by an older "
+                    "stancesim); run the sweep again with --out into a new folder"
+                )
+            raise InputError(f"{root}: not a sweep folder (no {MANIFEST})")
+        if not rebuild:
+            raise InputError(
+                f"{root}: {MANIFEST} is missing; rebuild it from the sweep's own files "
+                f"(and finish the sweep) with: stancesim sweep --resume {root}"
+            )
+        manifest = {**copy, "status": "running", "rebuilt": True}
+        _atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
+        return manifest
 
     def create(self, manifest: dict[str, Any]) -> None:
         """Start a new folder; refuse one that already holds files."""
@@ -99,14 +161,21 @@ class SweepStore:
                 f"{self.root}: folder is not empty; use --resume {self.root} to finish that "
                 "sweep, or choose another --out"
             )
+        self.root.mkdir(parents=True, exist_ok=True)
+        _atomic_write_text(self.root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        self.copy = {k: manifest[k] for k in _COPIED if k in manifest}
         for d in (self.points_dir, self.journal_dir):
             d.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(self.root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+    def adopt(self, manifest: dict[str, Any]) -> None:
+        """Copy an existing sweep's description into the parts written from now on."""
+        self.copy = {k: manifest[k] for k in _COPIED if k in manifest}
 
     def update_manifest(self, **fields: Any) -> None:
-        """Change fields of the manifest (atomically)."""
+        """Change fields of the manifest (atomically); a field set to None is removed."""
         manifest = self.read_manifest(self.root)
         manifest.update(fields)
+        manifest = {k: v for k, v in manifest.items() if v is not None}
         _atomic_write_text(self.root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
     # --------------------------------------------------------------- writing
@@ -119,6 +188,9 @@ class SweepStore:
         self._journal = open(
             self.journal_dir / f"segment-{self._segment:06d}.jsonl", "a", encoding="utf-8"
         )
+        if self.copy:
+            self._journal.write(json.dumps({"manifest": self.copy}, separators=(",", ":")) + "\n")
+            self._journal.flush()
         self._journal_rows = 0
 
     def append(self, result: dict[str, Any]) -> None:
@@ -163,21 +235,93 @@ class SweepStore:
             table = pa.Table.from_pylist([_clean(r, self.columns) for r in rows], schema=schema)
         else:
             table = pa.Table.from_pylist(rows)
-        tmp = self.root / f".{name}.parquet.tmp"
-        pq.write_table(table, tmp)
+        tmp = self.root / hidden_name(f"{name}.parquet.tmp")
+        pq.write_table(self._with_copy(table), tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, folder / f"{name}.parquet")
 
     # --------------------------------------------------------------- reading
-    def done_points(self) -> set[int]:
-        """Points already finished (in parts or in the journal)."""
+    def _with_copy(self, table: pa.Table) -> pa.Table:
+        if not self.copy:
+            return table
+        meta = dict(table.schema.metadata or {})
+        meta[META_KEY] = json.dumps(self.copy, separators=(",", ":")).encode()
+        return table.replace_schema_metadata(meta)
+
+    def done_points(self, expected: dict[str, Any] | None = None) -> set[int]:
+        """Points already finished (in parts or in the journal).
+
+        Parts that cannot be read, or differ from their sha256 in ``expected``
+        (the ``files`` of a complete manifest), are deleted (listed in
+        :attr:`dropped`, with a :class:`DroppedPart` warning): their points
+        are not done, so they are computed again. With per-replicate rows
+        kept, a point also needs its replicate rows to count as done.
+        """
+        expected = expected or {}
         done: set[int] = set()
+        self._ok_points: set[int] = set()
+        self._rep_points: set[int] = set()
         for part in sorted(self.points_dir.glob("*.parquet")):
-            done.update(pq.read_table(part, columns=["point"]).column("point").to_pylist())
+            table = self._readable(part, expected)
+            if table is not None:
+                points = table.column("point").to_pylist()
+                done.update(points)
+                status = table.column("status").to_pylist()
+                self._ok_points.update(
+                    p for p, st in zip(points, status, strict=True) if st == "ok"
+                )
         for seg in sorted(self.journal_dir.glob("segment-*.jsonl")):
-            done.update(r["row"]["point"] for r in _read_journal(seg))
+            for r in _read_journal(seg):
+                done.add(r["row"]["point"])
+                if r["row"].get("status") == "ok":
+                    self._ok_points.add(r["row"]["point"])
+                if "replicates" in r:
+                    self._rep_points.add(r["row"]["point"])
+        if self.replicates_dir.exists():
+            for part in sorted(self.replicates_dir.glob("*.parquet")):
+                table = self._readable(part, expected)
+                if table is not None:
+                    self._rep_points.update(table.column("point").to_pylist())
+            # a finished point whose replicate rows were dropped is run again
+            done -= self._ok_points - self._rep_points
         return done
+
+    def _readable(self, part: Path, expected: dict[str, Any]) -> pa.Table | None:
+        name = part.relative_to(self.root).as_posix()
+        try:
+            if name in expected and sha256_file(part) != expected[name]["sha256"]:
+                raise ValueError("does not match its sha256 in the manifest")
+            return pq.read_table(part)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            part.unlink(missing_ok=True)
+            self.dropped.append(part)
+            warnings.warn(
+                f"{part}: unreadable or damaged ({exc}); dropped, its points are computed again",
+                DroppedPart,
+                stacklevel=2,
+            )
+            return None
+
+    def files_record(self) -> dict[str, dict[str, Any]]:
+        """Every Parquet part with its sha256 and size (for a complete manifest)."""
+        out = {}
+        for folder in (self.points_dir, self.replicates_dir):
+            for p in sorted(folder.glob("*.parquet")) if folder.exists() else []:
+                out[p.relative_to(self.root).as_posix()] = {
+                    "sha256": sha256_file(p),
+                    "bytes": p.stat().st_size,
+                }
+        return out
+
+    def journal_table(self) -> pa.Table:
+        """Finished points still in the journal (read only, for a partial view)."""
+        rows = [
+            _clean(r["row"], self.columns)
+            for seg in sorted(self.journal_dir.glob("segment-*.jsonl"))
+            for r in _read_journal(seg)
+        ]
+        return pa.Table.from_pylist(rows, schema=self.schema)
 
     def failures(self) -> int:
         """Number of finished points that failed."""
@@ -211,8 +355,8 @@ class SweepStore:
                 f"points-{stamp}-{i:05d}" if schema is not None else f"replicates-{stamp}-{i:05d}"
             )
             chunk = table.slice(i * COMPACT_ROWS, COMPACT_ROWS)
-            tmp = self.root / f".{name}.parquet.tmp"
-            pq.write_table(chunk, tmp)
+            tmp = self.root / hidden_name(f"{name}.parquet.tmp")
+            pq.write_table(self._with_copy(chunk), tmp)
             os.replace(tmp, folder / f"{name}.parquet")
             new.append(folder / f"{name}.parquet")
         for p in old:
@@ -221,6 +365,12 @@ class SweepStore:
 
 
 def _read_journal(path: Path) -> Iterator[dict[str, Any]]:
+    for entry in _journal_lines(path):
+        if "row" in entry:
+            yield entry
+
+
+def _journal_lines(path: Path) -> Iterator[dict[str, Any]]:
     with open(path, encoding="utf-8") as f:
         for line in f:
             if not line.endswith("\n"):
@@ -229,6 +379,25 @@ def _read_journal(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
             except json.JSONDecodeError:
                 break
+
+
+def _find_copy(root: Path) -> dict[str, Any] | None:
+    """The manifest copy held by any part or journal segment of ``root``."""
+    for part in sorted((root / "points").glob("*.parquet")):
+        try:
+            meta = pq.read_schema(part).metadata or {}
+        except (OSError, pa.ArrowException):
+            continue
+        if META_KEY in meta:
+            return dict(json.loads(meta[META_KEY]))
+    for seg in sorted((root / ".journal").glob("segment-*.jsonl")):
+        try:
+            first = next(_journal_lines(seg), None)
+        except (OSError, UnicodeDecodeError):
+            continue
+        if first is not None and "manifest" in first:
+            return dict(first["manifest"])
+    return None
 
 
 def _read_parts(folder: Path, schema: pa.Schema | None) -> pa.Table:

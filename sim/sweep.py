@@ -420,16 +420,22 @@ def run_sweep(
         One row per point, sorted by point.
     """
     from sim.executors import make_executor
+    from sim.folders import clean_hidden
     from sim.store import SweepStore
 
     points = definition.point_values()
     base_data = base.canonical()
     store = SweepStore(out, columns(base, definition), param_types(definition, points))
     if resume:
-        manifest = SweepStore.read_manifest(out)
+        manifest = SweepStore.read_manifest(out, rebuild=True)
         if manifest["definition_sha256"] != definition_hash(base, definition):
             raise InputError(f"{out}: the sweep given does not match the one in its manifest")
-        done = store.done_points()
+        clean_hidden(Path(out))  # temporary files of a killed writer
+        store.adopt(manifest)
+        # from here until the end the folder may change: it is not complete
+        store.update_manifest(status="running", files=None, failures=None)
+        expected = manifest.get("files") if manifest.get("status") == "complete" else None
+        done = store.done_points(expected)
     else:
         check_points(base_data, definition, points)
         store.create(manifest_for(base, definition, scenario_file))
@@ -446,7 +452,7 @@ def run_sweep(
     finally:
         store.close()
     store.compact()
-    store.update_manifest(status="complete", failures=store.failures())
+    store.update_manifest(status="complete", failures=store.failures(), files=store.files_record())
     return store.table()
 
 
@@ -455,7 +461,7 @@ def resume_inputs(out: str | Path) -> tuple[Scenario, SweepDefinition, str | Non
     from sim.scenario import scenario_from_dict
     from sim.store import SweepStore
 
-    manifest = SweepStore.read_manifest(out)
+    manifest = SweepStore.read_manifest(out, rebuild=True)
     base = scenario_from_dict(manifest["base_scenario"], source=f"{out}/manifest.json")
     definition = SweepDefinition.model_validate(manifest["definition"])
     return base, definition, manifest.get("scenario_file")

@@ -75,6 +75,7 @@ def test_out_writes_parquet_summary_and_resolved_scenario(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
         "replicates.parquet",
+        "run.json",
         "scenario.resolved.yaml",
         "summary.json",
         "trajectories.parquet",

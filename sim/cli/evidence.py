@@ -87,7 +87,9 @@ def backtest(
     ),
     particles: int = PARTICLES,
     seed: int = SEED,
-    out: Path = typer.Option(Path("plots"), "--out", help="Folder for the figure and scores."),
+    out: Path = typer.Option(
+        Path("stancesim-plots"), "--out", help="Folder for the figure and scores."
+    ),
 ) -> None:
     """Brier and log scores of the nowcast curve against the realised outcome, and its figure."""
     from sim import figures
@@ -109,7 +111,9 @@ def backtest(
         curve = _curve(sc, obs, times, particles, seed)
         scores = brier_and_log_score(curve, realised)
         fig, data = figures.figure_nowcast(sc, curve, obs, realised)
-        figures.save(fig, {**data, "scores": scores, "realised": realised}, out, "backtest")
+        from sim.cli.plot import save
+
+        save(fig, {**data, "scores": scores, "realised": realised}, out, "backtest")
         typer.echo(f"{'T':>8}{'P(' + realised + ')':>16}{'Brier':>10}{'log score':>11}")
         for n, b, lg in zip(curve, scores["brier"], scores["log_score"], strict=True):
             typer.echo(f"{n.at:8.1f}{n.probabilities[realised]:16.3f}{b:10.3f}{lg:11.3f}")
@@ -130,15 +134,22 @@ def calibrate(
     particles: int = typer.Option(512, "--particles", help="Particles per likelihood estimate."),
     seed: int = SEED,
     jobs: int = typer.Option(1, "--jobs", "-j", min=1),
-    out: Path = typer.Option(Path("calibration"), "--out", help="Folder for the results."),
+    out: Path = typer.Option(
+        Path("calibration"), "--out", help="Folder for the results (new or empty)."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace a non-empty --out folder (swapped, never mixed)."
+    ),
 ) -> None:
     """Posterior over parameters given the observations, a plot, and a calibrated scenario."""
     from sim import figures
     from sim.calibrate import calibrate as run_calibration
+    from sim.folders import building, check_target
     from sim.sweep import check_points, parse_spec
     from sim.yamlio import dump
 
     with user_errors():
+        check_target(out, overwrite)  # before the work, not after it
         sc, obs = _load(file, observations, [])
         bounds = {}
         for p in params:
@@ -161,25 +172,30 @@ def calibrate(
         cal = run_calibration(
             sc, obs, bounds, points=points, particles=particles, seed=seed, jobs=jobs
         )
-        out.mkdir(parents=True, exist_ok=True)
-        figures.save(*figures.figure_posterior(cal), out, "posterior")
-        (out / "calibrated.yaml").write_text(dump(cal.calibrated_scenario(sc)))
-        rows = [
-            {
-                **{p: float(v) for p, v in zip(cal.paths, row, strict=True)},
-                "log_likelihood": float(ll),
-                "weight": float(w),
-            }
-            for row, ll, w in zip(cal.values, cal.log_likelihood, cal.weights, strict=True)
-        ]
-        draws = cal.sample(1000, seed)
-        sample = [dict(zip(cal.paths, (float(v) for v in row), strict=True)) for row in draws]
-        (out / "posterior.json").write_text(
-            json.dumps(
-                {"points": rows, "mean": cal.posterior_mean(), "ess": cal.ess, "sample": sample},
-                indent=1,
+        with building(out, overwrite, "calibration") as tmp:
+            figures.save(*figures.figure_posterior(cal), tmp, "posterior")
+            (tmp / "calibrated.yaml").write_text(dump(cal.calibrated_scenario(sc)))
+            rows = [
+                {
+                    **{p: float(v) for p, v in zip(cal.paths, row, strict=True)},
+                    "log_likelihood": float(ll),
+                    "weight": float(w),
+                }
+                for row, ll, w in zip(cal.values, cal.log_likelihood, cal.weights, strict=True)
+            ]
+            draws = cal.sample(1000, seed)
+            sample = [dict(zip(cal.paths, (float(v) for v in row), strict=True)) for row in draws]
+            (tmp / "posterior.json").write_text(
+                json.dumps(
+                    {
+                        "points": rows,
+                        "mean": cal.posterior_mean(),
+                        "ess": cal.ess,
+                        "sample": sample,
+                    },
+                    indent=1,
+                )
             )
-        )
         for p, m in cal.posterior_mean().items():
             typer.echo(f"{p}: posterior mean {m:.4g} (prior {bounds[p][0]:g}..{bounds[p][1]:g})")
         typer.echo(f"effective design points: {cal.ess:.1f} of {points}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -12,19 +13,75 @@ import typer
 if TYPE_CHECKING:
     from sim.figures import RunView
 
-from sim.cli.common import user_errors
+from sim.cli.common import stderr, user_errors
 from sim.errors import InputError
 
 app = typer.Typer(help="Draw figures from run or sweep results (or a scenario file, run first).")
 
-OUT = typer.Option(Path("plots"), "--out", help="Folder for the PNG, SVG and JSON files.")
+OUT = typer.Option(
+    None,
+    "--out",
+    help="Folder for the PNG, SVG and JSON files (default: SOURCE/plots for a run or sweep "
+    "folder, ./stancesim-plots for a scenario file).",
+)
 REPS = typer.Option(2000, "-n", "--replicates", help="Replicates when running a scenario file.")
 SEED = typer.Option(1, "--seed", help="Seed when running a scenario file.")
+PARTIAL = typer.Option(
+    False, "--partial", help="Draw an unfinished sweep's finished points (marked as partial)."
+)
+#: Where figures made from a scenario file go (never the repository's plots/).
+SCENARIO_PLOTS = Path("stancesim-plots")
 
 
 def _written(paths: list[Path]) -> None:
     for p in paths:
         typer.echo(str(p))
+
+
+def default_out(source: Path, out: Path | None) -> Path:
+    """``--out`` if given; else ``SOURCE/plots`` for a results folder, else ./stancesim-plots."""
+    if out is not None:
+        return out
+    return source / "plots" if source.is_dir() else SCENARIO_PLOTS
+
+
+def check_name(name: str) -> str:
+    """Refuse a figure name that would write outside ``--out``."""
+    seps = {"/", "\\", os.sep, *([os.altsep] if os.altsep else [])}
+    if not name or name in (".", "..") or ".." in name or any(c in name for c in seps):
+        raise InputError(
+            f"--name {name!r}: expected a plain file name (no path separators, no '..'); "
+            "use --out to choose the folder"
+        )
+    if "\0" in name:
+        raise InputError(f"--name {name!r}: contains a NUL character")
+    return name
+
+
+def save(fig: Any, data: dict[str, Any], out: Path, name: str) -> list[Path]:
+    """Write a figure's files into ``out`` whole: each appears complete or not at all."""
+    from sim import figures
+    from sim.folders import clean_hidden, hidden_name, write_error
+
+    check_name(name)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file, not a folder; choose a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        clean_hidden(out)
+        tmp = Path(tempfile.mkdtemp(prefix=hidden_name("plot-"), dir=out))
+    except OSError as exc:
+        raise write_error(out, exc) from None
+    try:
+        written = []
+        for p in figures.save(fig, data, tmp, name):
+            os.replace(p, out / p.name)
+            written.append(out / p.name)
+        return written
+    except OSError as exc:
+        raise write_error(out, exc) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @app.command("trajectories")
@@ -33,7 +90,7 @@ def trajectories(
         ..., help="run --out folder (with --record trajectories) or scenario file."
     ),
     population: str | None = typer.Option(None, help="Population to show (default: the first)."),
-    out: Path = OUT,
+    out: Path | None = OUT,
     replicates: int = REPS,
     seed: int = SEED,
     name: str = typer.Option("trajectories", help="File name (without extension)."),
@@ -42,14 +99,16 @@ def trajectories(
     from sim import figures
 
     with user_errors():
+        check_name(name)
         view = figures.load_run(source, replicates, seed, record=True)
-        _written(figures.save(*figures.figure_trajectories(view, population), out, name))
+        fig = figures.figure_trajectories(view, population)
+        _written(save(*fig, default_out(source, out), name))
 
 
 @app.command("outcomes")
 def outcomes(
     source: Path = typer.Argument(..., help="run --out folder or scenario file."),
-    out: Path = OUT,
+    out: Path | None = OUT,
     replicates: int = REPS,
     seed: int = SEED,
     name: str = typer.Option("time_to_outcome", help="File name (without extension)."),
@@ -58,22 +117,28 @@ def outcomes(
     from sim import figures
 
     with user_errors():
+        check_name(name)
         view = figures.load_run(source, replicates, seed, record=False)
-        _written(figures.save(*figures.figure_time_to_outcome(view), out, name))
+        _written(save(*figures.figure_time_to_outcome(view), default_out(source, out), name))
 
 
 @app.command("sweep")
 def sweep(
     folder: Path = typer.Argument(..., help="A sweep --out folder."),
     outcome: str | None = typer.Option(None, help="Outcome of the heatmap (default: the first)."),
-    out: Path = OUT,
+    out: Path | None = OUT,
     name: str = typer.Option("sweep", help="File name (without extension)."),
+    partial: bool = PARTIAL,
 ) -> None:
     """One parameter: P(outcome) curves with bands; two: a heatmap with the 0.5 contour."""
     from sim import figures
 
     with user_errors():
-        _written(figures.save(*figures.figure_sweep(folder, outcome), out, name))
+        check_name(name)
+        fig, data = figures.figure_sweep(folder, outcome, partial=partial)
+        if data.get("partial"):
+            stderr.print(f"warning: {data['partial']}", markup=False)
+        _written(save(fig, data, default_out(folder, out), name))
 
 
 @app.command("compare")
@@ -82,7 +147,7 @@ def compare(
     variants: list[str] = typer.Option(
         [], "--variant", help="LABEL:PATH=VALUE[;PATH=VALUE] on the first file; repeatable."
     ),
-    out: Path = OUT,
+    out: Path | None = OUT,
     replicates: int = REPS,
     seed: int = SEED,
     name: str = typer.Option("compare", help="File name (without extension)."),
@@ -91,9 +156,10 @@ def compare(
     from sim import figures
 
     with user_errors():
+        check_name(name)
         views = [(f.stem, figures.load_run(f, replicates, seed, record=False)) for f in files]
         views += [_variant(files[0], v, replicates, seed) for v in variants]
-        _written(figures.save(*figures.figure_compare(views), out, name))
+        _written(save(*figures.figure_compare(views), out or SCENARIO_PLOTS, name))
 
 
 def _variant(file: Path, text: str, replicates: int, seed: int) -> tuple[str, RunView]:
@@ -112,7 +178,9 @@ ARTICLE = Path(__file__).resolve().parents[2] / "scenarios" / "openai_2023_11.ya
 
 
 def gallery(
-    out: Path = OUT,
+    out: Path = typer.Option(
+        Path("plots"), "--out", help="Folder for the figures (the repository's plots/)."
+    ),
     scenario: Path = typer.Option(ARTICLE, help="Scenario to draw (the article's by default)."),
     replicates: int = typer.Option(
         4000, "-n", "--replicates", help="Replicates per run and point block."

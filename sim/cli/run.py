@@ -35,18 +35,27 @@ def run(
     ),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
-    out: Path | None = typer.Option(None, "--out", help="Write Parquet/JSON/YAML results here."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write Parquet/JSON/YAML results to this new (or empty) folder."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace a non-empty --out folder (swapped, never mixed)."
+    ),
     record: Record | None = typer.Option(None, "--record", help="Also keep per-tick trajectories."),
 ) -> None:
     """Run a scenario and report how likely each ending is, when, and who switched."""
     with user_errors():
+        if out is not None:
+            from sim.folders import check_target  # refuse a bad --out before the work
+
+            check_target(out, overwrite)
         scenario = load_scenario(file, sets)
         result = _execute(scenario, replicates, seed, jobs, record is not None)
         summary = result.summary()
         if out is not None:
             from sim.output import write_run  # pyarrow only when files are asked for
 
-            write_run(result, out)
+            write_run(result, out, overwrite)
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
         else:
