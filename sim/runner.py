@@ -2,10 +2,12 @@
 
 Randomness (SPEC 7 style): the run's ``seed`` feeds one
 ``SeedSequence(seed, spawn_key=(b,))`` per block ``b`` of :data:`BLOCK_SIZE`
-replicates, and every block is always simulated whole. Replicate ``K`` is row
-``K % BLOCK_SIZE`` of block ``K // BLOCK_SIZE`` whatever the number of
-replicates asked for, the number of processes or the order in which blocks
-finish.
+replicates, and every block draws its random numbers as a whole block does
+(a block of which fewer rows are wanted computes only those where that keeps
+the stream identical, see :meth:`sim.engine.Batch.compute_only`). Replicate
+``K`` is row ``K % BLOCK_SIZE`` of block ``K // BLOCK_SIZE`` whatever the
+number of replicates asked for, the number of processes or the order in which
+blocks finish.
 """
 
 from __future__ import annotations
@@ -94,9 +96,9 @@ def _plan(scenario: Scenario) -> Plan:
 
 
 def run_block(scenario: Scenario, seed: int, block: int, rows: int, record: bool) -> BlockResult:
-    """Simulate block ``block`` whole and keep its first ``rows`` replicates."""
+    """Simulate block ``block`` (its stream as a whole) and keep its first ``rows`` replicates."""
     plan = _plan(scenario)
-    batch = simulate_block(plan, block_rng(seed, block), BLOCK_SIZE, record=record)
+    batch = simulate_block(plan, block_rng(seed, block), BLOCK_SIZE, record=record, rows=rows)
     return BlockResult.from_batch(block, batch, rows)
 
 
