@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -25,7 +26,7 @@ import numpy as np
 from sim._version import __version__
 from sim.engine import Batch, Tracer, simulate_block
 from sim.model import Plan, compile_plan
-from sim.scenario import Individual, Scenario
+from sim.scenario import Individual, Scenario, load_scenario
 
 #: Replicates per random stream and per engine batch. Part of the
 #: reproducibility contract: changing it changes every result for a seed.
@@ -201,7 +202,7 @@ def _blocks(replicates: int) -> Iterator[tuple[int, int]]:
 
 
 def run(
-    scenario: Scenario,
+    scenario: Scenario | str | os.PathLike[str],
     replicates: int = 1000,
     seed: int | None = None,
     jobs: int = 1,
@@ -212,8 +213,8 @@ def run(
 
     Parameters
     ----------
-    scenario : Scenario
-        From :func:`sim.load_scenario`.
+    scenario : Scenario, str or path
+        From :func:`sim.load_scenario`, or the path of a scenario file.
     replicates : int
         Number of replicates (>= 1).
     seed : int, optional
@@ -229,6 +230,8 @@ def run(
     -------
     RunResult
     """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
     if replicates < 1:
         raise ValueError(f"replicates must be >= 1, got {replicates}")
     if jobs < 1:
