@@ -69,7 +69,8 @@ def main() -> None:
 
         command = app.__call__
         # from here on a command may have something to clean up: give it the interrupt
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+        restore = previous if previous is not None else signal.default_int_handler
+        signal.signal(signal.SIGINT, restore)
         command()
     except KeyboardInterrupt:
         _interrupted()

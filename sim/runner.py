@@ -231,7 +231,7 @@ def run(
     RunResult
     """
     if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
+        scenario = load_scenario(os.fspath(scenario))
     if replicates < 1:
         raise ValueError(f"replicates must be >= 1, got {replicates}")
     if jobs < 1:

@@ -1,4 +1,4 @@
-"""Interface gaps of the first hour: ``--version``, ``sim.run(path)``, sweep seeds, forking safely."""
+"""First-hour interface: ``--version``, ``sim.run(path)``, sweep seeds, forking safely."""
 
 from __future__ import annotations
 

@@ -7,11 +7,9 @@ import signal
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from typer.testing import CliRunner
 
 import sim
 from sim._entry import HOLD_VARIABLE
@@ -68,8 +66,8 @@ def test_console_script_points_at_the_light_entry_module() -> None:
 
 def test_import_sim_is_light_and_leaves_interrupts_alone() -> None:
     out = _python(
-        "import signal, sys, sim; "
-        "print('numpy' in sys.modules, signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+        "import signal, sys, sim; handler = signal.getsignal(signal.SIGINT); "
+        "print('numpy' in sys.modules, handler is signal.default_int_handler)"
     )
     assert out == "False True"
     # the names still load on use, and still no handler (a notebook's Ctrl-C stays its own)
