@@ -171,7 +171,8 @@ def _mp_context() -> multiprocessing.context.BaseContext:
 
     Forked workers start at once with the package loaded, and scripts read from
     stdin work (spawn would re-import ``__main__``). The CLI runs no threads of
-    its own (its progress bar refreshes from the callback), so forking is safe.
+    its own when workers fork: its progress bars have no refresh thread and are
+    redrawn from the progress callback (``tests/test_interface.py`` checks it).
     """
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")

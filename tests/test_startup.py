@@ -9,7 +9,7 @@ import sys
 import tomllib
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, interruptible
 
 import sim
 from sim._entry import HOLD_VARIABLE
@@ -39,6 +39,7 @@ def test_ctrl_c_during_start_up_gives_one_line_and_130(form: str) -> None:
         text=True,
         env={**os.environ, HOLD_VARIABLE: "1"},
         cwd=ROOT,
+        preexec_fn=interruptible,
     )
     try:
         assert proc.stdout is not None

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT
+from conftest import ROOT, interruptible
 from typer.testing import CliRunner
 
 from sim import sample
@@ -318,7 +318,11 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(
 def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path, uninterrupted) -> None:
     out = tmp_path / "s"
     proc = subprocess.Popen(
-        _sweep_cmd(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        _sweep_cmd(out),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=interruptible,
     )
     try:
         _wait_for_points(proc, out, 1)
