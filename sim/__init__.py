@@ -3,16 +3,41 @@
 Notebook use::
 
     import sim
-    sc = sim.load_scenario("scenarios/openai_2023_11.yaml")
-    res = sim.run(sc, replicates=2000, seed=1)
+    res = sim.run("scenarios/openai_2023_11.yaml", replicates=2000, seed=1)
     res.summary()["outcomes"]
+
+Importing the package is cheap: the names below are loaded on first use
+(PEP 562), so that ``stancesim`` can handle Ctrl-C from its first line (see
+:mod:`sim._entry`). No signal handler is installed here.
 """
 
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from sim._version import __version__
-from sim.errors import InputError
-from sim.runner import BLOCK_SIZE, RunResult, run, trace_replicate
-from sim.scenario import Scenario, load_scenario, scenario_from_dict
-from sim.sweep import sweep
+
+if TYPE_CHECKING:
+    from sim.errors import InputError
+    from sim.runner import BLOCK_SIZE, RunResult, run, trace_replicate
+    from sim.scenario import Scenario, load_scenario, scenario_from_dict
+    from sim.sweep import sweep
+
+#: public name -> module that defines it
+_LAZY = {
+    "BLOCK_SIZE": "sim.runner",
+    "InputError": "sim.errors",
+    "RunResult": "sim.runner",
+    "Scenario": "sim.scenario",
+    "load_scenario": "sim.scenario",
+    "run": "sim.runner",
+    "scenario_from_dict": "sim.scenario",
+    "sweep": "sim.sweep",
+    "trace_replicate": "sim.runner",
+}
 
 __all__ = [
     "BLOCK_SIZE",
@@ -26,3 +51,34 @@ __all__ = [
     "sweep",
     "trace_replicate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+class _Package(types.ModuleType):
+    """``sim.sweep`` is the function even once the module ``sim.sweep`` is imported.
+
+    Importing a submodule binds it as an attribute of its package; the eager
+    ``from sim.sweep import sweep`` used to rebind the name to the function
+    afterwards, and this keeps it so.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "sweep" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -128,6 +128,8 @@ class Batch:
         self.sc = plan.scenario
         self.rng = rng
         self.size = size
+        #: leading rows whose per-person population state is computed (see compute_only)
+        self.live = size
         self.tracer = tracer
         self.k = 0  # current tick index
         self.t = 0.0
@@ -263,6 +265,8 @@ class Batch:
         This is how a batch is resampled (rows copied), cut (rows dropped) or
         reordered mid-run; the random stream goes on unchanged.
         """
+        if self.live < self.size:
+            raise RuntimeError("a batch restricted by compute_only cannot be resampled")
         index = np.asarray(index, dtype=np.int64)
         for name in self._ROW_STATE:
             setattr(self, name, _take(getattr(self, name), index))
@@ -271,9 +275,54 @@ class Batch:
         if self.recording is not None:
             self.recording.values = [v[index] for v in self.recording.values]
             self.recording.alive = [a[index] for a in self.recording.alive]
-        self.size = len(index)
+        self.size = self.live = len(index)
         self._cache.clear()
         self._curves_now.clear()
+
+    def compute_only(self, rows: int) -> bool:
+        """Compute per-person population state for the first ``rows`` replicates only.
+
+        Every random number is still drawn (or skipped over) exactly as for the
+        whole block, so rows ``< rows`` come out bit for bit as in a whole
+        block; the others are left unfaithful. That is only safe when no later
+        draw consumes the stream by value of those rows (binomial and
+        hypergeometric draws take a value-dependent number of outputs), so it
+        is applied only when every population is per-person (``hazard_dense``),
+        fixed or reversible-threshold, and the stream can skip outputs
+        (PCG64: one output per double). Call before the first tick.
+
+        Returns
+        -------
+        bool
+            Whether the restriction applies (else the whole block is computed).
+        """
+        bitgen = self.rng.bit_generator
+        safe_modes = {"fixed", "threshold_reversible", "hazard_dense"}
+        applies = (
+            0 < rows < self.size
+            and self.k == 0
+            and self.tracer is None
+            and isinstance(bitgen, np.random.PCG64 | np.random.PCG64DXSM)
+            and not bitgen.state.get("has_uint32", 0)
+            and all(p.plan.mode in safe_modes for p in self.populations)
+            and any(p.plan.mode == "hazard_dense" for p in self.populations)
+        )
+        if applies:
+            self.live = rows
+            for p in self.populations:
+                p.keep_first(rows)
+        return applies
+
+    def uniform_rows(self, columns: int) -> Array:
+        """``rng.random((size, columns))`` restricted to the computed rows.
+
+        The rows past :attr:`live` are skipped in the stream rather than drawn:
+        PCG64 spends exactly one 64-bit output per double, row after row.
+        """
+        u = self.rng.random((self.live, columns))
+        if self.live < self.size:
+            self.rng.bit_generator.advance((self.size - self.live) * columns)  # type: ignore[attr-defined]
+        return u
 
     # ------------------------------------------------------------ observables
     def signal(self, name: str) -> Array:
@@ -729,6 +778,12 @@ class _PopulationState:
     def fraction(self, position: int) -> Array:
         return self.counts[:, position] / self.N
 
+    def keep_first(self, rows: int) -> None:
+        """Drop the per-person arrays of replicates ``>= rows`` (see Batch.compute_only)."""
+        for name in ("resistance", "in_to"):
+            if hasattr(self, name):
+                setattr(self, name, getattr(self, name)[:rows].copy())
+
     def take(self, index: Array) -> None:
         for name in ("counts", "crossed", "spont", "running_max", "resistance", "in_to"):
             if hasattr(self, name):
@@ -762,20 +817,24 @@ class _PopulationState:
             moved = self.sorted.count_reached(drive)
         elif mode == "hazard_counts":
             res, rate = b.param[(*self.key, "resistance")], b.param[(*self.key, "rate")]
-            fwd_p, back_p = self._probabilities(b, rule, drive, res, rate)
+            fwd_p, back_p = self._probabilities(b, rule, drive, res, rate, rule.reversible)
             out = self.N - before
             moved = before + self.rng.binomial(out, R.per_tick(fwd_p, tick))
-            if rule.reversible:
+            if back_p is not None:
                 moved -= self.rng.binomial(before, R.per_tick(back_p, tick))
         else:
-            rate = b.param[(*self.key, "rate")][:, None]
-            fwd_p, back_p = self._probabilities(b, rule, drive[:, None], self.resistance, rate)
-            u = self.rng.random(self.in_to.shape)
+            live = b.live  # rows past it are not computed (Batch.compute_only)
+            rate = b.param[(*self.key, "rate")][:live, None]
+            fwd_p, back_p = self._probabilities(
+                b, rule, drive[:live, None], self.resistance, rate, rule.reversible
+            )
+            u = b.uniform_rows(self.N)
             go = ~self.in_to & (u < R.per_tick(fwd_p, tick))
-            if rule.reversible:
+            if back_p is not None:
                 self.in_to &= ~(u < R.per_tick(back_p, tick))
             self.in_to |= go
-            moved = self.in_to.sum(axis=1)
+            moved = before.copy()
+            moved[:live] = self.in_to.sum(axis=1)
         self.counts[:, self.plan.to_idx] = moved
         self.counts[:, self.plan.initial_idx] = self.N - moved
         if b.tracer is not None:
@@ -789,19 +848,17 @@ class _PopulationState:
                 b._trace(np.ones(b.size, dtype=bool), text)
 
     def _probabilities(
-        self, b: Batch, rule: Any, drive: Array, res: Array, rate: Array
-    ) -> tuple[Array, Array]:
+        self, b: Batch, rule: Any, drive: Array, res: Array, rate: Array, back: bool
+    ) -> tuple[Array, Array | None]:
+        """Per-hour probabilities forward and (when ``back``) back, for ``len(drive)`` rows."""
         if isinstance(rule, HazardRule):
-            return R.hazard_probability(drive, res, rate), R.hazard_back_probability(
-                drive, res, rate
-            )
-        slope = b.param[(*self.key, "slope")]
+            fwd = R.hazard_probability(drive, res, rate)
+            return fwd, R.hazard_back_probability(drive, res, rate) if back else None
+        slope = b.param[(*self.key, "slope")][: len(drive)]
         if drive.ndim == 2:
             slope = slope[:, None]
-        return (
-            R.logistic_probability(drive, res, rate, slope),
-            R.logistic_back_probability(drive, res, rate, slope),
-        )
+        fwd = R.logistic_probability(drive, res, rate, slope)
+        return fwd, R.logistic_back_probability(drive, res, rate, slope) if back else None
 
 
 def simulate_block(
@@ -810,6 +867,7 @@ def simulate_block(
     size: int,
     record: bool = False,
     tracer: Tracer | None = None,
+    rows: int | None = None,
 ) -> Batch:
     """Run one block of replicates to its end on a SimPy timeline.
 
@@ -825,20 +883,29 @@ def simulate_block(
         Keep per-tick aggregates.
     tracer : Tracer, optional
         Tell one replicate's story.
+    rows : int, optional
+        Only the first ``rows`` replicates are wanted: the block's random
+        numbers are drawn as for all ``size``, but where that provably keeps
+        the stream identical only those rows are computed
+        (:meth:`Batch.compute_only`), and the clock stops once they have ended.
 
     Returns
     -------
     Batch
-        The final state, with outcomes, times and switch records.
+        The final state, with outcomes, times and switch records (only the
+        first ``rows`` rows are meaningful when ``rows`` is given).
     """
     batch = Batch(plan, rng, size, record=record, tracer=tracer)
+    wanted = size if rows is None else min(rows, size)
+    batch.compute_only(wanted)
     env = simpy.Environment()
 
     def clock(env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
         for _ in range(plan.n_ticks):
             yield env.timeout(plan.tick)
             batch.step()
-            if not batch.active.any():
+            # later rows never influence earlier ones, so stop when the wanted ones end
+            if not batch.active[:wanted].any():
                 return
         batch.finish()
 

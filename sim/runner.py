@@ -2,16 +2,19 @@
 
 Randomness (SPEC 7 style): the run's ``seed`` feeds one
 ``SeedSequence(seed, spawn_key=(b,))`` per block ``b`` of :data:`BLOCK_SIZE`
-replicates, and every block is always simulated whole. Replicate ``K`` is row
-``K % BLOCK_SIZE`` of block ``K // BLOCK_SIZE`` whatever the number of
-replicates asked for, the number of processes or the order in which blocks
-finish.
+replicates, and every block draws its random numbers as a whole block does
+(a block of which fewer rows are wanted computes only those where that keeps
+the stream identical, see :meth:`sim.engine.Batch.compute_only`). Replicate
+``K`` is row ``K % BLOCK_SIZE`` of block ``K // BLOCK_SIZE`` whatever the
+number of replicates asked for, the number of processes or the order in which
+blocks finish.
 """
 
 from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -23,7 +26,7 @@ import numpy as np
 from sim._version import __version__
 from sim.engine import Batch, Tracer, simulate_block
 from sim.model import Plan, compile_plan
-from sim.scenario import Individual, Scenario
+from sim.scenario import Individual, Scenario, load_scenario
 
 #: Replicates per random stream and per engine batch. Part of the
 #: reproducibility contract: changing it changes every result for a seed.
@@ -94,9 +97,9 @@ def _plan(scenario: Scenario) -> Plan:
 
 
 def run_block(scenario: Scenario, seed: int, block: int, rows: int, record: bool) -> BlockResult:
-    """Simulate block ``block`` whole and keep its first ``rows`` replicates."""
+    """Simulate block ``block`` (its stream as a whole) and keep its first ``rows`` replicates."""
     plan = _plan(scenario)
-    batch = simulate_block(plan, block_rng(seed, block), BLOCK_SIZE, record=record)
+    batch = simulate_block(plan, block_rng(seed, block), BLOCK_SIZE, record=record, rows=rows)
     return BlockResult.from_batch(block, batch, rows)
 
 
@@ -168,7 +171,8 @@ def _mp_context() -> multiprocessing.context.BaseContext:
 
     Forked workers start at once with the package loaded, and scripts read from
     stdin work (spawn would re-import ``__main__``). The CLI runs no threads of
-    its own (its progress bar refreshes from the callback), so forking is safe.
+    its own when workers fork: its progress bars have no refresh thread and are
+    redrawn from the progress callback (``tests/test_interface.py`` checks it).
     """
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
@@ -199,7 +203,7 @@ def _blocks(replicates: int) -> Iterator[tuple[int, int]]:
 
 
 def run(
-    scenario: Scenario,
+    scenario: Scenario | str | os.PathLike[str],
     replicates: int = 1000,
     seed: int | None = None,
     jobs: int = 1,
@@ -210,8 +214,8 @@ def run(
 
     Parameters
     ----------
-    scenario : Scenario
-        From :func:`sim.load_scenario`.
+    scenario : Scenario, str or path
+        From :func:`sim.load_scenario`, or the path of a scenario file.
     replicates : int
         Number of replicates (>= 1).
     seed : int, optional
@@ -227,6 +231,8 @@ def run(
     -------
     RunResult
     """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(os.fspath(scenario))
     if replicates < 1:
         raise ValueError(f"replicates must be >= 1, got {replicates}")
     if jobs < 1:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def interruptible() -> None:
+    """``preexec_fn`` of a child the test will interrupt: Ctrl-C's default action, as in a terminal.
+
+    A shell starts background jobs with SIGINT ignored and children inherit
+    that, so a suite run in the background would otherwise test nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def board_scenario(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from sim._version import __version__
 from sim.cli import evidence as _evidence
 from sim.cli import export as _export
 from sim.cli import plot as _plot
@@ -27,6 +28,27 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"stancesim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    pass
+
+
 app.command("run")(_run.run)
 app.command("trace")(_trace.trace)
 app.command("sweep")(_sweep.sweep)
@@ -41,5 +63,7 @@ app.command("schema")(_schema.schema)
 
 
 def main() -> None:
-    """Entry point of the console script."""
-    app()
+    """Run the command line (through :mod:`sim._entry`, which handles Ctrl-C)."""
+    from sim._entry import main as entry
+
+    entry()

@@ -75,11 +75,17 @@ def _execute(
         TextColumn("{task.completed}/{task.total} replicates"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=stderr, transient=True) as bar:
+    # no refresh thread: with --jobs the workers are forked, and a fork while
+    # another thread holds a lock (rich's, the allocator's) can leave the child
+    # waiting on it forever; the bar is redrawn as blocks finish instead
+    with Progress(*columns, console=stderr, transient=True, auto_refresh=False) as bar:
         task = bar.add_task(scenario.name, total=replicates)
-        return run_scenario(
-            scenario, replicates, seed, jobs, record, lambda k: bar.advance(task, k)
-        )
+
+        def advance(k: int) -> None:
+            bar.advance(task, k)
+            bar.refresh()
+
+        return run_scenario(scenario, replicates, seed, jobs, record, advance)
 
 
 def report(result: RunResult, console: Console) -> None:

@@ -11,7 +11,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from sim.cli.common import show_progress, stderr, user_errors
 from sim.errors import InputError
+from sim.runner import fresh_seed
 from sim.scenario import load_scenario
+from sim.store import SweepStore
 from sim.sweep import build_definition, load_sweep_file, resume_inputs, run_sweep
 from sim.yamlio import load_file
 
@@ -24,7 +26,9 @@ def sweep(
     sampler: str | None = typer.Option(None, help="grid | random | lhs | sobol."),
     points: int | None = typer.Option(None, help="Points for random, lhs, sobol."),
     replicates: int | None = typer.Option(None, "-n", "--replicates", help="Replicates per point."),
-    seed: int | None = typer.Option(None, "--seed", min=0, help="Sweep seed."),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, help="Sweep seed (fresh entropy when omitted, printed)."
+    ),
     until_ci: float | None = typer.Option(
         None, "--until-ci", help="Add replicates until every 95% half-width is at most this."
     ),
@@ -66,7 +70,7 @@ def sweep(
                 )
             base, definition, scenario_file = resume_inputs(resume)
         else:
-            base, definition, scenario_file = _from_file(file, flags, sets)
+            base, definition, scenario_file = _from_file(file, flags, sets, resume)
         try:
             summary = _run(base, definition, target, jobs, dask, resume is not None, scenario_file)
         except KeyboardInterrupt:
@@ -86,9 +90,14 @@ def _split_param(text: str) -> tuple[str, str]:
     return path.strip(), spec
 
 
-def _from_file(file: Path, flags: dict[str, Any], sets: list[str]) -> tuple[Any, Any, str]:
+def _from_file(
+    file: Path, flags: dict[str, Any], sets: list[str], resume: Path | None
+) -> tuple[Any, Any, str]:
     located = load_file(file)
-    kind = located.data.get("kind") if isinstance(located.data, dict) else None
+    data = located.data if isinstance(located.data, dict) else {}
+    kind = data.get("kind")
+    if "seed" not in flags and "seed" not in data:
+        flags = {**flags, "seed": _default_seed(resume)}
     if kind == "sweep":
         scenario_path, base_sets, fields = load_sweep_file(file)
         fields.update(flags)
@@ -98,6 +107,18 @@ def _from_file(file: Path, flags: dict[str, Any], sets: list[str]) -> tuple[Any,
     if "parameters" not in flags:
         raise InputError(f"{file}: a scenario file needs --param PATH=SPEC")
     return base, build_definition(flags, "command line"), str(file)
+
+
+def _default_seed(resume: Path | None) -> int:
+    """The seed when none is given: the resumed sweep's, else fresh entropy, as ``run`` does.
+
+    The manifest records it, so ``--resume`` goes on with the same one.
+    """
+    if resume is not None:
+        return int(SweepStore.read_manifest(resume)["definition"]["seed"])
+    seed = fresh_seed()
+    stderr.print(f"seed {seed} (fresh; give --seed {seed} to repeat)", markup=False)
+    return seed
 
 
 def _run(

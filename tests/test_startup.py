@@ -1,0 +1,98 @@
+"""Start-up: Ctrl-C while the package loads gives one line and 130; ``import sim`` is light."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tomllib
+
+import pytest
+from conftest import ROOT, interruptible
+
+import sim
+from sim._entry import HOLD_VARIABLE
+
+TINY = ROOT / "benchmarks" / "tiny.yaml"
+ENTRY_FORMS = {
+    "python -m sim": [sys.executable, "-m", "sim"],
+    "console script": [sys.executable, "-c", "from sim._entry import main; main()"],
+}
+
+
+def _python(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        preexec_fn=interruptible,
+    )
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize("form", sorted(ENTRY_FORMS))
+def test_ctrl_c_during_start_up_gives_one_line_and_130(form: str) -> None:
+    cmd = [*ENTRY_FORMS[form], "run", str(TINY), "-n", "10"]
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, HOLD_VARIABLE: "1"},
+        cwd=ROOT,
+        preexec_fn=interruptible,
+    )
+    try:
+        assert proc.stdout is not None
+        # the hook prints this while the package is still being imported, then waits
+        assert proc.stdout.readline() == "stancesim: start-up held (test hook)\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.splitlines() == ["stancesim: interrupted"]
+    assert "Traceback" not in err and out == ""
+
+
+def test_console_script_points_at_the_light_entry_module() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["stancesim"] == "sim._entry:main"
+    # the entry module itself loads nothing heavy, so its handler is in place at once
+    heavy = _python(
+        "import sys, sim._entry; "
+        "print(sorted(m for m in ('numpy', 'typer', 'pydantic', 'sim.cli') if m in sys.modules))"
+    )
+    assert heavy == "[]"
+
+
+def test_import_sim_is_light_and_leaves_interrupts_alone() -> None:
+    out = _python(
+        "import signal, sys; before = signal.getsignal(signal.SIGINT); import sim; "
+        "print('numpy' in sys.modules, signal.getsignal(signal.SIGINT) is before, "
+        "before is signal.default_int_handler)"
+    )
+    assert out == "False True True"
+    # the names still load on use, and still no handler (a notebook's Ctrl-C stays its own)
+    out = _python(
+        "import signal, sim; sim.run; sim.load_scenario; "
+        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    )
+    assert out == "True"
+
+
+def test_public_names_resolve() -> None:
+    for name in sim.__all__:
+        assert getattr(sim, name) is not None
+        assert name in dir(sim)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = sim.nothing  # type: ignore[attr-defined]
+
+
+def test_sim_sweep_stays_the_function_after_importing_its_module() -> None:
+    out = _python("import sim.sweep, sim; print(callable(sim.sweep), type(sim.sweep).__name__)")
+    assert out == "True function"
