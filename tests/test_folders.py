@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT
+from conftest import ROOT, interruptible
 from typer.testing import CliRunner
 
 import sim
@@ -518,7 +518,12 @@ def test_kill_or_ctrl_c_at_any_moment_leaves_no_partial_run(tmp_path: Path, sig:
         cmd = [sys.executable, "-m", "sim", "run", str(TINY), "-n", N_KILL, "--seed", "5"]
         cmd += ["--record", "trajectories", "--out", str(out), "--overwrite"]
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, text=True
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            text=True,
+            preexec_fn=interruptible,
         )
         if kind == "start":
             proc.send_signal(getattr(signals, sig))
