@@ -196,7 +196,7 @@ def measure_size(impls: Sequence[str], n_emp: int, rounds: int, quick: bool) -> 
 
 
 def report_size(n_emp: int, runs: dict[str, list]) -> dict[str, float]:
-    """Print the table of one size; return the median rate of each implementation."""
+    """Print the table of one size; return median rates and paired ratios (``"a/b"``)."""
     rounds = len(next(iter(runs.values())))
     print(f"\nN = {n_emp:,} employees: {rounds} rounds, implementations interleaved")
     print(
@@ -219,6 +219,7 @@ def report_size(n_emp: int, runs: dict[str, list]) -> dict[str, float]:
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             per_round = [ra["rate"] / rb["rate"] for ra, rb in zip(runs[a], runs[b], strict=True)]
+            rates[f"{a}/{b}"] = statistics.median(per_round)
             print(
                 f"    {a} / {b}:".ljust(30)
                 + f"{statistics.median(per_round):>7.2f}x  "
@@ -307,11 +308,16 @@ def main() -> None:
         rounds = args.rounds if n_emp == 770 else args.scaling_rounds
         rates[n_emp] = report_size(n_emp, measure_size(impls, n_emp, rounds, args.quick))
     if len(rates) > 1:
-        print("\nscaling: replicates per CPU-second (median) by employees")
-        print(f"  {'employees':>10}" + "".join(f"{i:>12}" for i in impls) + f"{'sim/numpy':>11}")
+        print("\nscaling: replicates per CPU-second (median) and ratios (median per round)")
+        ratios = ["stancesim/numpy", "stancesim/simpy"]
+        print(
+            f"  {'employees':>10}"
+            + "".join(f"{x:>12}" for x in impls)
+            + "".join(f"{x:>17}" for x in ratios)
+        )
         for n_emp, r in rates.items():
             row = "".join(f"{r[i]:>12,.0f}" for i in impls)
-            print(f"  {n_emp:>10,}{row}{r['stancesim'] / r['numpy']:>10.2f}x")
+            print(f"  {n_emp:>10,}{row}" + "".join(f"{r[x]:>16.2f}x" for x in ratios))
     if not args.no_startup:
         startup(args.startup_repeats)
     print(f"\nmachine at end: {machine()}")
