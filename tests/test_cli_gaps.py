@@ -39,6 +39,20 @@ def test_nowcast_at_must_be_a_finite_time(at: str) -> None:
     clean_error(runner.invoke(app, args), "--at")
 
 
+def test_nowcast_after_the_horizon_is_refused() -> None:
+    args = ["nowcast", ARTICLE, "--observations", OBS, "--particles", "64", "--at", "1e308"]
+    clean_error(runner.invoke(app, args), "--at", "horizon (168 h)")
+
+
+@pytest.mark.parametrize("spec", ["1:0", "0:inf", "nan:1", "0.1,0.2", "a:b"])
+def test_calibrate_bounds_are_clean_errors(spec: str, tmp_path: Path) -> None:
+    param = f"agents.toner.rules.0.rate={spec}"
+    args = ["calibrate", ARTICLE, "--observations", OBS, "--param", param]
+    out = clean_error(runner.invoke(app, [*args, "--out", str(tmp_path / "c")]), f"--param {param}")
+    assert "validation error" not in out and "pydantic" not in out
+    assert not (tmp_path / "c").exists()
+
+
 @pytest.mark.parametrize("flag", ["--particles", "--points"])
 def test_calibrate_counts_must_be_positive(flag: str, tmp_path: Path) -> None:
     args = ["calibrate", ARTICLE, "--observations", OBS, "--param", "agents.toner.rules.0.rate=0:1"]

@@ -17,7 +17,7 @@ from sim.errors import InputError
 
 OBS = typer.Option(..., "--observations", help="Observations file (kind: observations).")
 PARTICLES = typer.Option(4096, "--particles", min=1, help="Particles (replicates) carried along.")
-SEED = typer.Option(1, "--seed", help="Seed.")
+SEED = typer.Option(1, "--seed", min=0, help="Seed.")
 MAX_MEMORY = typer.Option(budget.DEFAULT_MAX_MEMORY_TEXT, "--max-memory", help=budget.MEMORY_HELP)
 MAX_WORK = typer.Option(budget.DEFAULT_MAX_WORK_TEXT, "--max-work", help=budget.WORK_HELP)
 
@@ -30,10 +30,36 @@ def _check_nowcast(
     budget.check(estimate, *budget.limits(max_memory, max_work), what="this nowcast")
 
 
-def _check_times(at: list[float]) -> None:
+def _check_times(at: list[float], horizon: float | None = None) -> None:
     for t in at:
         if not (math.isfinite(t) and t >= 0):
             raise InputError(f"--at {t:g}: expected a time in hours, finite and >= 0")
+        if horizon is not None and t > horizon:
+            raise InputError(f"--at {t:g}: after the scenario's horizon ({horizon:g} h)")
+
+
+def _bounds(param: str) -> tuple[str, tuple[float, float]]:
+    """``PATH=LO:HI`` of ``calibrate --param``, with finite bounds, LO <= HI."""
+    from pydantic import ValidationError
+
+    from sim.sweep import parse_spec
+
+    if "=" not in param:
+        raise InputError(f"--param {param}: expected PATH=LO:HI")
+    path, spec = param.split("=", 1)
+    try:
+        parsed = parse_spec(spec)
+        if parsed.low is None or parsed.high is None:
+            raise ValueError("expected bounds LO:HI of a uniform prior, got a list of values")
+        lo, hi = parsed.bounds()
+    except ValidationError as exc:
+        msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise InputError(f"--param {param}: {msg}") from None
+    except ValueError as exc:
+        raise InputError(f"--param {param}: {exc}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise InputError(f"--param {param}: expected finite bounds LO:HI")
+    return path, (lo, hi)
 
 
 def _load(file: Path, observations: Path, sets: list[str]) -> tuple[Any, Any]:
@@ -80,6 +106,7 @@ def nowcast(
     with user_errors():
         _check_times(at)
         sc, obs = _load(file, observations, sets)
+        _check_times(at, sc.clock.horizon)
         times = sorted(at) or default_times(obs)
         _check_nowcast(sc, obs, particles, times, max_memory, max_work)
         curve = _curve(sc, obs, times, particles, seed)
@@ -165,17 +192,12 @@ def calibrate(
     """Posterior over parameters given the observations, a plot, and a calibrated scenario."""
     from sim import figures
     from sim.calibrate import calibrate as run_calibration
-    from sim.sweep import check_points, parse_spec
+    from sim.sweep import check_points
     from sim.yamlio import dump
 
     with user_errors():
         sc, obs = _load(file, observations, [])
-        bounds = {}
-        for p in params:
-            if "=" not in p:
-                raise InputError(f"--param {p}: expected PATH=LO:HI")
-            path, spec = p.split("=", 1)
-            bounds[path] = parse_spec(spec).bounds()
+        bounds = dict(_bounds(p) for p in params)
         from sim.sweep import SweepDefinition
 
         probe = SweepDefinition.model_validate(

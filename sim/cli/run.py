@@ -88,8 +88,9 @@ def report(result: RunResult, console: Console) -> None:
     """Print the outcome, agent and order tables."""
     s, clock = result.summary(), result.scenario.clock
     console.print(
-        f"[bold]{s['scenario']}[/]: {s['replicates']} replicates, seed {s['seed']}, "
-        f"scenario {s['scenario_sha256'][:12]}, stancesim {s['version']}"
+        f"[bold]{escape(s['scenario'])}[/]: {s['replicates']} replicates, seed {s['seed']}, "
+        f"scenario {s['scenario_sha256'][:12]}, stancesim {s['version']}",
+        emoji=False,  # a name is text, whatever colons it holds
     )
     t = Table(title="Outcomes", title_justify="left")
     for col in ("outcome", "P", "95% CI", "count", "median time", "10-90% range"):
