@@ -62,6 +62,9 @@ _ROW_BASE, _ROW_PER_ITEM = 128, 24
 #: distribution), or sorted thresholds (threshold rules; ``choice`` draws
 #: indices first).
 _DENSE, _THRESHOLD, _THRESHOLD_CHOICE = 56, 8, 16
+#: Bytes per member and row that stay for the whole run (resistance and stance,
+#: or the sorted thresholds): a nowcast's resampling copies them.
+_KEPT = 9
 #: Bytes per replicate of a finished run held for its summary and files.
 _RESULT_BASE, _RESULT_PER_AGENT = 512, 64
 #: Bytes per recorded value and replicate-tick: the block's history, its
@@ -157,19 +160,24 @@ def _row_bytes(sc: Scenario) -> int:
     return _ROW_BASE + _ROW_PER_ITEM * items
 
 
+def _per_person(a: Population) -> int | None:
+    """Bytes per member and row, ``None`` when the population is kept as counts only."""
+    rule = a.rule
+    if isinstance(rule, ThresholdRule):
+        return _THRESHOLD_CHOICE if isinstance(rule.threshold, Choice) else _THRESHOLD
+    if is_random(getattr(rule, "resistance", 0.0)):
+        return _DENSE
+    return None
+
+
 def _person_bytes(sc: Scenario) -> tuple[int, list[str]]:
     """Bytes per row for every member of every population kept person by person."""
     total, notes = 0, []
     for aid, a in sc.agents.items():
-        if not isinstance(a, Population):
+        per = _per_person(a) if isinstance(a, Population) else None
+        if per is None:
             continue
-        rule = a.rule
-        if isinstance(rule, ThresholdRule):
-            per = _THRESHOLD_CHOICE if isinstance(rule.threshold, Choice) else _THRESHOLD
-        elif is_random(getattr(rule, "resistance", 0.0)):
-            per = _DENSE
-        else:
-            continue  # counts only
+        assert isinstance(a, Population)
         total += per * a.size
         notes.append(f"{a.size:,} members of {aid}")
     return total, notes
@@ -245,12 +253,12 @@ def estimate_trace(sc: Scenario) -> Estimate:
 def _particle_bytes(sc: Scenario, particles: int, n_obs: int) -> int:
     # resampling copies every row's state, so the per-person part is counted once more
     person, _ = _person_bytes(sc)
-    per_row = _row_bytes(sc) + person + min(person, _THRESHOLD * _people(sc)) + 16 * (n_obs + 2)
-    return particles * per_row
-
-
-def _people(sc: Scenario) -> int:
-    return sum(a.size for a in sc.agents.values() if isinstance(a, Population))
+    kept = sum(
+        _KEPT * a.size
+        for a in sc.agents.values()
+        if isinstance(a, Population) and _per_person(a) is not None
+    )
+    return particles * (_row_bytes(sc) + person + kept + 16 * (n_obs + 2))
 
 
 def estimate_nowcast(sc: Scenario, particles: int, n_obs: int, n_times: int) -> Estimate:

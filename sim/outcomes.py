@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 #: At most this many switch orders are listed per outcome ...
 MAX_ORDERS = 5
 #: ... stopping once the listed ones cover this share of the outcome's replicates ...
-ORDERS_COVER = 0.8
+ORDERS_COVER = 0.9
 #: ... and never one rarer than this share; the rest are counted as ``other``.
 MIN_ORDER_SHARE = 0.01
 #: The ``order`` of the row that counts the orders not listed.

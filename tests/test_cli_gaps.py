@@ -104,7 +104,7 @@ def test_orders_cover_most_of_the_mass_and_lump_the_rest() -> None:
     counts = Counter({"a": 500, "b": 200, "c": 150, **{f"x{i}": 3 for i in range(50)}})
     rows = common_orders(counts, 1000)
     shown = [r["order"] for r in rows if "distinct" not in r]
-    assert shown == ["a", "b", "c"]  # 50% + 20% + 15% passes 80%
+    assert shown == ["a", "b", "c"]  # 50% + 20% + 15%, then only rows under 1%
     other = rows[-1]
     assert other["order"] == OTHER_ORDERS and other["count"] == 150 and other["distinct"] == 50
     assert other["share"] == pytest.approx(0.15)
