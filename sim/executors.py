@@ -12,9 +12,40 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
+from sim.errors import InputError
 from sim.runner import _mp_context, worker_init
 
 Task = dict[str, Any]
+
+#: Seconds to wait for a dask scheduler to answer before giving up.
+DASK_CONNECT_TIMEOUT = 5.0
+_DASK_MISSING = 'dask.distributed is not installed: python -m pip install "stancesim[dask]"'
+
+
+def _dask_client(address: str, timeout: float = DASK_CONNECT_TIMEOUT) -> Any:
+    """A client of the scheduler at ``address``; :class:`InputError` within ``timeout`` if none."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise InputError(f"--dask {address}: {_DASK_MISSING}") from None
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(
+            f"--dask {address}: no dask scheduler answered within {timeout:g} s ({exc}); "
+            "give the scheduler's address as tcp://HOST:PORT, or 'local'"
+        ) from None
+
+
+def check_dask(address: str, timeout: float = DASK_CONNECT_TIMEOUT) -> None:
+    """Fail early, before a results folder is made, when ``--dask`` cannot be used."""
+    if address == "local":
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            raise InputError(f"--dask local: {_DASK_MISSING}") from None
+        return
+    _dask_client(address, timeout).close()
 
 
 class Executor:
@@ -100,20 +131,18 @@ class Dask(_Bounded):
     name = "dask"
 
     def __init__(self, address: str, jobs: int = 2) -> None:
-        try:
-            from dask.distributed import Client, LocalCluster
-        except ImportError:
-            raise RuntimeError(
-                'dask.distributed is not installed: python -m pip install "stancesim[dask]"'
-            ) from None
         self.cluster = None
         if address == "local":
+            try:
+                from dask.distributed import Client, LocalCluster
+            except ImportError:
+                raise InputError(f"--dask local: {_DASK_MISSING}") from None
             self.cluster = LocalCluster(
                 n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None
             )
             self.client = Client(self.cluster)
         else:
-            self.client = Client(address)
+            self.client = _dask_client(address)
         workers = max(1, len(self.client.scheduler_info().get("workers", {})))
         self.in_flight = 4 * workers
 

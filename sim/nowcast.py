@@ -224,5 +224,6 @@ def brier_and_log_score(curve: list[Nowcast], realised: str) -> dict[str, list[f
     for n in curve:
         probs = n.probabilities
         brier.append(sum((p - (1.0 if k == realised else 0.0)) ** 2 for k, p in probs.items()))
-        log.append(-math.log(max(probs.get(realised, 0.0), 1e-12)))
+        # max(0.0, ...): a certain outcome scores 0, not -0 (nor -1e-16 from rounding)
+        log.append(max(0.0, -math.log(max(probs.get(realised, 0.0), 1e-12))))
     return {"t": [n.at for n in curve], "brier": brier, "log_score": log}

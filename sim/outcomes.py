@@ -13,8 +13,21 @@ from sim.stats import mean_or_none, quantiles, wilson_interval
 if TYPE_CHECKING:
     from sim.runner import RunResult
 
-#: How many of the most common switch orders are reported per outcome.
-TOP_ORDERS = 3
+#: At most this many switch orders are listed per outcome ...
+MAX_ORDERS = 5
+#: ... stopping once the listed ones cover this share of the outcome's replicates ...
+ORDERS_COVER = 0.9
+#: ... and never one rarer than this share; the rest are counted as ``other``.
+MIN_ORDER_SHARE = 0.01
+#: The ``order`` of the row that counts the orders not listed.
+OTHER_ORDERS = "(other orders)"
+#: The rule above in words, recorded in the summary beside the rows.
+ORDERS_RULE = (
+    f"most common orders first, until they cover {ORDERS_COVER:.0%} of the outcome's "
+    f"replicates, at most {MAX_ORDERS}, none under {MIN_ORDER_SHARE:.0%}; "
+    "the other orders are counted together in a last row '(other orders)' "
+    "(or shown by name when only one is left)"
+)
 
 
 def switch_order(times: np.ndarray[Any, Any], names: list[str]) -> str:
@@ -33,6 +46,50 @@ def switch_order(times: np.ndarray[Any, Any], names: list[str]) -> str:
     return " -> ".join("+".join(sorted(s)) for s in steps)
 
 
+def common_orders(counts: Counter[str], total: int) -> list[dict[str, Any]]:
+    """The rows of the orders table of one outcome (see :data:`ORDERS_RULE`).
+
+    Parameters
+    ----------
+    counts : Counter
+        Replicates per order of switches, among the outcome's ``total`` replicates.
+    total : int
+        The outcome's replicates (> 0).
+
+    Returns
+    -------
+    list of dict
+        ``{order, count, share}`` for each listed order, then, when any are
+        left, ``{order: "(other orders)", count, share, distinct}`` for the rest
+        (``distinct``: how many different orders it holds). Counts add up to ``total``.
+    """
+    rows: list[dict[str, Any]] = []
+    covered = 0
+    for order, count in counts.most_common():
+        if (
+            len(rows) == MAX_ORDERS
+            or covered >= ORDERS_COVER * total
+            or count < MIN_ORDER_SHARE * total
+        ):
+            break
+        rows.append({"order": order, "count": count, "share": count / total})
+        covered += count
+    rest = total - covered
+    if len(counts) - len(rows) == 1:  # one order left: its name says more than "other"
+        order, count = counts.most_common()[len(rows)]
+        rows.append({"order": order, "count": count, "share": count / total})
+    elif rest:
+        rows.append(
+            {
+                "order": OTHER_ORDERS,
+                "count": rest,
+                "share": rest / total,
+                "distinct": len(counts) - len(rows),
+            }
+        )
+    return rows
+
+
 def summarize(result: RunResult) -> dict[str, Any]:
     """The summary object printed by ``stancesim run --json``.
 
@@ -41,8 +98,9 @@ def summarize(result: RunResult) -> dict[str, Any]:
     dict
         ``scenario``, ``scenario_sha256``, ``replicates``, ``seed``, ``version``,
         ``outcomes.<id>.{count, p, ci95, time_mean, time_median, time_q10, time_q90}``
-        (``unresolved`` included), ``agents.<id>.{p_switch, switch_time_median}`` and
-        ``orders.<outcome>``: the most common orders of switches.
+        (``unresolved`` included), ``agents.<id>.{p_switch, switch_time_median}``,
+        ``orders.<outcome>``: the most common orders of switches and an ``other``
+        row for the rest (:func:`common_orders`), and ``orders_rule``: how they were chosen.
     """
     n = result.replicates
     names = [*result.outcome_names, UNRESOLVED]
@@ -66,10 +124,8 @@ def summarize(result: RunResult) -> dict[str, Any]:
             "time_q90": q90,
         }
         if count:
-            common = Counter(o for o, m in zip(order_text, mask, strict=True) if m).most_common(
-                TOP_ORDERS
-            )
-            orders[name] = [{"order": o, "count": c, "share": c / count} for o, c in common]
+            seen = Counter(o for o, m in zip(order_text, mask, strict=True) if m)
+            orders[name] = common_orders(seen, count)
     agents: dict[str, Any] = {}
     for i, aid in enumerate(result.individuals):
         t = result.switch_time[:, i]
@@ -91,4 +147,5 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "outcomes": outcomes,
         "agents": agents,
         "orders": orders,
+        "orders_rule": ORDERS_RULE,
     }

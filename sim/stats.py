@@ -38,6 +38,14 @@ def wilson_interval(count: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (lo, hi)
 
 
+def fixed(x: float, digits: int = 3) -> str:
+    """``x`` with ``digits`` decimals, never as a negative zero (``-0.0004`` prints ``0.000``)."""
+    text = f"{x:.{digits}f}"
+    if text.startswith("-") and float(text) == 0.0:
+        return text[1:]
+    return text
+
+
 def quantiles(values: np.ndarray[Any, Any], qs: tuple[float, ...]) -> list[float | None]:
     """Quantiles of the finite values (``None`` each when there are none)."""
     v = values[np.isfinite(values)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,55 @@ from typing import Any
 import numpy as np
 import typer
 
+from sim import budget
 from sim.cli.common import stderr, user_errors
 from sim.errors import InputError
 
 OBS = typer.Option(..., "--observations", help="Observations file (kind: observations).")
-PARTICLES = typer.Option(4096, "--particles", help="Particles (replicates) carried along.")
-SEED = typer.Option(1, "--seed", help="Seed.")
+PARTICLES = typer.Option(4096, "--particles", min=1, help="Particles (replicates) carried along.")
+SEED = typer.Option(1, "--seed", min=0, help="Seed.")
+MAX_MEMORY = typer.Option(budget.DEFAULT_MAX_MEMORY_TEXT, "--max-memory", help=budget.MEMORY_HELP)
+MAX_WORK = typer.Option(budget.DEFAULT_MAX_WORK_TEXT, "--max-work", help=budget.WORK_HELP)
+
+
+def _check_nowcast(
+    sc: Any, obs: Any, particles: int, times: list[float], max_memory: str, max_work: str
+) -> None:
+    """Refuse, before any work, a nowcast over the limits (``--max-memory``, ``--max-work``)."""
+    estimate = budget.estimate_nowcast(sc, particles, len(obs.observations), len(times))
+    budget.check(estimate, *budget.limits(max_memory, max_work), what="this nowcast")
+
+
+def _check_times(at: list[float], horizon: float | None = None) -> None:
+    for t in at:
+        if not (math.isfinite(t) and t >= 0):
+            raise InputError(f"--at {t:g}: expected a time in hours, finite and >= 0")
+        if horizon is not None and t > horizon:
+            raise InputError(f"--at {t:g}: after the scenario's horizon ({horizon:g} h)")
+
+
+def _bounds(param: str) -> tuple[str, tuple[float, float]]:
+    """``PATH=LO:HI`` of ``calibrate --param``, with finite bounds, LO <= HI."""
+    from pydantic import ValidationError
+
+    from sim.sweep import parse_spec
+
+    if "=" not in param:
+        raise InputError(f"--param {param}: expected PATH=LO:HI")
+    path, spec = param.split("=", 1)
+    try:
+        parsed = parse_spec(spec)
+        if parsed.low is None or parsed.high is None:
+            raise ValueError("expected bounds LO:HI of a uniform prior, got a list of values")
+        lo, hi = parsed.bounds()
+    except ValidationError as exc:
+        msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise InputError(f"--param {param}: {msg}") from None
+    except ValueError as exc:
+        raise InputError(f"--param {param}: {exc}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise InputError(f"--param {param}: expected finite bounds LO:HI")
+    return path, (lo, hi)
 
 
 def _load(file: Path, observations: Path, sets: list[str]) -> tuple[Any, Any]:
@@ -52,14 +96,20 @@ def nowcast(
     sets: list[str] = typer.Option([], "--set", help="PATH=VALUE override; repeatable."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     plot: Path | None = typer.Option(None, "--plot", help="Write the nowcast curve figure here."),
+    max_memory: str = MAX_MEMORY,
+    max_work: str = MAX_WORK,
 ) -> None:
     """P(outcome | observations up to T), by sequential Monte Carlo over replicates."""
     from sim.clocktime import format_time
     from sim.nowcast import default_times
 
     with user_errors():
+        _check_times(at)
         sc, obs = _load(file, observations, sets)
-        curve = _curve(sc, obs, sorted(at) or default_times(obs), particles, seed)
+        _check_times(at, sc.clock.horizon)
+        times = sorted(at) or default_times(obs)
+        _check_nowcast(sc, obs, particles, times, max_memory, max_work)
+        curve = _curve(sc, obs, times, particles, seed)
         if as_json:
             typer.echo(json.dumps([n.as_dict() for n in curve], indent=2))
         else:
@@ -82,6 +132,8 @@ def nowcast(
 def backtest(
     file: Path = typer.Argument(..., help="Scenario file."),
     observations: Path = OBS,
+    max_memory: str = MAX_MEMORY,
+    max_work: str = MAX_WORK,
     realised: str | None = typer.Option(
         None, help="The outcome that happened (default: the observed one)."
     ),
@@ -108,6 +160,7 @@ def backtest(
                 f"--realised {realised}: unknown outcome (known: {', '.join(sc.outcomes)})"
             )
         times = [t for t in default_times(obs)]
+        _check_nowcast(sc, obs, particles, times, max_memory, max_work)
         curve = _curve(sc, obs, times, particles, seed)
         scores = brier_and_log_score(curve, realised)
         fig, data = figures.figure_nowcast(sc, curve, obs, realised)
@@ -127,11 +180,15 @@ def backtest(
 def calibrate(
     file: Path = typer.Argument(..., help="Scenario file."),
     observations: Path = OBS,
+    max_memory: str = MAX_MEMORY,
+    max_work: str = MAX_WORK,
     params: list[str] = typer.Option(
         ..., "--param", help="PATH=LO:HI (uniform prior); repeatable."
     ),
-    points: int = typer.Option(128, "--points", help="Design points (Latin hypercube)."),
-    particles: int = typer.Option(512, "--particles", help="Particles per likelihood estimate."),
+    points: int = typer.Option(128, "--points", min=1, help="Design points (Latin hypercube)."),
+    particles: int = typer.Option(
+        512, "--particles", min=1, help="Particles per likelihood estimate."
+    ),
     seed: int = SEED,
     jobs: int = typer.Option(1, "--jobs", "-j", min=1),
     out: Path = typer.Option(
@@ -145,18 +202,13 @@ def calibrate(
     from sim import figures
     from sim.calibrate import calibrate as run_calibration
     from sim.folders import building, check_target
-    from sim.sweep import check_points, parse_spec
+    from sim.sweep import check_points
     from sim.yamlio import dump
 
     with user_errors():
         check_target(out, overwrite)  # before the work, not after it
         sc, obs = _load(file, observations, [])
-        bounds = {}
-        for p in params:
-            if "=" not in p:
-                raise InputError(f"--param {p}: expected PATH=LO:HI")
-            path, spec = p.split("=", 1)
-            bounds[path] = parse_spec(spec).bounds()
+        bounds = dict(_bounds(p) for p in params)
         from sim.sweep import SweepDefinition
 
         probe = SweepDefinition.model_validate(
@@ -169,6 +221,10 @@ def calibrate(
         check_points(
             sc.canonical(), probe, probe.point_values()
         )  # bad paths or values: before work
+        estimate = budget.estimate_calibrate(
+            sc, particles, len(obs.observations), points, len(bounds), jobs
+        )
+        budget.check(estimate, *budget.limits(max_memory, max_work), what="this calibration")
         cal = run_calibration(
             sc, obs, bounds, points=points, particles=particles, seed=seed, jobs=jobs
         )

@@ -8,14 +8,18 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from sim import budget
 from sim.cli.common import show_progress, stderr, user_errors
 from sim.clocktime import format_time
+from sim.outcomes import MAX_ORDERS, MIN_ORDER_SHARE, ORDERS_COVER
 from sim.runner import RunResult
 from sim.runner import run as run_scenario
 from sim.scenario import Scenario, load_scenario
+from sim.stats import fixed
 
 
 class Record(StrEnum):
@@ -42,6 +46,10 @@ def run(
         False, "--overwrite", help="Replace a non-empty --out folder (swapped, never mixed)."
     ),
     record: Record | None = typer.Option(None, "--record", help="Also keep per-tick trajectories."),
+    max_memory: str = typer.Option(
+        budget.DEFAULT_MAX_MEMORY_TEXT, "--max-memory", help=budget.MEMORY_HELP
+    ),
+    max_work: str = typer.Option(budget.DEFAULT_MAX_WORK_TEXT, "--max-work", help=budget.WORK_HELP),
 ) -> None:
     """Run a scenario and report how likely each ending is, when, and who switched."""
     with user_errors():
@@ -49,7 +57,10 @@ def run(
             from sim.folders import check_target  # refuse a bad --out before the work
 
             check_target(out, overwrite)
+        limits = budget.limits(max_memory, max_work)
         scenario = load_scenario(file, sets)
+        estimate = budget.estimate_run(scenario, replicates, jobs, record is not None)
+        budget.check(estimate, *limits)
         result = _execute(scenario, replicates, seed, jobs, record is not None)
         summary = result.summary()
         if out is not None:
@@ -92,8 +103,9 @@ def report(result: RunResult, console: Console) -> None:
     """Print the outcome, agent and order tables."""
     s, clock = result.summary(), result.scenario.clock
     console.print(
-        f"[bold]{s['scenario']}[/]: {s['replicates']} replicates, seed {s['seed']}, "
-        f"scenario {s['scenario_sha256'][:12]}, stancesim {s['version']}"
+        f"[bold]{escape(s['scenario'])}[/]: {s['replicates']} replicates, seed {s['seed']}, "
+        f"scenario {s['scenario_sha256'][:12]}, stancesim {s['version']}",
+        emoji=False,  # a name is text, whatever colons it holds
     )
     t = Table(title="Outcomes", title_justify="left")
     for col in ("outcome", "P", "95% CI", "count", "median time", "10-90% range"):
@@ -104,8 +116,8 @@ def report(result: RunResult, console: Console) -> None:
         span = "—" if o["time_q10"] is None else f"{o['time_q10']:.0f}-{o['time_q90']:.0f} h"
         t.add_row(
             name,
-            f"{o['p']:.3f}",
-            f"[{o['ci95'][0]:.3f}, {o['ci95'][1]:.3f}]",
+            fixed(o["p"]),
+            f"[{fixed(o['ci95'][0])}, {fixed(o['ci95'][1])}]",
             str(o["count"]),
             format_time(clock, o["time_median"]),
             span,
@@ -116,7 +128,7 @@ def report(result: RunResult, console: Console) -> None:
     a.add_column("P(switch)", justify="right")
     a.add_column("median switch time")
     for aid, info in s["agents"].items():
-        a.add_row(aid, f"{info['p_switch']:.3f}", format_time(clock, info["switch_time_median"]))
+        a.add_row(aid, fixed(info["p_switch"]), format_time(clock, info["switch_time_median"]))
     console.print(a)
     console.print(
         "[dim]P(switch): share of replicates in which an individual left its initial position; "
@@ -125,4 +137,14 @@ def report(result: RunResult, console: Console) -> None:
     for name, rows in s["orders"].items():
         console.print(f"[bold]Most common orders of switches before {name}[/]")
         for r in rows:
-            console.print(f"  {r['share']:6.1%}  {r['order']}")
+            if "distinct" in r:
+                kinds = "order" if r["distinct"] == 1 else "orders"
+                text = f"[dim]{r['distinct']} other {kinds}[/]"
+            else:
+                text = escape(r["order"])
+            console.print(f"  {r['share']:6.1%}  {text}")
+    if s["orders"]:
+        console.print(
+            f"[dim]Orders: the most common until they cover {ORDERS_COVER:.0%}, "
+            f"at most {MAX_ORDERS}, none under {MIN_ORDER_SHARE:.0%}.[/]"
+        )

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from sim import budget
 from sim.cli.common import show_progress, stderr, user_errors
 from sim.errors import InputError
 from sim.runner import fresh_seed
@@ -41,9 +42,14 @@ def sweep(
     dask: str | None = typer.Option(None, "--dask", help="Scheduler address, or 'local'."),
     out: Path | None = typer.Option(None, "--out", help="Results folder (new or empty)."),
     resume: Path | None = typer.Option(None, "--resume", help="Finish the sweep in this folder."),
+    max_memory: str = typer.Option(
+        budget.DEFAULT_MAX_MEMORY_TEXT, "--max-memory", help=budget.MEMORY_HELP
+    ),
+    max_work: str = typer.Option(budget.DEFAULT_MAX_WORK_TEXT, "--max-work", help=budget.WORK_HELP),
 ) -> None:
     """Run a sweep; results stream to --out as points finish (resume with --resume)."""
     with user_errors():
+        limits = budget.limits(max_memory, max_work)
         flags: dict[str, Any] = {
             "sampler": sampler,
             "points": points,
@@ -71,6 +77,12 @@ def sweep(
             base, definition, scenario_file = resume_inputs(resume)
         else:
             base, definition, scenario_file = _from_file(file, flags, sets, resume)
+        workers = jobs if dask is None else max(jobs, 2)
+        budget.check(budget.estimate_sweep(base, definition, workers), *limits, what="this sweep")
+        if dask is not None:
+            from sim.executors import check_dask
+
+            check_dask(dask)
         try:
             summary = _run(base, definition, target, jobs, dask, resume is not None, scenario_file)
         except KeyboardInterrupt:
@@ -177,5 +189,5 @@ def _describe(table: Any, target: Path) -> str:
     failed = sum(s != "ok" for s in status)
     return (
         f"{len(status)} points ({failed} failed) in {target}/points "
-        f"(pandas.read_parquet('{target}/points'); stancesim export {target} --csv)"
+        f"(pyarrow.parquet.read_table('{target}/points'); stancesim export {target} --csv)"
     )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from sim import budget
 from sim.cli.common import fail, user_errors
 from sim.runner import trace_replicate
 from sim.scenario import load_scenario
@@ -21,10 +22,16 @@ def trace(
         help="The seed of the run to retell (fresh, and printed, when omitted).",
     ),
     sets: list[str] = typer.Option([], "--set", help="Override PATH=VALUE; repeatable."),
+    max_memory: str = typer.Option(
+        budget.DEFAULT_MAX_MEMORY_TEXT, "--max-memory", help=budget.MEMORY_HELP
+    ),
+    max_work: str = typer.Option(budget.DEFAULT_MAX_WORK_TEXT, "--max-work", help=budget.WORK_HELP),
 ) -> None:
     """Tell replicate K of `stancesim run --seed S` as a timestamped story."""
     with user_errors():
+        limits = budget.limits(max_memory, max_work)
         scenario = load_scenario(file, sets)
+        budget.check(budget.estimate_trace(scenario), *limits, what="this trace")
         if replicate < 0:
             raise fail(f"replicate must be >= 0, got {replicate}")
         if seed is None:
