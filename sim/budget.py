@@ -60,8 +60,9 @@ _ROW_BASE, _ROW_PER_ITEM = 128, 24
 #: Bytes per member of a population and row: per-person resistances with the
 #: per-tick probability arrays made from them (hazard/logistic with a
 #: distribution), or sorted thresholds (threshold rules; ``choice`` draws
-#: indices first).
-_DENSE, _THRESHOLD, _THRESHOLD_CHOICE = 56, 8, 16
+#: indices first). 40 since the engine builds the back-switch probability only
+#: for reversible rules (traced peak: 34 MB for 512 x 2,000 members).
+_DENSE, _THRESHOLD, _THRESHOLD_CHOICE = 40, 8, 16
 #: Bytes per member and row that stay for the whole run (resistance and stance,
 #: or the sorted thresholds): a nowcast's resampling copies them.
 _KEPT = 9
