@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from sim._version import __version__
-from sim.engine import Batch, Tracer, simulate_block
-from sim.model import Plan, compile_plan
+from sim.engine import BlockOutput, Tracer, World, simulate_block
+from sim.plan import Plan, compile_plan
 from sim.scenario import Individual, Scenario
 
 #: Replicates per random stream and per engine batch. Part of the
@@ -46,10 +46,10 @@ class BlockResult:
     trajectories: dict[str, Array] | None = None
 
     @classmethod
-    def from_batch(cls, index: int, batch: Batch, rows: int) -> BlockResult:
-        """Keep the first ``rows`` replicates of a finished batch."""
+    def from_output(cls, index: int, out: BlockOutput, rows: int) -> BlockResult:
+        """Keep the first ``rows`` replicates of a finished block."""
         traj = None
-        rec = batch.recording
+        rec = out.recording
         if rec is not None and rec.ticks:
             values = np.stack(rec.values)[:, :rows]  # (T, R, C)
             alive = np.stack(rec.alive)[:, :rows]  # (T, R)
@@ -62,12 +62,12 @@ class BlockResult:
                 traj[name] = values[t_idx, r_idx, c]
         return cls(
             index=index,
-            outcome=batch.outcome[:rows],
-            end_time=batch.end_time[:rows],
-            switch_time=batch.switch_time[:rows],
-            final_pos=batch.final_pos[:rows],
-            half_time=batch.half_time[:rows],
-            final_fraction=batch.final_fraction[:rows],
+            outcome=out.outcome[:rows],
+            end_time=out.end_time[:rows],
+            switch_time=out.switch_time[:rows],
+            final_pos=out.final_pos[:rows],
+            half_time=out.half_time[:rows],
+            final_fraction=out.final_fraction[:rows],
             trajectories=traj,
         )
 
@@ -96,15 +96,15 @@ def _plan(scenario: Scenario) -> Plan:
 def run_block(scenario: Scenario, seed: int, block: int, rows: int, record: bool) -> BlockResult:
     """Simulate block ``block`` whole and keep its first ``rows`` replicates."""
     plan = _plan(scenario)
-    batch = simulate_block(plan, block_rng(seed, block), BLOCK_SIZE, record=record)
-    return BlockResult.from_batch(block, batch, rows)
+    done = simulate_block(plan, block_rng(seed, block), BLOCK_SIZE, record=record)
+    return BlockResult.from_output(block, done.output(), rows)
 
 
 def _run_block_args(args: tuple[Scenario, int, int, int, bool]) -> BlockResult:
     return run_block(*args)
 
 
-def trace_replicate(scenario: Scenario, seed: int, replicate: int) -> tuple[list[str], Batch]:
+def trace_replicate(scenario: Scenario, seed: int, replicate: int) -> tuple[list[str], World]:
     """Story of replicate ``replicate`` of a run with ``seed``."""
     from sim.clocktime import format_time
 
@@ -112,10 +112,8 @@ def trace_replicate(scenario: Scenario, seed: int, replicate: int) -> tuple[list
         raise ValueError(f"replicate must be >= 0, got {replicate}")
     block, row = divmod(replicate, BLOCK_SIZE)
     tracer = Tracer(row, lambda t: format_time(scenario.clock, t))
-    batch = simulate_block(
-        compile_plan(scenario), block_rng(seed, block), BLOCK_SIZE, tracer=tracer
-    )
-    return tracer.lines, batch
+    done = simulate_block(compile_plan(scenario), block_rng(seed, block), BLOCK_SIZE, tracer=tracer)
+    return tracer.lines, done.world
 
 
 @dataclass
