@@ -22,60 +22,17 @@ from typing import Any, Literal
 import numpy as np
 
 from sim import ops as O
+from sim import scenario as S
 from sim.distributions import draw, is_random
-from sim.scenario import (
-    AddOffset,
-    AtLeast,
-    AtTrigger,
-    AveragingRule,
-    ChangeParam,
-    ConditionTrigger,
-    ConstantCurve,
-    ConstantTerm,
-    CurveTerm,
-    DeadlineTrigger,
-    DecisionTrigger,
-    EveryTrigger,
-    FixedRule,
-    FlagTerm,
-    Force,
-    FractionQuorum,
-    FractionTerm,
-    Group,
-    HazardRule,
-    Individual,
-    LogisticRule,
-    OpinionTerm,
-    PiecewiseCurve,
-    Population,
-    PositionTerm,
-    RampCurve,
-    Scenario,
-    ScheduledRule,
-    SetFlag,
-    SignalTerm,
-    Source,
-    StepCurve,
-    ThresholdRule,
-    WhenTrigger,
-)
 
 Array = np.ndarray[Any, Any]
 
 #: Rule fields drawn once per replicate, in this order within each rule.
-_PARAM_NAMES = (
-    "at",
-    "resistance",
-    "rate",
-    "slope",
-    "spontaneous",
-    "offset",
-    "threshold",
-    "stubbornness",
-    "opinion",
+_PARAM_NAMES = tuple(
+    "at resistance rate slope spontaneous offset threshold stubbornness opinion".split()
 )
 #: Curve fields, in the order they are drawn.
-_CURVE_FIELDS = ("value", "at", "before", "after", "start", "end", "start_value", "end_value")
+_CURVE_FIELDS = tuple("value at before after start end start_value end_value".split())
 
 
 def first_tick(hours: float, tick: float) -> int:
@@ -219,22 +176,22 @@ class Plan:
         return slot
 
 
-def compile_plan(sc: Scenario) -> Plan:
+def compile_plan(sc: S.Scenario) -> Plan:
     """Compile a scenario: resolve ids to indices and turn everything into operations."""
     plan = Plan(name=sc.name, tick=sc.clock.tick, n_ticks=sc.clock.n_ticks)
     for aid, a in sc.agents.items():
-        if isinstance(a, Individual | Population):
+        if isinstance(a, S.Individual | S.Population):
             plan.positions[aid] = list(a.positions)
-        if isinstance(a, Individual):
+        if isinstance(a, S.Individual):
             plan.ind_index[aid] = len(plan.individuals)
             plan.individuals.append(aid)
             plan.initial_pos.append(a.positions.index(a.initial))
-        elif isinstance(a, Source):
+        elif isinstance(a, S.Source):
             plan.sources.append(aid)
-        elif isinstance(a, Population):
+        elif isinstance(a, S.Population):
             plan.pop_index[aid] = len(plan.pop_index)
     for aid, a in sc.agents.items():
-        if isinstance(a, Group):
+        if isinstance(a, S.Group):
             plan.groups[aid] = [plan.ind_index[m] for m in a.members]
     plan.signal_names = list(sc.signals)
     plan.flag_names = [*sc.flags, *sc.events]
@@ -253,10 +210,10 @@ def compile_plan(sc: Scenario) -> Plan:
     return plan
 
 
-def _agents(plan: Plan, sc: Scenario) -> None:
+def _agents(plan: Plan, sc: S.Scenario) -> None:
     """The agents' draws, in file order."""
     for aid, a in sc.agents.items():
-        if isinstance(a, Individual):
+        if isinstance(a, S.Individual):
             for j, rule in enumerate(a.rules):
                 for name in _PARAM_NAMES:
                     value = getattr(rule, name, None)
@@ -264,11 +221,11 @@ def _agents(plan: Plan, sc: Scenario) -> None:
                         plan.param_slot[(aid, j, name)] = plan.add_draw("param", value)
             if a.patience is not None:
                 plan.patience_slot[aid] = plan.add_draw("tick", a.patience)
-        elif isinstance(a, Population):
+        elif isinstance(a, S.Population):
             plan.populations.append(_population(plan, sc, aid, a))
 
 
-def _population(plan: Plan, sc: Scenario, aid: str, a: Population) -> PopulationSpec:
+def _population(plan: Plan, sc: S.Scenario, aid: str, a: S.Population) -> PopulationSpec:
     rule = a.rule
     slots = {}
     for name in ("rate", "slope", "spontaneous", "offset"):
@@ -277,11 +234,11 @@ def _population(plan: Plan, sc: Scenario, aid: str, a: Population) -> Population
             slots[name] = plan.param_slot[(aid, 0, name)] = plan.add_draw("param", value)
     initial_idx = a.positions.index(a.initial)
     resistance = person = -1
-    if isinstance(rule, FixedRule):
+    if isinstance(rule, S.FixedRule):
         mode, to_idx = "fixed", initial_idx
     else:
         to_idx = a.positions.index(rule.to)
-        if isinstance(rule, ThresholdRule):
+        if isinstance(rule, S.ThresholdRule):
             mode = "threshold_reversible" if rule.reversible else "threshold"
             person = plan.add_draw("person", rule.threshold, a.size)
         elif is_random(rule.resistance):
@@ -308,54 +265,54 @@ def _population(plan: Plan, sc: Scenario, aid: str, a: Population) -> Population
         resistance=resistance,
         person=person,
         reversible=bool(getattr(rule, "reversible", False)),
-        logistic=isinstance(rule, LogisticRule),
+        logistic=isinstance(rule, S.LogisticRule),
     )
 
 
-def _curves(plan: Plan, sc: Scenario) -> None:
+def _curves(plan: Plan, sc: S.Scenario) -> None:
     for aid in plan.sources:
         src = sc.agents[aid]
-        assert isinstance(src, Source)
+        assert isinstance(src, S.Source)
         c = src.curve
         slots = tuple(plan.add_draw("curve", getattr(c, k)) for k in _CURVE_FIELDS if hasattr(c, k))
         fn: O.CurveFn
-        if isinstance(c, ConstantCurve):
+        if isinstance(c, S.ConstantCurve):
             fn = O.constant_curve
-        elif isinstance(c, StepCurve):
+        elif isinstance(c, S.StepCurve):
             fn = O.step_curve
-        elif isinstance(c, RampCurve):
+        elif isinstance(c, S.RampCurve):
             fn = O.ramp_curve
         else:
-            assert isinstance(c, PiecewiseCurve)
+            assert isinstance(c, S.PiecewiseCurve)
             fn = O.piecewise_curve(c.points)
         plan.curves.append(O.CurveOp(fn, slots))
 
 
-def _events(plan: Plan, sc: Scenario) -> None:
+def _events(plan: Plan, sc: S.Scenario) -> None:
     for e_idx, (eid, e) in enumerate(sc.events.items()):
         trig = e.trigger
         label = f"event {eid}" + (f": {e.description}" if e.description else "")
         effects = tuple(_effect(plan, sc, eff) for eff in e.effects)
         flag = plan.flag_names.index(eid)
         common: dict[str, Any] = dict(id=eid, index=e_idx, flag=flag, label=label)
-        if isinstance(trig, AtTrigger):
+        if isinstance(trig, S.AtTrigger):
             op = O.EventOp(**common, effects=effects, at_slot=plan.add_draw("tick", trig.time))
-        elif isinstance(trig, EveryTrigger):
+        elif isinstance(trig, S.EveryTrigger):
             ticks = tick_range(trig.start, trig.every, trig.until, plan.tick, plan.n_ticks)
             op = O.EventOp(**common, effects=effects, ticks=tuple(sorted(ticks)))
         else:
-            assert isinstance(trig, WhenTrigger)
+            assert isinstance(trig, S.WhenTrigger)
             op = O.EventOp(**common, effects=effects, when=_condition(sc, trig.condition))
         plan.events.append(op)
 
 
-def _outcomes(plan: Plan, sc: Scenario) -> None:
+def _outcomes(plan: Plan, sc: S.Scenario) -> None:
     for o, out in enumerate(sc.outcomes.values()):
         for trig in out.trigger:
             t: O.Trigger
-            if isinstance(trig, DecisionTrigger):
+            if isinstance(trig, S.DecisionTrigger):
                 t = O.OnDecision(list(sc.decisions).index(trig.decision))
-            elif isinstance(trig, DeadlineTrigger):
+            elif isinstance(trig, S.DeadlineTrigger):
                 if trig.patience is not None:
                     slot = plan.slot("tick")
                     sources = tuple(plan.patience_slot[who] for who in trig.patience)
@@ -363,33 +320,33 @@ def _outcomes(plan: Plan, sc: Scenario) -> None:
                 else:
                     slot = plan.add_draw("tick", trig.at)
                 t = O.OnDeadline(slot)
-            elif isinstance(trig, ConditionTrigger):
+            elif isinstance(trig, S.ConditionTrigger):
                 t = O.OnCondition(_condition(sc, trig.condition))
             else:
                 t = O.OnEvent(list(sc.events).index(trig.event))
             plan.watchers.append((o, t))
 
 
-def _individual_rules(plan: Plan, sc: Scenario) -> None:
-    averaging: list[tuple[str, AveragingRule, int]] = []
+def _individual_rules(plan: Plan, sc: S.Scenario) -> None:
+    averaging: list[tuple[str, S.AveragingRule, int]] = []
     for aid, a in sc.agents.items():
-        if not isinstance(a, Individual):
+        if not isinstance(a, S.Individual):
             continue
         i = plan.ind_index[aid]
         for j, rule in enumerate(a.rules):
-            if isinstance(rule, FixedRule):
+            if isinstance(rule, S.FixedRule):
                 continue
             src = rule.from_ if rule.from_ is not None else a.initial
             from_idx, to_idx = a.positions.index(src), a.positions.index(rule.to)
             slot = {name: plan.param_slot.get((aid, j, name), -1) for name in _PARAM_NAMES}
-            if isinstance(rule, ScheduledRule):
+            if isinstance(rule, S.ScheduledRule):
                 due = plan.slot("tick")
                 plan.scheduled_due.append((due, slot["at"]))
                 plan.scheduled.append(O.ScheduledOp(i, from_idx, to_idx, due))
                 continue
             column = -1
-            if isinstance(rule, HazardRule | LogisticRule) or (
-                isinstance(rule, ThresholdRule)
+            if isinstance(rule, S.HazardRule | S.LogisticRule) or (
+                isinstance(rule, S.ThresholdRule)
                 and (is_random(rule.spontaneous) or float(rule.spontaneous) > 0)  # type: ignore[arg-type]
             ):
                 column = plan.n_columns
@@ -404,14 +361,14 @@ def _individual_rules(plan: Plan, sc: Scenario) -> None:
                 reversible=rule.reversible,
                 tick=plan.tick,
             )
-            if isinstance(rule, AveragingRule):
+            if isinstance(rule, S.AveragingRule):
                 averaging.append((aid, rule, slot["stubbornness"]))
                 plan.opinion_slots.append(slot["opinion"])
                 plan.opinion_col[aid] = len(averaging) - 1
                 plan.rules.append(O.AveragingStep(**base, col=-1, cutoff=rule.cutoff))
                 continue
             signals = list(sc.signals)
-            if isinstance(rule, ThresholdRule):
+            if isinstance(rule, S.ThresholdRule):
                 step: O.RuleStep = O.ThresholdStep(
                     **base,
                     signal=signals.index(rule.support),
@@ -420,7 +377,7 @@ def _individual_rules(plan: Plan, sc: Scenario) -> None:
                     spontaneous=slot["spontaneous"],
                 )
             else:
-                cls = O.HazardStep if isinstance(rule, HazardRule) else O.LogisticStep
+                cls = O.HazardStep if isinstance(rule, S.HazardRule) else O.LogisticStep
                 step = cls(
                     **base,
                     signal=signals.index(rule.pressure),
@@ -442,7 +399,7 @@ def _with_col(plan: Plan, r: O.AveragingStep) -> O.AveragingStep:
     return replace(r, col=plan.opinion_col[r.agent])
 
 
-def _heard(plan: Plan, sc: Scenario, name: str, to: str) -> O.Term:
+def _heard(plan: Plan, sc: S.Scenario, name: str, to: str) -> O.Term:
     """What an averaging agent hears from ``name``: an opinion, a stance (0/1) or a signal."""
     if name in plan.opinion_col:
         return O.opinion_of(plan.opinion_col[name])
@@ -451,11 +408,11 @@ def _heard(plan: Plan, sc: Scenario, name: str, to: str) -> O.Term:
     return O.signal_of(list(sc.signals).index(name))
 
 
-def _term(plan: Plan, sc: Scenario, term: Any) -> tuple[float, O.Term]:
-    if isinstance(term, ConstantTerm):
+def _term(plan: Plan, sc: S.Scenario, term: Any) -> tuple[float, O.Term]:
+    if isinstance(term, S.ConstantTerm):
         return 1.0, O.constant(term.constant)
     fn: O.Term
-    if isinstance(term, FractionTerm):
+    if isinstance(term, S.FractionTerm):
         if term.fraction in plan.pop_index:
             p = plan.pop_index[term.fraction]
             fn = O.population_fraction(p, plan.positions[term.fraction].index(term.position))
@@ -463,21 +420,21 @@ def _term(plan: Plan, sc: Scenario, term: Any) -> tuple[float, O.Term]:
             names = sc.agents[term.fraction].members  # type: ignore[union-attr]
             idx = np.array([plan.position(m, term.position) for m in names])
             fn = O.group_fraction(plan.groups[term.fraction], idx)
-    elif isinstance(term, PositionTerm):
+    elif isinstance(term, S.PositionTerm):
         fn = O.position_is(plan.ind_index[term.agent], plan.position(term.agent, term.position))
-    elif isinstance(term, OpinionTerm):
+    elif isinstance(term, S.OpinionTerm):
         fn = O.opinion_of(plan.opinion_col[term.opinion])
-    elif isinstance(term, FlagTerm):
+    elif isinstance(term, S.FlagTerm):
         fn = O.flag_of(plan.flag_names.index(term.flag))
-    elif isinstance(term, CurveTerm):
+    elif isinstance(term, S.CurveTerm):
         fn = O.curve_of(plan.sources.index(term.curve))
     else:
-        assert isinstance(term, SignalTerm)
+        assert isinstance(term, S.SignalTerm)
         fn = O.signal_of(plan.signal_names.index(term.signal))
     return term.weight, fn
 
 
-def _condition(sc: Scenario, cond: Any) -> O.Condition:
+def _condition(sc: S.Scenario, cond: Any) -> O.Condition:
     signal = list(sc.signals).index(cond.signal)
     for op in ("at_least", "at_most", "above", "below"):
         if getattr(cond, op) is not None:
@@ -485,17 +442,17 @@ def _condition(sc: Scenario, cond: Any) -> O.Condition:
     raise ValueError(f"condition without a comparison: {cond!r}")
 
 
-def _effect(plan: Plan, sc: Scenario, eff: Any) -> O.Effect:
-    if isinstance(eff, SetFlag):
+def _effect(plan: Plan, sc: S.Scenario, eff: Any) -> O.Effect:
+    if isinstance(eff, S.SetFlag):
         return O.SetFlagOp(plan.flag_names.index(eff.flag), eff.value)
-    if isinstance(eff, AddOffset):
+    if isinstance(eff, S.AddOffset):
         return param_op(plan, eff.agent, "offset", "add", eff.add)
-    if isinstance(eff, ChangeParam):
+    if isinstance(eff, S.ChangeParam):
         how, amount = next(
             (k, getattr(eff, k)) for k in ("set", "add", "scale") if getattr(eff, k) is not None
         )
         return param_op(plan, eff.agent, eff.param, how, amount, eff.rule)
-    if isinstance(eff, Force):
+    if isinstance(eff, S.Force):
         return O.ForceOp(plan.ind_index[eff.agent], plan.position(eff.agent, eff.position))
     return O.TraceOp(eff.message)
 
@@ -513,12 +470,12 @@ def param_op(
     return O.ParamOp(name, targets, how, amount)
 
 
-def _decisions(plan: Plan, sc: Scenario) -> None:
+def _decisions(plan: Plan, sc: S.Scenario) -> None:
     for index, (did, d) in enumerate(sc.decisions.items()):
         names = sc.agents[d.group].members  # type: ignore[union-attr]
-        if isinstance(d.quorum, AtLeast):
+        if isinstance(d.quorum, S.AtLeast):
             at_least, fraction = d.quorum.at_least, None
-        elif isinstance(d.quorum, FractionQuorum):
+        elif isinstance(d.quorum, S.FractionQuorum):
             at_least, fraction = None, d.quorum.rational
         else:
             at_least, fraction = None, Fraction(1)
