@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +94,7 @@ def nowcast(
     at: float,
     particles: int = 4096,
     seed: int = 0,
+    processes: Sequence[Any] = (),
 ) -> Nowcast:
     """P(outcome | observations whose window closes by ``at``).
 
@@ -108,11 +110,19 @@ def nowcast(
         Seeds the particles (with ``particles == BLOCK_SIZE`` they are exactly
         replicates 0..511 of ``stancesim run --seed``); resampling draws from a
         separate stream.
+    processes : sequence
+        Refused (a ``ValueError``): resampling copies rows of the block, and a
+        process's own variables could not follow them.
 
     Returns
     -------
     Nowcast
     """
+    if processes:
+        raise ValueError(
+            "the nowcast cannot run users' processes yet: resampling copies replicates, and "
+            "state a process keeps outside World.state would not follow; run without --processes"
+        )
     plan = compile_plan(scenario)
     tick = plan.tick
     block = Block(plan, block_rng(seed, 0), particles)

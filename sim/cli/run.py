@@ -13,9 +13,11 @@ from rich.table import Table
 
 from sim.cli.common import show_progress, stderr, user_errors
 from sim.clocktime import format_time
+from sim.engine import ProcessFn
 from sim.runner import RunResult
 from sim.runner import run as run_scenario
 from sim.scenario import Scenario, load_scenario
+from sim.userprocesses import load_processes
 
 
 class Record(StrEnum):
@@ -37,11 +39,17 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     out: Path | None = typer.Option(None, "--out", help="Write Parquet/JSON/YAML results here."),
     record: Record | None = typer.Option(None, "--record", help="Also keep per-tick trajectories."),
+    processes: Path | None = typer.Option(
+        None,
+        "--processes",
+        help="Python file whose list PROCESSES names SimPy processes fn(env, world) to run too.",
+    ),
 ) -> None:
     """Run a scenario and report how likely each ending is, when, and who switched."""
     with user_errors():
         scenario = load_scenario(file, sets)
-        result = _execute(scenario, replicates, seed, jobs, record is not None)
+        procs = load_processes(processes) if processes is not None else []
+        result = _execute(scenario, replicates, seed, jobs, record is not None, procs)
         summary = result.summary()
         if out is not None:
             from sim.output import write_run  # pyarrow only when files are asked for
@@ -56,10 +64,15 @@ def run(
 
 
 def _execute(
-    scenario: Scenario, replicates: int, seed: int | None, jobs: int, record: bool
+    scenario: Scenario,
+    replicates: int,
+    seed: int | None,
+    jobs: int,
+    record: bool,
+    processes: list[ProcessFn],
 ) -> RunResult:
     if not show_progress() or replicates < 2000:
-        return run_scenario(scenario, replicates, seed, jobs, record)
+        return run_scenario(scenario, replicates, seed, jobs, record, processes=processes)
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -69,7 +82,13 @@ def _execute(
     with Progress(*columns, console=stderr, transient=True) as bar:
         task = bar.add_task(scenario.name, total=replicates)
         return run_scenario(
-            scenario, replicates, seed, jobs, record, lambda k: bar.advance(task, k)
+            scenario,
+            replicates,
+            seed,
+            jobs,
+            record,
+            lambda k: bar.advance(task, k),
+            processes=processes,
         )
 
 

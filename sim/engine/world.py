@@ -9,7 +9,8 @@ own processes work on :class:`BlockState`; everything outside the engine
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -228,6 +229,8 @@ class World:
     Every reader returns one value per replicate (row) of the block, as of the
     last tick that ran; every writer takes ``where``, a boolean mask of the
     rows to change (all rows when omitted). Names are the scenario's ids.
+    A process that wakes at time ``t`` acts between ticks, before the phases
+    of a tick at ``t``; its switches and trace lines are stamped ``t``.
 
     Parameters
     ----------
@@ -341,7 +344,8 @@ class World:
         """Put an individual in a position (a switch like any other, traced as ``forced``)."""
         i = _known(self._s.plan.ind_index, agent, "individual")
         to = self._position(agent, position)
-        self._s.switch(i, self._mask(where) & (self._s.pos[:, i] != to), to, "forced")
+        with self._stamped():
+            self._s.switch(i, self._mask(where) & (self._s.pos[:, i] != to), to, "forced")
         self._s.invalidate()
 
     def offset(self, agent: str, add: float, where: Array | None = None) -> None:
@@ -366,12 +370,14 @@ class World:
         op = param_op(self._s.plan, agent, param, given[0][0], float(given[0][1]), rule)
         if not op.targets:
             raise ValueError(f"{agent!r} has no rule with a per-replicate {param!r}")
-        op.apply(self._s, self._mask(where))
+        with self._stamped():
+            op.apply(self._s, self._mask(where))
         self._s.invalidate()
 
     def trace(self, text: str, where: Array | None = None) -> None:
         """A line in the trace (when the traced replicate is in ``where``)."""
-        self._s.say(self._mask(where), text)
+        with self._stamped():
+            self._s.say(self._mask(where), text)
 
     # --------------------------------------------------- randomness and state
     def random(self, *shape: int) -> Array:
@@ -398,6 +404,16 @@ class World:
         return self._s.user[name]
 
     # --------------------------------------------------------------- helpers
+    @contextmanager
+    def _stamped(self) -> Iterator[None]:
+        """Stamp switches and trace lines with the process's time, not the last tick's."""
+        t = self._s.t
+        self._s.t = self.now
+        try:
+            yield
+        finally:
+            self._s.t = t
+
     def _mask(self, where: Array | None) -> Array:
         if where is None:
             return np.ones(self._s.size, dtype=bool)
