@@ -71,7 +71,7 @@ class Block:
         self.state = BlockState(plan, rng, size, record=record, tracer=tracer)
         self.world = World(self.state, self.env, process_rng)
         self.done = self.env.event()
-        start(self.env, self.state, self.done)
+        self._generators = start(self.env, self.state, self.done)
         for fn in processes:
             gen = fn(self.env, self.world)
             if not inspect.isgenerator(gen):
@@ -79,7 +79,9 @@ class Block:
                 raise TypeError(
                     f"process {name} must be a generator function (def f(env, world): ... yield)"
                 )
-            self.env.process(cast(Generator[simpy.Event, Any, Any], gen))
+            proc = cast(Generator[simpy.Event, Any, None], gen)
+            self._generators.append(proc)
+            self.env.process(proc)
 
     @property
     def k(self) -> int:
@@ -89,7 +91,19 @@ class Block:
     def run(self) -> BlockOutput:
         """Run to the horizon, or until every replicate has ended."""
         self.env.run(until=self.done)
+        self.close()
         return self.output()
+
+    def close(self) -> None:
+        """Stop the processes (a finished block's arrays are then freed at once).
+
+        The environment's queue and the suspended generators refer to each
+        other; closing the generators lets go of the block's state without
+        waiting for the garbage collector.
+        """
+        for gen in self._generators:
+            gen.close()
+        self._generators.clear()
 
     def step(self) -> None:
         """Run the next tick to its end (and whatever happens before it)."""

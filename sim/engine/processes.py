@@ -291,30 +291,33 @@ def _trace_rule(s: BlockState, rp: O.RuleStep, mask: Array, forward: bool) -> No
     s.say(mask, f"{rp.agent}: {rp.positions[src]} -> {rp.positions[dst]} ({detail})")
 
 
-def start(env: TickEnvironment, s: BlockState, done: simpy.Event) -> None:
-    """Start every process of the scenario on ``env``."""
+def start(env: TickEnvironment, s: BlockState, done: simpy.Event) -> list[Proc]:
+    """Start every process of the scenario on ``env``; returns their generators."""
     plan = s.plan
     c = Clock(env, plan.tick, plan.n_ticks)
     fired = [Bell(env) for _ in plan.events]
     passed = [Bell(env) for _ in plan.decisions]
-    env.process(clock(c, s, done))
+    procs: list[Proc] = [clock(c, s, done)]
     for ev in plan.events:
         kind = at_event if ev.at_slot >= 0 else every_event if ev.when is None else when_event
-        env.process(kind(c, s, ev, fired[ev.index]))
+        procs.append(kind(c, s, ev, fired[ev.index]))
     for i, op in enumerate(plan.scheduled):
-        env.process(scheduled_switch(c, s, op, len(plan.events) + i))
-    env.process(ticker(c, s))
+        procs.append(scheduled_switch(c, s, op, len(plan.events) + i))
+    procs.append(ticker(c, s))
     for d in plan.decisions:
         if d.on >= 0:
-            env.process(decision_on_event(c, s, d, fired[d.on], passed[d.index]))
+            procs.append(decision_on_event(c, s, d, fired[d.on], passed[d.index]))
         else:
-            env.process(scheduled_decision(c, s, d, passed[d.index]))
+            procs.append(scheduled_decision(c, s, d, passed[d.index]))
     for pos, (o, trigger) in enumerate(plan.watchers):
         if isinstance(trigger, O.OnDecision):
-            env.process(watch_bell(c, s, o, trigger, passed[trigger.decision], pos))
+            procs.append(watch_bell(c, s, o, trigger, passed[trigger.decision], pos))
         elif isinstance(trigger, O.OnEvent):
-            env.process(watch_bell(c, s, o, trigger, fired[trigger.event], pos))
+            procs.append(watch_bell(c, s, o, trigger, fired[trigger.event], pos))
         elif isinstance(trigger, O.OnDeadline):
-            env.process(watch_deadline(c, s, o, trigger, pos))
+            procs.append(watch_deadline(c, s, o, trigger, pos))
         else:
-            env.process(watch_condition(c, s, o, trigger, pos))
+            procs.append(watch_condition(c, s, o, trigger, pos))
+    for p in procs:
+        env.process(p)
+    return procs
