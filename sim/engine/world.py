@@ -251,6 +251,10 @@ class World:
         self._env = env
         self._make_rng = process_rng
         self._rng: np.random.Generator | None = None
+        plan = state.plan
+        self._signal_index = {name: i for i, name in enumerate(plan.signal_names)}
+        self._flag_index = {name: i for i, name in enumerate(plan.flag_names)}
+        self._outcome_index = {name: i for i, name in enumerate(plan.outcomes)}
 
     # ------------------------------------------------------------------ time
     @property
@@ -298,8 +302,7 @@ class World:
 
     def signal(self, name: str) -> Array:
         """A signal's value."""
-        names = {s: i for i, s in enumerate(self._s.plan.signal_names)}
-        return self._s.signal(_known(names, name, "signal")).copy()
+        return self._s.signal(_known(self._signal_index, name, "signal")).copy()
 
     def flag(self, name: str) -> Array:
         """A flag, or whether an event has happened."""
@@ -331,7 +334,7 @@ class World:
 
     def outcome_code(self, name: str) -> int:
         """Index of an outcome (as in :attr:`outcome`)."""
-        return _known({o: i for i, o in enumerate(self._s.plan.outcomes)}, name, "outcome")
+        return int(_known(self._outcome_index, name, "outcome"))
 
     # ---------------------------------------------------------------- writes
     def set_flag(self, name: str, value: bool = True, where: Array | None = None) -> None:
@@ -431,7 +434,7 @@ class World:
         return names.index(position)
 
     def _flag(self, name: str) -> int:
-        return _known({f: i for i, f in enumerate(self._s.plan.flag_names)}, name, "flag or event")
+        return int(_known(self._flag_index, name, "flag or event"))
 
 
 def _known(table: dict[Any, Any], key: Any, what: str) -> Any:
