@@ -227,7 +227,7 @@ def figure_trajectories(view: RunView, population: str | None = None) -> tuple[A
 
 
 def _decision_times(sc: Scenario) -> list[list[float]]:
-    from sim.model import tick_range
+    from sim.plan import tick_range
 
     out = []
     for d in sc.decisions.values():

@@ -4,7 +4,10 @@ A batch of particles (replicates) runs tick by tick. When an observation's
 window closes, each particle's weight is multiplied by the observation's
 likelihood; when the effective sample size falls below a fraction of the
 particles, the batch is resampled in place (systematic resampling on the
-engine's array state, :meth:`sim.engine.Batch.take`) and the weights reset.
+engine's array state, :meth:`sim.engine.Block.take`) and the weights reset.
+The particles are one engine block: the same SimPy processes as a run, advanced
+tick by tick (:meth:`sim.engine.Block.step`), read through its
+:class:`~sim.engine.World`.
 After the last observation up to T the particles run on to the end, and the
 weighted share of each ending is the nowcast.
 """
@@ -13,13 +16,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from sim.engine import Batch
-from sim.model import compile_plan
+from sim.engine import Block
 from sim.observations import (
     EventObs,
     FractionObs,
@@ -31,6 +34,7 @@ from sim.observations import (
     likelihood_now,
     window_ticks,
 )
+from sim.plan import compile_plan
 from sim.runner import block_rng
 from sim.scenario import UNRESOLVED, Scenario
 
@@ -90,6 +94,7 @@ def nowcast(
     at: float,
     particles: int = 4096,
     seed: int = 0,
+    processes: Sequence[Any] = (),
 ) -> Nowcast:
     """P(outcome | observations whose window closes by ``at``).
 
@@ -105,14 +110,23 @@ def nowcast(
         Seeds the particles (with ``particles == BLOCK_SIZE`` they are exactly
         replicates 0..511 of ``stancesim run --seed``); resampling draws from a
         separate stream.
+    processes : sequence
+        Refused (a ``ValueError``): resampling copies rows of the block, and a
+        process's own variables could not follow them.
 
     Returns
     -------
     Nowcast
     """
+    if processes:
+        raise ValueError(
+            "the nowcast cannot run users' processes yet: resampling copies replicates, and "
+            "state a process keeps outside World.state would not follow; run without --processes"
+        )
     plan = compile_plan(scenario)
     tick = plan.tick
-    batch = Batch(plan, block_rng(seed, 0), particles)
+    block = Block(plan, block_rng(seed, 0), particles)
+    world = block.world
     resample_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**32 - 1,)))
     used = [o for o in observations.observations if o.at[1] <= at + 1e-9]
     windows = [window_ticks(o, tick) for o in used]
@@ -121,16 +135,16 @@ def nowcast(
     logw = np.zeros(particles)
     out = Nowcast(at, particles, {}, float(particles), 0)
     last_obs_tick = max((w[1] for w in windows), default=0)
-    while batch.k < plan.n_ticks and (batch.active.any() or batch.k < last_obs_tick):
-        batch.step()
-        k = batch.k
+    while block.k < plan.n_ticks and (world.active.any() or block.k < last_obs_tick):
+        block.step()
+        k = block.k
         for eid, seen in first_seen.items():
-            newly = (seen == 0) & batch.flags[eid]
+            newly = (seen == 0) & world.flag(eid)
             seen[newly] = k
         closing = False
         for j, (o, (first, last)) in enumerate(zip(used, windows, strict=True)):
             if isinstance(o, FractionObs | StanceObs) and first <= k <= last:
-                acc[j] += likelihood_now(o, batch)
+                acc[j] += likelihood_now(o, world)
             if k != last:
                 continue
             if isinstance(o, FractionObs | StanceObs):
@@ -139,22 +153,20 @@ def nowcast(
                 lik = event_likelihood(o, first_seen[o.event], tick)
             else:
                 assert isinstance(o, NoOutcomeObs | OutcomeObs)
-                lik = likelihood_now(o, batch)
+                lik = likelihood_now(o, world)
             with np.errstate(divide="ignore"):
                 logw = logw + np.log(lik)
             closing = True
         if closing:
-            logw, batch, acc, first_seen = _normalise_and_maybe_resample(
-                logw, batch, acc, first_seen, resample_rng, out
+            logw, acc, first_seen = _normalise_and_maybe_resample(
+                logw, block, acc, first_seen, resample_rng, out
             )
-    if batch.active.any():
-        batch.finish()
     w = np.exp(logw - logw.max())
     w /= w.sum()
     names = [*scenario.outcomes, UNRESOLVED]
     codes = [*range(len(scenario.outcomes)), -1]
     out.probabilities = {
-        n: float(w[batch.outcome == c].sum()) for n, c in zip(names, codes, strict=True)
+        n: float(w[world.outcome == c].sum()) for n, c in zip(names, codes, strict=True)
     }
     if out.ess_min < ESS_WARNING:
         warnings.warn(
@@ -168,18 +180,16 @@ def nowcast(
 
 def _normalise_and_maybe_resample(
     logw: np.ndarray[Any, Any],
-    batch: Batch,
+    block: Block,
     acc: list[np.ndarray[Any, Any]],
     first_seen: dict[str, np.ndarray[Any, Any]],
     rng: np.random.Generator,
     out: Nowcast,
-) -> tuple[
-    np.ndarray[Any, Any], Batch, list[np.ndarray[Any, Any]], dict[str, np.ndarray[Any, Any]]
-]:
+) -> tuple[np.ndarray[Any, Any], list[np.ndarray[Any, Any]], dict[str, np.ndarray[Any, Any]]]:
     top = logw.max()
     if not math.isfinite(top):
         raise ValueError(
-            f"no particle is consistent with the observations up to t = {batch.t:g} h; "
+            f"no particle is consistent with the observations up to t = {block.world.now:g} h; "
             "widen their windows or give them an error probability"
         )
     w = np.exp(logw - top)
@@ -188,16 +198,16 @@ def _normalise_and_maybe_resample(
     w /= w.sum()
     e = ess(w)
     out.ess_min = min(out.ess_min, e)
-    out.ess_trace.append((batch.t, e))
+    out.ess_trace.append((block.world.now, e))
     if e < RESAMPLE_BELOW * len(w):
         idx = systematic_resample(w, rng)
-        batch.take(idx)
+        block.take(idx)
         acc = [a[idx] for a in acc]
         first_seen = {k: v[idx] for k, v in first_seen.items()}
         logw = np.zeros(len(w))
         out.resamples += 1
-        out.ess_trace.append((batch.t, float(len(w))))
-    return logw, batch, acc, first_seen
+        out.ess_trace.append((block.world.now, float(len(w))))
+    return logw, acc, first_seen
 
 
 def nowcast_curve(

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sim.engine import World
 from sim.errors import InputError, Problem
 from sim.scenario import Individual, Population, Scenario, problems_from_validation
 from sim.yamlio import Located, load_file, plain
@@ -176,26 +177,24 @@ def _reported(truth: Array, error: float) -> Array:
     return np.where(truth, 1.0 - error, error)
 
 
-def likelihood_now(o: Any, batch: Any) -> Array:
+def likelihood_now(o: Any, world: World) -> Array:
     """Likelihood of observation ``o`` given each replicate's state at the current tick."""
-    plan = batch.plan
     if isinstance(o, FractionObs):
-        p = batch.populations[plan.pop_index[o.population]]
-        f = p.fraction(p.plan.agent.positions.index(o.position))
+        f = world.fraction(o.population, o.position)
         if o.between is not None:
             lo, hi = o.between
             return ((f >= lo - 1e-12) & (f <= hi + 1e-12)).astype(float)
         assert o.value is not None and o.sd is not None
         return np.asarray(np.exp(-0.5 * ((f - o.value) / o.sd) ** 2))
     if isinstance(o, StanceObs):
-        i = plan.ind_index[o.agent]
-        return _reported(batch.pos[:, i] == plan.position(o.agent, o.position), o.error)
+        return _reported(world.is_in(o.agent, o.position), o.error)
     if isinstance(o, NoOutcomeObs):
-        return _reported(batch.outcome < 0, o.error)
+        return _reported(world.outcome < 0, o.error)
     if isinstance(o, OutcomeObs):
-        code = list(batch.sc.outcomes).index(o.outcome)
-        first, _ = window_ticks(o, plan.tick)
-        hit = (batch.outcome == code) & (batch.end_time >= first * plan.tick - 1e-9)
+        first, _ = window_ticks(o, world.tick_hours)
+        hit = (world.outcome == world.outcome_code(o.outcome)) & (
+            world.end_time >= first * world.tick_hours - 1e-9
+        )
         return _reported(hit, o.error)
     raise TypeError(f"no per-tick likelihood for {type(o).__name__}")
 

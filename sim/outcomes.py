@@ -138,7 +138,7 @@ def summarize(result: RunResult) -> dict[str, Any]:
             "p_switch": float(result.final_fraction[:, j].mean()),
             "switch_time_median": quantiles(result.half_time[:, j], (0.5,))[0],
         }
-    return {
+    summary = {
         "scenario": result.scenario.name,
         "scenario_sha256": result.scenario_sha256,
         "replicates": n,
@@ -149,3 +149,6 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "orders": orders,
         "orders_rule": ORDERS_RULE,
     }
+    if result.processes:  # users' processes: their files and sha256
+        summary["processes"] = result.processes
+    return summary

@@ -64,11 +64,14 @@ def trajectories_table(result: RunResult) -> pa.Table:
 
 
 def _metadata(result: RunResult) -> dict[str, str]:
-    return {
+    meta = {
         "stancesim.scenario_sha256": result.scenario_sha256,
         "stancesim.seed": str(result.seed),
         "stancesim.version": result.version,
     }
+    if result.processes:
+        meta["stancesim.processes"] = json.dumps(result.processes)
+    return meta
 
 
 def write_run(result: RunResult, out: str | Path, overwrite: bool = False) -> list[Path]:

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.scenario import THRESHOLD_TOLERANCE
-
 Array = np.ndarray[Any, Any]
+
+#: Tolerance of threshold comparisons: ``support >= threshold - 1e-9``.
+THRESHOLD_TOLERANCE = 1e-9
 
 
 def per_tick(p_per_hour: Array | float, tick: float) -> Array:

@@ -4,10 +4,12 @@ Randomness (SPEC 7 style): the run's ``seed`` feeds one
 ``SeedSequence(seed, spawn_key=(b,))`` per block ``b`` of :data:`BLOCK_SIZE`
 replicates, and every block draws its random numbers as a whole block does
 (a block of which fewer rows are wanted computes only those where that keeps
-the stream identical, see :meth:`sim.engine.Batch.compute_only`). Replicate
-``K`` is row ``K % BLOCK_SIZE`` of block ``K // BLOCK_SIZE`` whatever the
-number of replicates asked for, the number of processes or the order in which
-blocks finish.
+the stream identical, see :meth:`sim.engine.BlockState.compute_only`).
+Replicate ``K`` is row ``K % BLOCK_SIZE`` of block ``K // BLOCK_SIZE`` whatever
+the number of replicates asked for, the number of processes or the order in
+which blocks finish. Users' processes draw from a stream of their own per block,
+``SeedSequence(seed, spawn_key=(b, 1))`` (:func:`process_rng`), so that they
+never change the model's draws.
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ import math
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from sim._version import __version__
-from sim.engine import Batch, Tracer, simulate_block
-from sim.model import Plan, compile_plan
+from sim.engine import BlockOutput, ProcessFn, Tracer, World, simulate_block
+from sim.plan import Plan, compile_plan
 from sim.scenario import Individual, Scenario, load_scenario
 
 #: Replicates per random stream and per engine batch. Part of the
@@ -49,10 +52,10 @@ class BlockResult:
     trajectories: dict[str, Array] | None = None
 
     @classmethod
-    def from_batch(cls, index: int, batch: Batch, rows: int) -> BlockResult:
-        """Keep the first ``rows`` replicates of a finished batch."""
+    def from_output(cls, index: int, out: BlockOutput, rows: int) -> BlockResult:
+        """Keep the first ``rows`` replicates of a finished block."""
         traj = None
-        rec = batch.recording
+        rec = out.recording
         if rec is not None and rec.ticks:
             values = np.stack(rec.values)[:, :rows]  # (T, R, C)
             alive = np.stack(rec.alive)[:, :rows]  # (T, R)
@@ -65,12 +68,12 @@ class BlockResult:
                 traj[name] = values[t_idx, r_idx, c]
         return cls(
             index=index,
-            outcome=batch.outcome[:rows],
-            end_time=batch.end_time[:rows],
-            switch_time=batch.switch_time[:rows],
-            final_pos=batch.final_pos[:rows],
-            half_time=batch.half_time[:rows],
-            final_fraction=batch.final_fraction[:rows],
+            outcome=out.outcome[:rows],
+            end_time=out.end_time[:rows],
+            switch_time=out.switch_time[:rows],
+            final_pos=out.final_pos[:rows],
+            half_time=out.half_time[:rows],
+            final_fraction=out.final_fraction[:rows],
             trajectories=traj,
         )
 
@@ -78,6 +81,11 @@ class BlockResult:
 def block_rng(seed: int, block: int) -> np.random.Generator:
     """The random stream of one block."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))
+
+
+def process_rng(seed: int, block: int) -> np.random.Generator:
+    """The stream of users' processes in one block (never the model's stream)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block, 1)))
 
 
 def fresh_seed() -> int:
@@ -96,29 +104,53 @@ def _plan(scenario: Scenario) -> Plan:
     return _PLANS[key]
 
 
-def run_block(scenario: Scenario, seed: int, block: int, rows: int, record: bool) -> BlockResult:
+def run_block(
+    scenario: Scenario,
+    seed: int,
+    block: int,
+    rows: int,
+    record: bool,
+    processes: Sequence[ProcessFn] = (),
+) -> BlockResult:
     """Simulate block ``block`` (its stream as a whole) and keep its first ``rows`` replicates."""
     plan = _plan(scenario)
-    batch = simulate_block(plan, block_rng(seed, block), BLOCK_SIZE, record=record, rows=rows)
-    return BlockResult.from_batch(block, batch, rows)
+    done = simulate_block(
+        plan,
+        block_rng(seed, block),
+        BLOCK_SIZE,
+        record=record,
+        processes=processes,
+        process_rng=partial(process_rng, seed, block),
+        rows=rows,
+    )
+    return BlockResult.from_output(block, done.output(), rows)
 
 
-def _run_block_args(args: tuple[Scenario, int, int, int, bool]) -> BlockResult:
+def _run_block_args(
+    args: tuple[Scenario, int, int, int, bool, Sequence[ProcessFn]],
+) -> BlockResult:
     return run_block(*args)
 
 
-def trace_replicate(scenario: Scenario, seed: int, replicate: int) -> tuple[list[str], Batch]:
-    """Story of replicate ``replicate`` of a run with ``seed``."""
+def trace_replicate(
+    scenario: Scenario, seed: int, replicate: int, processes: Sequence[ProcessFn] = ()
+) -> tuple[list[str], World]:
+    """Story of replicate ``replicate`` of a run with ``seed`` (and ``processes``)."""
     from sim.clocktime import format_time
 
     if replicate < 0:
         raise ValueError(f"replicate must be >= 0, got {replicate}")
     block, row = divmod(replicate, BLOCK_SIZE)
     tracer = Tracer(row, lambda t: format_time(scenario.clock, t))
-    batch = simulate_block(
-        compile_plan(scenario), block_rng(seed, block), BLOCK_SIZE, tracer=tracer
+    done = simulate_block(
+        compile_plan(scenario),
+        block_rng(seed, block),
+        BLOCK_SIZE,
+        tracer=tracer,
+        processes=processes,
+        process_rng=partial(process_rng, seed, block),
     )
-    return tracer.lines, batch
+    return tracer.lines, done.world
 
 
 @dataclass
@@ -138,6 +170,7 @@ class RunResult:
     half_time: Array  # (n, populations)
     final_fraction: Array  # (n, populations)
     trajectories: dict[str, Array] | None = None
+    processes: list[dict[str, Any]] | None = None  # where users' processes came from
     version: str = __version__
     _summary: dict[str, Any] | None = field(default=None, repr=False)
 
@@ -209,6 +242,7 @@ def run(
     jobs: int = 1,
     record: bool = False,
     progress: Callable[[int], None] | None = None,
+    processes: Sequence[ProcessFn] = (),
 ) -> RunResult:
     """Run a scenario ``replicates`` times.
 
@@ -226,6 +260,10 @@ def run(
         Keep per-tick trajectories of every replicate.
     progress : callable, optional
         Called with the number of replicates just finished.
+    processes : sequence of callables
+        Users' processes ``fn(env, world)``, generator functions run on every
+        block (see :class:`sim.engine.World`); module-level functions when
+        ``jobs > 1``. Their source files' sha256 are kept in the result.
 
     Returns
     -------
@@ -241,7 +279,8 @@ def run(
         seed = fresh_seed()
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
-    tasks = [(scenario, seed, b, rows, record) for b, rows in _blocks(replicates)]
+    procs = tuple(processes)
+    tasks = [(scenario, seed, b, rows, record, procs) for b, rows in _blocks(replicates)]
     results: list[BlockResult] = []
     if jobs == 1 or len(tasks) == 1:
         for task in tasks:
@@ -256,7 +295,12 @@ def run(
                 results.append(res)
                 if progress:
                     progress(len(res.outcome))
-    return combine(scenario, seed, replicates, results)
+    result = combine(scenario, seed, replicates, results)
+    if procs:
+        from sim.userprocesses import provenance
+
+        result.processes = provenance(procs)
+    return result
 
 
 def combine(scenario: Scenario, seed: int, replicates: int, parts: list[BlockResult]) -> RunResult:

@@ -35,8 +35,6 @@ from sim.yamlio import Located, apply_set, load_file, plain
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
 UNRESOLVED = "unresolved"
-#: Tolerance of every ``>=`` comparison of a support against a threshold.
-THRESHOLD_TOLERANCE = 1e-9
 
 
 class Strict(BaseModel):

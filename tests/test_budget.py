@@ -17,7 +17,7 @@ from sim import budget
 from sim.cli import app
 from sim.engine import simulate_block
 from sim.errors import InputError
-from sim.model import compile_plan
+from sim.plan import compile_plan
 from sim.runner import BLOCK_SIZE, block_rng
 from sim.scenario import load_scenario
 

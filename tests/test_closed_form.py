@@ -12,7 +12,7 @@ from conftest import board_scenario, poisson_binomial_tail, z_tolerance
 
 import sim
 from sim.engine import simulate_block
-from sim.model import compile_plan
+from sim.plan import compile_plan
 from sim.rules import friedkin_johnsen_equilibrium
 
 
@@ -128,13 +128,14 @@ def test_friedkin_johnsen_converges_to_closed_form() -> None:
         "agents": agents,
         "outcomes": {"end": {"trigger": {"kind": "deadline", "at": 400}}},
     }
-    batch = simulate_block(compile_plan(sim.scenario_from_dict(data)), np.random.default_rng(0), 4)
+    block = simulate_block(compile_plan(sim.scenario_from_dict(data)), np.random.default_rng(0), 4)
     W = np.array([[w[i][j] for j in "abc"] for i in "abc"])
     expect = friedkin_johnsen_equilibrium(
         W, np.array([s[k] for k in "abc"]), np.array([x0[k] for k in "abc"])
     )
-    np.testing.assert_allclose(batch.opinion[0], expect, atol=1e-9)
-    np.testing.assert_array_equal(batch.final_pos[0], (expect >= 0.5).astype(int))
+    opinions = [block.world.opinion(k)[0] for k in "abc"]
+    np.testing.assert_allclose(opinions, expect, atol=1e-9)
+    np.testing.assert_array_equal(block.output().final_pos[0], (expect >= 0.5).astype(int))
 
 
 def _vote_data(quorum: dict, veto: list[str], yes: list[str], resigned: list[str]) -> dict:
@@ -255,10 +256,11 @@ def test_reversible_threshold_individual_switches_back() -> None:
     }
     data["signals"]["wave"] = [{"curve": "src"}]
     data["decisions"]["vote"]["schedule"] = {"start": 11, "every": 1}
-    batch = simulate_block(compile_plan(sim.scenario_from_dict(data)), np.random.default_rng(0), 2)
+    block = simulate_block(compile_plan(sim.scenario_from_dict(data)), np.random.default_rng(0), 2)
+    out = block.output()
     # wave: t=2 -> 0.5 (reached), t=6 -> 0.5 (still), t=7 -> 0.25 (back)
-    assert batch.switch_time[0, 0] == 2.0
-    assert batch.final_pos[0, 0] == 0
+    assert out.switch_time[0, 0] == 2.0
+    assert out.final_pos[0, 0] == 0
 
 
 def _pulse_scenario(kind: str, reversible: bool, population: bool) -> dict:

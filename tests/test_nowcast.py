@@ -109,25 +109,26 @@ def test_smc_agrees_with_exact_rejection_and_resamples_mid_run() -> None:
     after = [e for (_, e) in nc.ess_trace if e == 8192]
     assert len(after) == nc.resamples
     # exact rejection: plain replicates consistent with every observation
-    from sim.engine import Batch
-    from sim.model import compile_plan
+    from sim.engine import Block
+    from sim.plan import compile_plan
     from sim.runner import block_rng
 
     plan = compile_plan(sc)
     keep, ret = 0, 0
     for b in range(16):
-        batch = Batch(plan, block_rng(100 + b, 0), 2048)
+        block = Block(plan, block_rng(100 + b, 0), 2048)
+        world = block.world
         ok = np.ones(2048, dtype=bool)
-        while batch.k < plan.n_ticks and batch.active.any():
-            batch.step()
-            if batch.k == 46:
-                ok &= batch.populations[0].fraction(1) >= 0.6
-            if batch.k == 84:
-                ok &= batch.pos[:, plan.ind_index["toner"]] == 1
-            if batch.k == 90:
-                ok &= batch.outcome < 0
+        while block.k < plan.n_ticks and world.active.any():
+            block.step()
+            if block.k == 46:
+                ok &= world.fraction("employees", "signed") >= 0.6
+            if block.k == 84:
+                ok &= world.is_in("toner", "reinstate")
+            if block.k == 90:
+                ok &= world.outcome < 0
         keep += ok.sum()
-        ret += (ok & (batch.outcome == 0)).sum()
+        ret += (ok & (world.outcome == 0)).sum()
     p_rej = ret / keep
     se = np.sqrt(p_rej * (1 - p_rej) * (1 / keep + 1 / nc.ess_min))
     assert abs(nc.probabilities["return"] - p_rej) < 3.29 * se

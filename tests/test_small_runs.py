@@ -18,8 +18,8 @@ import pytest
 from conftest import ROOT
 
 import sim
-from sim.engine import Batch, simulate_block
-from sim.model import compile_plan
+from sim.engine import Block, simulate_block
+from sim.plan import compile_plan
 from sim.runner import BLOCK_SIZE, RunResult, block_rng
 from sim.yamlio import load_file
 
@@ -71,26 +71,29 @@ def test_reference_rows_are_those_of_a_block_today(path: str) -> None:
 
 def test_small_runs_of_a_dense_population_compute_only_their_rows() -> None:
     plan = compile_plan(sim.load_scenario(BOARD))
-    batch = simulate_block(plan, block_rng(2024, 0), BLOCK_SIZE, rows=3)
-    (shareholders,) = batch.populations
-    assert batch.live == 3 and shareholders.in_to.shape == (3, 5000)
+    state = simulate_block(plan, block_rng(2024, 0), BLOCK_SIZE, rows=3).state
+    (shareholders,) = state.populations
+    assert state.live == 3 and shareholders.in_to.shape == (3, 5000)
     t0 = time.perf_counter()
     res = sim.run(sim.load_scenario(BOARD), 1, seed=2024)
     print(f"five_member_board -n 1: {time.perf_counter() - t0:.2f} s")
     assert _rows(res, 1) == _golden("scenarios/five_member_board.yaml", 1)
 
 
-def _twin_batches(scenario: Any, rows: int, size: int = 64) -> tuple[Batch, Batch, bool]:
+def _twin_batches(scenario: Any, rows: int, size: int = 64) -> tuple[Block, Block, bool]:
     plan = compile_plan(scenario)
-    whole = Batch(plan, np.random.default_rng(99), size)
-    part = Batch(plan, np.random.default_rng(99), size)
-    return whole, part, part.compute_only(rows)
+    whole = Block(plan, np.random.default_rng(99), size)
+    part = Block(plan, np.random.default_rng(99), size)
+    return whole, part, part.state.compute_only(rows)
 
 
-def _assert_same_stream_and_rows(whole: Batch, part: Batch, rows: int, ticks: int) -> None:
+def _assert_same_stream_and_rows(
+    whole_block: Block, part_block: Block, rows: int, ticks: int
+) -> None:
+    whole, part = whole_block.state, part_block.state
     for _ in range(ticks):
-        whole.step()
-        part.step()
+        whole_block.step()
+        part_block.step()
         assert part.rng.bit_generator.state == whole.rng.bit_generator.state
         np.testing.assert_array_equal(part.pos[:rows], whole.pos[:rows])
         np.testing.assert_array_equal(part.opinion[:rows], whole.opinion[:rows])
@@ -119,11 +122,11 @@ def test_value_dependent_draws_keep_the_whole_block() -> None:
         ],
     )
     whole, part, applied = _twin_batches(scenario, 5)
-    assert not applied and part.live == part.size
+    assert not applied and part.state.live == part.state.size
     _assert_same_stream_and_rows(whole, part, 5, 30)
 
 
 def test_scenarios_without_a_dense_population_are_not_restricted(tmp_path: Path) -> None:
     scenario = sim.load_scenario(ROOT / "scenarios" / "openai_2023_11.yaml")
     _, part, applied = _twin_batches(scenario, 5)
-    assert not applied and part.live == part.size
+    assert not applied and part.state.live == part.state.size

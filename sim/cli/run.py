@@ -15,11 +15,13 @@ from rich.table import Table
 from sim import budget
 from sim.cli.common import show_progress, stderr, user_errors
 from sim.clocktime import format_time
+from sim.engine import ProcessFn
 from sim.outcomes import MAX_ORDERS, MIN_ORDER_SHARE, ORDERS_COVER
 from sim.runner import RunResult
 from sim.runner import run as run_scenario
 from sim.scenario import Scenario, load_scenario
 from sim.stats import fixed
+from sim.userprocesses import load_processes
 
 
 class Record(StrEnum):
@@ -50,6 +52,11 @@ def run(
         budget.DEFAULT_MAX_MEMORY_TEXT, "--max-memory", help=budget.MEMORY_HELP
     ),
     max_work: str = typer.Option(budget.DEFAULT_MAX_WORK_TEXT, "--max-work", help=budget.WORK_HELP),
+    processes: Path | None = typer.Option(
+        None,
+        "--processes",
+        help="Python file whose list PROCESSES names SimPy processes fn(env, world) to run too.",
+    ),
 ) -> None:
     """Run a scenario and report how likely each ending is, when, and who switched."""
     with user_errors():
@@ -59,9 +66,10 @@ def run(
             check_target(out, overwrite)
         limits = budget.limits(max_memory, max_work)
         scenario = load_scenario(file, sets)
+        procs = load_processes(processes) if processes is not None else []
         estimate = budget.estimate_run(scenario, replicates, jobs, record is not None)
         budget.check(estimate, *limits)
-        result = _execute(scenario, replicates, seed, jobs, record is not None)
+        result = _execute(scenario, replicates, seed, jobs, record is not None, procs)
         summary = result.summary()
         if out is not None:
             from sim.output import write_run  # pyarrow only when files are asked for
@@ -76,10 +84,15 @@ def run(
 
 
 def _execute(
-    scenario: Scenario, replicates: int, seed: int | None, jobs: int, record: bool
+    scenario: Scenario,
+    replicates: int,
+    seed: int | None,
+    jobs: int,
+    record: bool,
+    processes: list[ProcessFn],
 ) -> RunResult:
     if not show_progress() or replicates < 2000:
-        return run_scenario(scenario, replicates, seed, jobs, record)
+        return run_scenario(scenario, replicates, seed, jobs, record, processes=processes)
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -96,7 +109,7 @@ def _execute(
             bar.advance(task, k)
             bar.refresh()
 
-        return run_scenario(scenario, replicates, seed, jobs, record, advance)
+        return run_scenario(scenario, replicates, seed, jobs, record, advance, processes=processes)
 
 
 def report(result: RunResult, console: Console) -> None:

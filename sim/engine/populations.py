@@ -1,0 +1,197 @@
+"""Populations: counts per position (and per-person arrays where a rule needs them).
+
+One class per way a population's rule is advanced (:attr:`PopulationSpec.mode`).
+Every class keeps one row per replicate, so :meth:`Population.take` can
+resample a block between ticks. A population draws from the block's stream
+only in :meth:`Population.advance`, in population order, every tick.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim import rules as R
+from sim.ops import State
+from sim.plan import PopulationSpec
+
+Array = np.ndarray[Any, Any]
+
+
+class Population:
+    """A population that never moves (``fixed`` rule); the base of the others."""
+
+    #: per-replicate arrays that :meth:`take` resamples
+    ROWS: tuple[str, ...] = ("counts",)
+
+    def __init__(self, spec: PopulationSpec, n: int, tick: float) -> None:
+        self.spec = spec
+        self.N = spec.size
+        self.tick = tick
+        self.counts = np.zeros((n, len(spec.positions)), dtype=np.int64)
+        self.counts[:, spec.initial_idx] = self.N
+
+    def fraction(self, position: int) -> Array:
+        """Share in ``position``, per replicate."""
+        return self.counts[:, position] / self.N
+
+    def take(self, index: Array) -> None:
+        """Keep rows ``index``."""
+        for name in self.ROWS:
+            setattr(self, name, getattr(self, name)[index])
+
+    def drive(self, s: State) -> Array | None:
+        """The support or pressure it reads, from the state before the populations' phase."""
+        if self.spec.drive < 0:
+            return None
+        return s.signal(self.spec.drive) + s.param[self.spec.offset]
+
+    def advance(self, s: State, drive: Array | None, rng: np.random.Generator) -> None:
+        """One tick; draws from ``rng`` (the block's stream) as its mode needs."""
+        if drive is None:
+            return
+        spec = self.spec
+        before = self.counts[:, spec.to_idx].copy()
+        moved = self.moved(s, drive, before, rng)
+        self.counts[:, spec.to_idx] = moved
+        self.counts[:, spec.initial_idx] = self.N - moved
+        if s.tracing:
+            r = s.traced_row()
+            if moved[r] != before[r]:
+                target = spec.positions[spec.to_idx]
+                detail = f"drive {drive[r]:.3f}" + self.why(r)
+                text = f"{spec.id}: {before[r]} -> {moved[r]} of {self.N} {target} ({detail})"
+                s.say(np.ones(s.size, dtype=bool), text)
+
+    def moved(self, s: State, drive: Array, before: Array, rng: np.random.Generator) -> Array:
+        """How many are in the target position after this tick."""
+        return before
+
+    def why(self, r: int) -> str:
+        """Extra detail for the trace."""
+        return ""
+
+
+class ThresholdPopulation(Population):
+    """Irreversible thresholds against the running maximum of the support, in counts."""
+
+    ROWS = ("counts", "crossed", "spont", "running_max")
+
+    def __init__(self, spec: PopulationSpec, n: int, tick: float, thresholds: Array) -> None:
+        super().__init__(spec, n, tick)
+        self.sorted = R.SortedThresholds(thresholds, inplace=True)
+        self.crossed = np.zeros(n, dtype=np.int64)
+        self.spont = np.zeros(n, dtype=np.int64)
+        self.running_max = np.full(n, -np.inf)
+
+    def take(self, index: Array) -> None:  # noqa: D102
+        super().take(index)
+        self.sorted = self.sorted.take(index)
+
+    def moved(self, s: State, drive: Array, before: Array, rng: np.random.Generator) -> Array:  # noqa: D102
+        self.running_max = np.maximum(self.running_max, drive)
+        new_crossed = np.maximum(self.crossed, self.sorted.count_reached(self.running_max))
+        p = R.per_tick(s.param[self.spec.spontaneous], self.tick)
+        self.crossed, self.spont = R.threshold_population_step(
+            rng, self.N, self.crossed, self.spont, new_crossed, p
+        )
+        return self.crossed + self.spont
+
+    def why(self, r: int) -> str:  # noqa: D102
+        return f"; {self.crossed[r]} by threshold, {self.spont[r]} spontaneously"
+
+
+class ReversibleThresholdPopulation(Population):
+    """Reversible thresholds: in the target position while the support reaches them."""
+
+    def __init__(self, spec: PopulationSpec, n: int, tick: float, thresholds: Array) -> None:
+        super().__init__(spec, n, tick)
+        self.sorted = R.SortedThresholds(thresholds, inplace=True)
+
+    def take(self, index: Array) -> None:  # noqa: D102
+        super().take(index)
+        self.sorted = self.sorted.take(index)
+
+    def moved(self, s: State, drive: Array, before: Array, rng: np.random.Generator) -> Array:  # noqa: D102
+        return self.sorted.count_reached(drive)
+
+
+class _Hazard(Population):
+    """Shared by the hazard and logistic populations: per-hour probabilities both ways."""
+
+    def probabilities(
+        self, s: State, drive: Array, res: Array, rate: Array
+    ) -> tuple[Array, Array | None]:
+        """Per-hour probabilities of switching to the target and (reversible rules only) back.
+
+        Computed for the first ``len(drive)`` rows (see :meth:`BlockState.compute_only`).
+        """
+        back = self.spec.reversible
+        if not self.spec.logistic:
+            fwd = R.hazard_probability(drive, res, rate)
+            return fwd, R.hazard_back_probability(drive, res, rate) if back else None
+        slope = s.param[self.spec.slope][: len(drive)]
+        if drive.ndim == 2:
+            slope = slope[:, None]
+        fwd = R.logistic_probability(drive, res, rate, slope)
+        return fwd, R.logistic_back_probability(drive, res, rate, slope) if back else None
+
+
+class HazardCountsPopulation(_Hazard):
+    """One resistance per replicate: everyone out switches with the same probability (binomial)."""
+
+    def moved(self, s: State, drive: Array, before: Array, rng: np.random.Generator) -> Array:  # noqa: D102
+        spec = self.spec
+        res, rate = s.param[spec.resistance], s.param[spec.rate]
+        fwd_p, back_p = self.probabilities(s, drive, res, rate)
+        moved = before + rng.binomial(self.N - before, R.per_tick(fwd_p, self.tick))
+        if back_p is not None:
+            moved -= rng.binomial(before, R.per_tick(back_p, self.tick))
+        return moved
+
+
+class HazardDensePopulation(_Hazard):
+    """A resistance per person: one uniform per person and tick (the dense path)."""
+
+    ROWS = ("counts", "resistance", "in_to")
+
+    def __init__(self, spec: PopulationSpec, n: int, tick: float, resistance: Array) -> None:
+        super().__init__(spec, n, tick)
+        self.resistance = resistance
+        self.in_to = np.zeros((n, self.N), dtype=bool)
+
+    def keep_first(self, rows: int) -> None:
+        """Drop the per-person arrays of replicates ``>= rows`` (see BlockState.compute_only)."""
+        self.resistance = self.resistance[:rows].copy()
+        self.in_to = self.in_to[:rows].copy()
+
+    def moved(self, s: State, drive: Array, before: Array, rng: np.random.Generator) -> Array:  # noqa: D102
+        live = len(self.in_to)  # rows past it are not computed (BlockState.compute_only)
+        rate = s.param[self.spec.rate][:live, None]
+        fwd_p, back_p = self.probabilities(s, drive[:live, None], self.resistance, rate)
+        u = rng.random((live, self.N))
+        if live < len(before):
+            # PCG64 spends exactly one 64-bit output per double, row after row:
+            # skipping the other rows' outputs leaves the stream as a whole block's
+            rng.bit_generator.advance((len(before) - live) * self.N)  # type: ignore[attr-defined]
+        go = ~self.in_to & (u < R.per_tick(fwd_p, self.tick))
+        if back_p is not None:
+            self.in_to &= ~(u < R.per_tick(back_p, self.tick))
+        self.in_to |= go
+        moved = before.copy()
+        moved[:live] = self.in_to.sum(axis=1)
+        return moved
+
+
+def make_population(spec: PopulationSpec, n: int, tick: float, person: list[Any]) -> Population:
+    """The population object for a spec; ``person`` holds the drawn per-person arrays."""
+    if spec.mode == "threshold":
+        return ThresholdPopulation(spec, n, tick, person[spec.person])
+    if spec.mode == "threshold_reversible":
+        return ReversibleThresholdPopulation(spec, n, tick, person[spec.person])
+    if spec.mode == "hazard_counts":
+        return HazardCountsPopulation(spec, n, tick)
+    if spec.mode == "hazard_dense":
+        return HazardDensePopulation(spec, n, tick, person[spec.person])
+    return Population(spec, n, tick)

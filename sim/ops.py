@@ -1,0 +1,506 @@
+"""What a plan is made of: terms, signals, rules, effects and triggers as small typed objects.
+
+:func:`sim.plan.compile_plan` builds these once per scenario, with every name
+already resolved to an array index; the engine calls them on every tick. They
+read and write a block's arrays through the :class:`State` protocol (one row
+per replicate), never the scenario, so nothing on the per-tick path looks a
+name up or asks which schema class it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Protocol
+
+import numpy as np
+
+from sim import rules as R
+
+Array = np.ndarray[Any, Any]
+Value = Array | float
+
+
+class State(Protocol):
+    """The arrays of one block that compiled operations read and write.
+
+    Implemented by :class:`sim.engine.world.BlockState`; see there for each field.
+    """
+
+    size: int
+    k: int
+    t: float
+    pos: Array
+    opinion: Array
+    opinion0: Array
+    flags: list[Array]
+    param: list[Array]
+    due: list[Array]
+    fired_tick: list[Array]
+    passed_tick: list[Array]
+    tracing: bool
+
+    def signal(self, index: int) -> Array:
+        """Value of signal ``index`` in every replicate (cached until the state changes)."""
+        ...
+
+    def curve_value(self, index: int) -> Value:
+        """Curve of source ``index`` at the current tick."""
+        ...
+
+    def fraction(self, population: int, position: int) -> Array:
+        """Share of population ``population`` in ``position``."""
+        ...
+
+    def switch(self, i: int, mask: Array, to: int, why: str) -> None:
+        """Put individual ``i`` in position ``to`` where ``mask``."""
+        ...
+
+    def say(self, mask: Array, text: str) -> None:
+        """A trace line, when the traced replicate is in ``mask`` and still running."""
+        ...
+
+    def traced_row(self) -> int:
+        """Row of the replicate whose story is told (0 when none is)."""
+        ...
+
+
+#: A term of a signal (or anything an averaging agent hears): state -> value per replicate.
+Term = Callable[[State], Value]
+#: A condition: state -> bool per replicate.
+Condition = Callable[[State], Array]
+
+
+# ---------------------------------------------------------------------- terms
+def population_fraction(population: int, position: int) -> Term:
+    """Share of a population in a position."""
+    return lambda s: s.fraction(population, position)
+
+
+def group_fraction(members: list[int], idx: Array) -> Term:
+    """Share of a group's members in a position (``idx``: each member's index of it, -1: none)."""
+    return lambda s: np.mean(s.pos[:, members] == idx, axis=1)
+
+
+def position_is(i: int, j: int) -> Term:
+    """1 where individual ``i`` is in position ``j``."""
+    return lambda s: s.pos[:, i] == j
+
+
+def stance_of(i: int, j: int) -> Term:
+    """What an averaging agent hears from an individual: 1.0 in position ``j``, else 0.0."""
+    return lambda s: (s.pos[:, i] == j).astype(float)
+
+
+def opinion_of(col: int) -> Term:
+    """An averaging agent's opinion."""
+    return lambda s: s.opinion[:, col]
+
+
+def flag_of(f: int) -> Term:
+    """A flag (or an event's has-happened flag)."""
+    return lambda s: s.flags[f]
+
+
+def curve_of(c: int) -> Term:
+    """A source's curve now."""
+    return lambda s: s.curve_value(c)
+
+
+def signal_of(i: int) -> Term:
+    """Another signal."""
+    return lambda s: s.signal(i)
+
+
+def constant(c: float) -> Term:
+    """A constant (with weight 1.0, which is exact: ``1.0 * c == c``)."""
+    return lambda s: c
+
+
+@dataclass(frozen=True)
+class SignalOp:
+    """A weighted sum of terms, added up in file order."""
+
+    terms: tuple[tuple[float, Term], ...]
+
+    def __call__(self, s: State) -> Array:
+        """The signal in every replicate."""
+        total = np.zeros(s.size)
+        for weight, term in self.terms:
+            total += weight * term(s)
+        return total
+
+
+def comparison(signal: int, op: str, value: float) -> Condition:
+    """A signal compared with a value (``op``: at_least, at_most, above or below)."""
+    if op == "at_least":
+        return lambda s: s.signal(signal) >= value
+    if op == "at_most":
+        return lambda s: s.signal(signal) <= value
+    if op == "above":
+        return lambda s: s.signal(signal) > value
+    return lambda s: s.signal(signal) < value
+
+
+# --------------------------------------------------------------------- curves
+#: A curve: (its parameters, in its field order; time in hours) -> value.
+CurveFn = Callable[[Sequence[Value], float], Value]
+
+
+def constant_curve(p: Sequence[Value], t: float) -> Value:
+    """Fields: value."""
+    return p[0]
+
+
+def step_curve(p: Sequence[Value], t: float) -> Value:
+    """Fields: at, before, after."""
+    return np.where(t >= p[0], p[2], p[1])
+
+
+def ramp_curve(p: Sequence[Value], t: float) -> Value:
+    """Fields: start, end, start_value, end_value."""
+    start, end, v0, v1 = p
+    span = end - start
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(span > 0, (t - start) / np.where(span > 0, span, 1.0), (t >= end) * 1.0)
+    return v0 + (v1 - v0) * np.clip(frac, 0.0, 1.0)
+
+
+def piecewise_curve(points: list[tuple[float, float]]) -> CurveFn:
+    """Linear interpolation between fixed points (no random fields)."""
+    times, values = zip(*points, strict=True)
+    return lambda p, t: float(np.interp(t, times, values))
+
+
+@dataclass(frozen=True)
+class CurveOp:
+    """A source's curve and the slots of its parameters."""
+
+    fn: CurveFn
+    slots: tuple[int, ...]
+
+
+# ---------------------------------------------------------------------- rules
+@dataclass(frozen=True)
+class RuleStep:
+    """One non-scheduled rule of an individual, as the individuals' phase applies it."""
+
+    agent: str
+    agent_index: int
+    positions: tuple[str, ...]
+    from_idx: int
+    to_idx: int
+    column: int  # column of the tick's uniform draws, -1 when it draws none
+    reversible: bool
+    tick: float
+
+    def moves(self, s: State, cur: Array, u: Array | None) -> tuple[Array, Array | None]:
+        """Rows switching forward, and back (None when the rule never switches back)."""
+        raise NotImplementedError
+
+    def detail(self, s: State, r: int) -> str:
+        """Why the traced row moved (for the trace)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class PressureStep(RuleStep):
+    """A hazard or logistic rule: switch with a probability rising with the excess pressure."""
+
+    signal: int
+    offset: int
+    resistance: int
+    rate: int
+    slope: int  # -1 for a hazard rule
+
+    def probabilities(self, s: State, pressure: Array, back: bool) -> Array:
+        """Per-hour probability of switching to ``to`` (or, with ``back``, back)."""
+        raise NotImplementedError
+
+    def moves(self, s: State, cur: Array, u: Array | None) -> tuple[Array, Array | None]:  # noqa: D102
+        assert u is not None
+        in_from, in_to = cur == self.from_idx, cur == self.to_idx
+        pressure = s.signal(self.signal) + s.param[self.offset]
+        col = u[:, self.column]
+        fwd = in_from & (col < R.per_tick(self.probabilities(s, pressure, False), self.tick))
+        if not self.reversible:
+            return fwd, None
+        back = in_to & (col < R.per_tick(self.probabilities(s, pressure, True), self.tick))
+        return fwd, back
+
+    def detail(self, s: State, r: int) -> str:  # noqa: D102
+        pressure = s.signal(self.signal)[r] + s.param[self.offset][r]
+        return f"pressure {pressure:.3f} vs resistance {s.param[self.resistance][r]:.3f}"
+
+
+class HazardStep(PressureStep):
+    """``min(1, rate * max(0, pressure - resistance))`` per hour."""
+
+    def probabilities(self, s: State, pressure: Array, back: bool) -> Array:  # noqa: D102
+        res, rate = s.param[self.resistance], s.param[self.rate]
+        if back:
+            return R.hazard_back_probability(pressure, res, rate)
+        return R.hazard_probability(pressure, res, rate)
+
+
+class LogisticStep(PressureStep):
+    """``rate / (1 + exp(-slope * (pressure - resistance)))`` per hour."""
+
+    def probabilities(self, s: State, pressure: Array, back: bool) -> Array:  # noqa: D102
+        res, rate, slope = s.param[self.resistance], s.param[self.rate], s.param[self.slope]
+        if back:
+            return R.logistic_back_probability(pressure, res, rate, slope)
+        return R.logistic_probability(pressure, res, rate, slope)
+
+
+@dataclass(frozen=True)
+class ThresholdStep(RuleStep):
+    """Granovetter's rule, with an optional spontaneous switch."""
+
+    signal: int
+    offset: int
+    threshold: int
+    spontaneous: int
+
+    def moves(self, s: State, cur: Array, u: Array | None) -> tuple[Array, Array | None]:  # noqa: D102
+        in_from, in_to = cur == self.from_idx, cur == self.to_idx
+        support = s.signal(self.signal) + s.param[self.offset]
+        reached = R.threshold_reached(support, s.param[self.threshold])
+        fwd = in_from & reached
+        if self.column >= 0:
+            assert u is not None
+            p = R.per_tick(s.param[self.spontaneous], self.tick)
+            fwd |= in_from & ~reached & (u[:, self.column] < p)
+        return fwd, (in_to & ~reached if self.reversible else None)
+
+    def detail(self, s: State, r: int) -> str:  # noqa: D102
+        support = s.signal(self.signal)[r] + s.param[self.offset][r]
+        return f"support {support:.3f} vs threshold {s.param[self.threshold][r]:.3f}"
+
+
+@dataclass(frozen=True)
+class AveragingStep(RuleStep):
+    """In the ``to`` position while the agent's opinion is at least the cut-off."""
+
+    col: int
+    cutoff: float
+
+    def moves(self, s: State, cur: Array, u: Array | None) -> tuple[Array, Array | None]:  # noqa: D102
+        in_from, in_to = cur == self.from_idx, cur == self.to_idx
+        high = s.opinion[:, self.col] >= self.cutoff
+        return in_from & high, (in_to & ~high if self.reversible else None)
+
+    def detail(self, s: State, r: int) -> str:  # noqa: D102
+        return f"opinion {s.opinion[r, self.col]:.3f} vs cut-off {self.cutoff:g}"
+
+
+@dataclass(frozen=True)
+class AveragingOp:
+    """One Friedkin-Johnsen agent: what it hears, with which weights."""
+
+    col: int
+    stubbornness: int
+    heard: tuple[Term, ...]
+    weights: Array  # (1, J)
+
+
+def update_opinions(s: State, ops: Sequence[AveragingOp]) -> None:
+    """One synchronous averaging step of every averaging agent (reads the old opinions)."""
+    new = np.empty_like(s.opinion)
+    for op in ops:
+        inputs = np.stack([h(s) for h in op.heard], axis=1)
+        stubborn = s.param[op.stubbornness][:, None]
+        x0 = s.opinion0[:, op.col : op.col + 1]
+        new[:, op.col] = R.averaging_step(x0, stubborn, inputs, op.weights)[:, 0]
+    s.opinion = new
+
+
+# -------------------------------------------------------------------- effects
+class Effect(Protocol):
+    """An event's effect, applied where ``mask`` holds."""
+
+    def apply(self, s: State, mask: Array) -> None:
+        """Change the state of the rows in ``mask``."""
+        ...
+
+
+@dataclass(frozen=True)
+class SetFlagOp:
+    """Set or clear a flag."""
+
+    flag: int
+    value: bool
+
+    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
+        s.flags[self.flag] = np.where(mask, self.value, s.flags[self.flag])
+
+
+@dataclass(frozen=True)
+class ParamOp:
+    """Set, add to or scale a rule parameter in each of its slots (``how``: set, add, scale)."""
+
+    name: str
+    targets: tuple[tuple[int, str], ...]  # (slot, label for the trace)
+    how: str
+    amount: float
+
+    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
+        for slot, label in self.targets:
+            old = s.param[slot]
+            if self.how == "set":
+                new = np.full(s.size, self.amount)
+            elif self.how == "add":
+                new = old + self.amount
+            else:
+                new = old * self.amount
+            s.param[slot] = np.where(mask, new, old)
+            if s.tracing:
+                r = s.traced_row()
+                s.say(mask, f"  {label}.{self.name}: {old[r]:.4g} -> {new[r]:.4g}")
+
+
+@dataclass(frozen=True)
+class ForceOp:
+    """Put an individual in a position."""
+
+    agent_index: int
+    to: int
+
+    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
+        i = self.agent_index
+        s.switch(i, mask & (s.pos[:, i] != self.to), self.to, "forced")
+
+
+@dataclass(frozen=True)
+class TraceOp:
+    """A line in the trace."""
+
+    message: str
+
+    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
+        s.say(mask, f"  {self.message}")
+
+
+# ------------------------------------------------------------ decisions, outcomes
+@dataclass(frozen=True)
+class DecisionOp:
+    """A vote with member and position indices resolved."""
+
+    id: str
+    index: int
+    members: list[int]
+    motion_idx: Array  # per member, -1 when the member has no such position
+    absent_idx: list[list[int]]
+    veto: list[int]  # positions in ``members``
+    at_least: int | None
+    fraction: Fraction | None
+    ticks: tuple[int, ...]  # scheduled votes (empty for a vote held on an event)
+    on: int  # event index, -1 when scheduled
+
+    def vote(self, s: State, due: Array) -> Array:
+        """Rows where the motion passes (among ``due``); traces the traced row's vote."""
+        pos = s.pos[:, self.members]
+        in_motion = pos == self.motion_idx
+        absent = np.zeros_like(in_motion)
+        for m, idxs in enumerate(self.absent_idx):
+            for idx in idxs:
+                absent[:, m] |= pos[:, m] == idx
+        count = in_motion.sum(axis=1)
+        present = (~absent).sum(axis=1)
+        passed = due & R.quorum_passes(count, present, self.at_least, self.fraction)
+        for v in self.veto:
+            passed &= in_motion[:, v] | absent[:, v]
+        r = s.traced_row()
+        if s.tracing and due[r]:
+            verdict = "passes" if passed[r] else "fails"
+            s.say(
+                due, f"vote {self.id}: {count[r]} of {present[r]} present for the motion, {verdict}"
+            )
+        return passed
+
+
+@dataclass(frozen=True)
+class OnDecision:
+    """Outcome trigger: the decision passed at this tick."""
+
+    decision: int
+
+    def hit(self, s: State) -> Array:  # noqa: D102
+        return s.passed_tick[self.decision] == s.k
+
+
+@dataclass(frozen=True)
+class OnEvent:
+    """Outcome trigger: the event happened at this tick."""
+
+    event: int
+
+    def hit(self, s: State) -> Array:  # noqa: D102
+        return s.fired_tick[self.event] == s.k
+
+
+@dataclass(frozen=True)
+class OnDeadline:
+    """Outcome trigger: the replicate's deadline tick (in ``due[slot]``) is reached."""
+
+    slot: int
+
+    def hit(self, s: State) -> Array:  # noqa: D102
+        return s.k >= s.due[self.slot]
+
+
+@dataclass(frozen=True)
+class OnCondition:
+    """Outcome trigger: a condition on signals holds."""
+
+    holds: Condition
+
+    def hit(self, s: State) -> Array:  # noqa: D102
+        return self.holds(s)
+
+
+Trigger = OnDecision | OnEvent | OnDeadline | OnCondition
+
+
+# --------------------------------------------------------------- time-triggered
+@dataclass(frozen=True)
+class EventOp:
+    """An event: its trigger (exactly one of ``at_slot``, ``ticks``, ``when``) and effects."""
+
+    id: str
+    index: int
+    flag: int
+    label: str  # its trace line
+    effects: tuple[Effect, ...]
+    at_slot: int = -1  # ``at``: per-replicate tick in ``due[at_slot]``
+    ticks: tuple[int, ...] = ()  # ``every``: the ticks it recurs at
+    when: Condition | None = None  # ``when``: fires the tick after its condition first holds
+
+    def fire(self, s: State, now: Array) -> bool:
+        """Happen in the rows of ``now``; whether it happened in any."""
+        if not now.any():
+            return False
+        s.fired_tick[self.index] = np.where(now, s.k, s.fired_tick[self.index])
+        s.flags[self.flag] = s.flags[self.flag] | now
+        s.say(now, self.label)
+        for eff in self.effects:
+            eff.apply(s, now)
+        return True
+
+
+@dataclass(frozen=True)
+class ScheduledOp:
+    """A ``scheduled`` rule: switch at each replicate's own tick (``due[slot]``) if in ``from``."""
+
+    agent_index: int
+    from_idx: int
+    to_idx: int
+    slot: int
+
+    def apply(self, s: State) -> None:
+        """Switch the rows due now."""
+        i = self.agent_index
+        now = (s.due[self.slot] == s.k) & (s.pos[:, i] == self.from_idx)
+        if now.any():
+            s.switch(i, now, self.to_idx, "scheduled")

@@ -1,0 +1,502 @@
+"""The compiler: a :class:`~sim.scenario.Scenario` becomes a :class:`Plan`, once per scenario.
+
+Every name is resolved to an array index and every rule, term, effect and
+trigger becomes a small object of :mod:`sim.ops`, so that the engine reads
+only the plan: nothing on its per-tick path looks a name up or asks which
+schema class something is.
+
+The plan also fixes the order of the random draws that set up a block
+(:attr:`Plan.draws`): agents in file order (each individual's rule parameters,
+then its patience; each population's parameters, then its per-person
+thresholds or resistances), then the sources' curves, the events' times and
+the deadlines. That order is part of the reproducibility contract.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Any, Literal
+
+import numpy as np
+
+from sim import ops as O
+from sim import scenario as S
+from sim.distributions import draw, is_random
+
+Array = np.ndarray[Any, Any]
+
+#: Rule fields drawn once per replicate, in this order within each rule.
+_PARAM_NAMES = tuple(
+    "at resistance rate slope spontaneous offset threshold stubbornness opinion".split()
+)
+#: Curve fields, in the order they are drawn.
+_CURVE_FIELDS = tuple("value at before after start end start_value end_value".split())
+
+
+def first_tick(hours: float, tick: float) -> int:
+    """Index of the first tick at or after ``hours`` (ticks are numbered from 1)."""
+    return max(1, math.ceil(hours / tick - 1e-9))
+
+
+def ticks_of(hours: Array, tick: float) -> Array:
+    """First tick index at or after each time (arrays)."""
+    return np.maximum(1, np.ceil(hours / tick - 1e-9)).astype(np.int64)
+
+
+def tick_range(
+    start: float, every: float, until: float | None, tick: float, n_ticks: int
+) -> set[int]:
+    """Ticks of the times ``start, start + every, ...`` up to ``until`` and the horizon.
+
+    Each time maps to the first tick at or after it, like every other time.
+    """
+    last = n_ticks * tick if until is None else min(n_ticks * tick, until)
+    out: set[int] = set()
+    j = 0
+    while start + j * every <= last + 1e-9:
+        k = first_tick(start + j * every, tick)
+        if k <= n_ticks:
+            out.add(k)
+        j += 1
+    return out
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One random draw that sets up a block, into slot ``slot`` of the list ``kind`` names.
+
+    ``param``: one value per replicate (a rule parameter); ``curve``: a source's
+    curve parameter (a scalar when it is a constant); ``tick``: a time, kept as
+    its first tick; ``person``: one value per replicate and person (``persons``).
+    """
+
+    kind: Literal["param", "curve", "tick", "person"]
+    slot: int
+    value: Any
+    persons: int = 0
+
+    def sample(self, rng: np.random.Generator, n: int, tick: float) -> Any:
+        """Draw it for ``n`` replicates (constants draw nothing)."""
+        v = self.value
+        if self.kind == "curve":
+            return draw(v, rng, n) if is_random(v) else float(v)
+        if self.kind == "tick":
+            return ticks_of(draw(v, rng, n), tick)
+        if self.kind == "person":
+            if isinstance(v, list):
+                return np.broadcast_to(np.asarray(v, dtype=float), (n, self.persons))
+            return draw(v, rng, (n, self.persons))
+        return draw(v, rng, n)
+
+
+@dataclass(frozen=True)
+class PopulationSpec:
+    """A population and how its rule is advanced (slots are -1 when absent)."""
+
+    id: str
+    index: int
+    size: int
+    positions: tuple[str, ...]
+    initial_idx: int
+    to_idx: int
+    #: "fixed", "threshold" (irreversible, counts), "threshold_reversible",
+    #: "hazard_counts" (one resistance per replicate) or "hazard_dense"
+    mode: str
+    drive: int  # signal index of its support or pressure
+    offset: int
+    rate: int
+    slope: int
+    spontaneous: int
+    resistance: int  # hazard_counts
+    person: int  # per-person thresholds or resistances
+    reversible: bool
+    logistic: bool
+
+
+@dataclass
+class Plan:
+    """A compiled scenario: indices, draws and the operations of every phase."""
+
+    name: str
+    tick: float
+    n_ticks: int
+    individuals: list[str] = field(default_factory=list)
+    ind_index: dict[str, int] = field(default_factory=dict)
+    positions: dict[str, list[str]] = field(default_factory=dict)
+    initial_pos: list[int] = field(default_factory=list)
+    populations: list[PopulationSpec] = field(default_factory=list)
+    pop_index: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, list[int]] = field(default_factory=dict)
+    # -- set-up: draws (in order) and values derived from them
+    draws: list[Draw] = field(default_factory=list)
+    n_slots: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("param", "curve", "tick", "person"), 0)
+    )
+    param_slot: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    patience_slot: dict[str, int] = field(default_factory=dict)
+    scheduled_due: list[tuple[int, int]] = field(default_factory=list)  # (due slot, param slot)
+    earliest_due: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
+    opinion_slots: list[int] = field(default_factory=list)
+    # -- the phases' operations
+    scheduled: list[O.ScheduledOp] = field(default_factory=list)
+    rules: list[O.RuleStep] = field(default_factory=list)
+    n_columns: int = 0
+    averaging: list[O.AveragingOp] = field(default_factory=list)
+    opinion_col: dict[str, int] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+    curves: list[O.CurveOp] = field(default_factory=list)
+    signal_names: list[str] = field(default_factory=list)
+    signals: list[O.SignalOp] = field(default_factory=list)
+    flag_names: list[str] = field(default_factory=list)  # declared flags, then events
+    flag_initial: list[bool] = field(default_factory=list)
+    events: list[O.EventOp] = field(default_factory=list)
+    decisions: list[O.DecisionOp] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+    watchers: list[tuple[int, O.Trigger]] = field(default_factory=list)  # (outcome, trigger)
+    record_columns: list[str] = field(default_factory=list)
+
+    def position(self, agent: str, name: str) -> int:
+        """Index of a position in an agent's list, -1 when it has none of that name."""
+        ps = self.positions[agent]
+        return ps.index(name) if name in ps else -1
+
+    def slot(self, kind: str) -> int:
+        """A new slot in the list ``kind``."""
+        self.n_slots[kind] += 1
+        return self.n_slots[kind] - 1
+
+    def add_draw(
+        self, kind: Literal["param", "curve", "tick", "person"], value: Any, n: int = 0
+    ) -> int:
+        """Append a draw into a new slot; returns the slot."""
+        slot = self.slot(kind)
+        self.draws.append(Draw(kind, slot, value, n))
+        return slot
+
+
+def compile_plan(sc: S.Scenario) -> Plan:
+    """Compile a scenario: resolve ids to indices and turn everything into operations."""
+    plan = Plan(name=sc.name, tick=sc.clock.tick, n_ticks=sc.clock.n_ticks)
+    for aid, a in sc.agents.items():
+        if isinstance(a, S.Individual | S.Population):
+            plan.positions[aid] = list(a.positions)
+        if isinstance(a, S.Individual):
+            plan.ind_index[aid] = len(plan.individuals)
+            plan.individuals.append(aid)
+            plan.initial_pos.append(a.positions.index(a.initial))
+        elif isinstance(a, S.Source):
+            plan.sources.append(aid)
+        elif isinstance(a, S.Population):
+            plan.pop_index[aid] = len(plan.pop_index)
+    for aid, a in sc.agents.items():
+        if isinstance(a, S.Group):
+            plan.groups[aid] = [plan.ind_index[m] for m in a.members]
+    plan.signal_names = list(sc.signals)
+    plan.flag_names = [*sc.flags, *sc.events]
+    plan.flag_initial = [*sc.flags.values(), *([False] * len(sc.events))]
+    plan.outcomes = list(sc.outcomes)
+    _agents(plan, sc)
+    _curves(plan, sc)
+    _events(plan, sc)
+    _outcomes(plan, sc)
+    _individual_rules(plan, sc)
+    plan.signals = [O.SignalOp(tuple(_term(plan, sc, t) for t in ts)) for ts in sc.signals.values()]
+    _decisions(plan, sc)
+    plan.record_columns = [f"{p.id}.{pos}" for p in plan.populations for pos in p.positions]
+    plan.record_columns += [f"{a}.position" for a in plan.individuals]
+    plan.record_columns += list(sc.signals)
+    return plan
+
+
+def _agents(plan: Plan, sc: S.Scenario) -> None:
+    """The agents' draws, in file order."""
+    for aid, a in sc.agents.items():
+        if isinstance(a, S.Individual):
+            for j, rule in enumerate(a.rules):
+                for name in _PARAM_NAMES:
+                    value = getattr(rule, name, None)
+                    if value is not None and not isinstance(value, list | bool):
+                        plan.param_slot[(aid, j, name)] = plan.add_draw("param", value)
+            if a.patience is not None:
+                plan.patience_slot[aid] = plan.add_draw("tick", a.patience)
+        elif isinstance(a, S.Population):
+            plan.populations.append(_population(plan, sc, aid, a))
+
+
+def _population(plan: Plan, sc: S.Scenario, aid: str, a: S.Population) -> PopulationSpec:
+    rule = a.rule
+    slots = {}
+    for name in ("rate", "slope", "spontaneous", "offset"):
+        value = getattr(rule, name, None)
+        if value is not None and not isinstance(value, bool):
+            slots[name] = plan.param_slot[(aid, 0, name)] = plan.add_draw("param", value)
+    initial_idx = a.positions.index(a.initial)
+    resistance = person = -1
+    if isinstance(rule, S.FixedRule):
+        mode, to_idx = "fixed", initial_idx
+    else:
+        to_idx = a.positions.index(rule.to)
+        if isinstance(rule, S.ThresholdRule):
+            mode = "threshold_reversible" if rule.reversible else "threshold"
+            person = plan.add_draw("person", rule.threshold, a.size)
+        elif is_random(rule.resistance):
+            mode = "hazard_dense"
+            person = plan.add_draw("person", rule.resistance, a.size)
+        else:
+            mode = "hazard_counts"
+            resistance = plan.add_draw("param", rule.resistance)
+            plan.param_slot[(aid, 0, "resistance")] = resistance
+    drive_name = getattr(rule, "support", None) or getattr(rule, "pressure", None)
+    return PopulationSpec(
+        id=aid,
+        index=plan.pop_index[aid],
+        size=a.size,
+        positions=tuple(a.positions),
+        initial_idx=initial_idx,
+        to_idx=to_idx,
+        mode=mode,
+        drive=list(sc.signals).index(drive_name) if drive_name is not None else -1,
+        offset=slots.get("offset", -1),
+        rate=slots.get("rate", -1),
+        slope=slots.get("slope", -1),
+        spontaneous=slots.get("spontaneous", -1),
+        resistance=resistance,
+        person=person,
+        reversible=bool(getattr(rule, "reversible", False)),
+        logistic=isinstance(rule, S.LogisticRule),
+    )
+
+
+def _curves(plan: Plan, sc: S.Scenario) -> None:
+    for aid in plan.sources:
+        src = sc.agents[aid]
+        assert isinstance(src, S.Source)
+        c = src.curve
+        slots = tuple(plan.add_draw("curve", getattr(c, k)) for k in _CURVE_FIELDS if hasattr(c, k))
+        fn: O.CurveFn
+        if isinstance(c, S.ConstantCurve):
+            fn = O.constant_curve
+        elif isinstance(c, S.StepCurve):
+            fn = O.step_curve
+        elif isinstance(c, S.RampCurve):
+            fn = O.ramp_curve
+        else:
+            assert isinstance(c, S.PiecewiseCurve)
+            fn = O.piecewise_curve(c.points)
+        plan.curves.append(O.CurveOp(fn, slots))
+
+
+def _events(plan: Plan, sc: S.Scenario) -> None:
+    for e_idx, (eid, e) in enumerate(sc.events.items()):
+        trig = e.trigger
+        label = f"event {eid}" + (f": {e.description}" if e.description else "")
+        effects = tuple(_effect(plan, sc, eff) for eff in e.effects)
+        flag = plan.flag_names.index(eid)
+        common: dict[str, Any] = dict(id=eid, index=e_idx, flag=flag, label=label)
+        if isinstance(trig, S.AtTrigger):
+            op = O.EventOp(**common, effects=effects, at_slot=plan.add_draw("tick", trig.time))
+        elif isinstance(trig, S.EveryTrigger):
+            ticks = tick_range(trig.start, trig.every, trig.until, plan.tick, plan.n_ticks)
+            op = O.EventOp(**common, effects=effects, ticks=tuple(sorted(ticks)))
+        else:
+            assert isinstance(trig, S.WhenTrigger)
+            op = O.EventOp(**common, effects=effects, when=_condition(sc, trig.condition))
+        plan.events.append(op)
+
+
+def _outcomes(plan: Plan, sc: S.Scenario) -> None:
+    for o, out in enumerate(sc.outcomes.values()):
+        for trig in out.trigger:
+            t: O.Trigger
+            if isinstance(trig, S.DecisionTrigger):
+                t = O.OnDecision(list(sc.decisions).index(trig.decision))
+            elif isinstance(trig, S.DeadlineTrigger):
+                if trig.patience is not None:
+                    slot = plan.slot("tick")
+                    sources = tuple(plan.patience_slot[who] for who in trig.patience)
+                    plan.earliest_due.append((slot, sources))
+                else:
+                    slot = plan.add_draw("tick", trig.at)
+                t = O.OnDeadline(slot)
+            elif isinstance(trig, S.ConditionTrigger):
+                t = O.OnCondition(_condition(sc, trig.condition))
+            else:
+                t = O.OnEvent(list(sc.events).index(trig.event))
+            plan.watchers.append((o, t))
+
+
+def _individual_rules(plan: Plan, sc: S.Scenario) -> None:
+    averaging: list[tuple[str, S.AveragingRule, int]] = []
+    for aid, a in sc.agents.items():
+        if not isinstance(a, S.Individual):
+            continue
+        i = plan.ind_index[aid]
+        for j, rule in enumerate(a.rules):
+            if isinstance(rule, S.FixedRule):
+                continue
+            src = rule.from_ if rule.from_ is not None else a.initial
+            from_idx, to_idx = a.positions.index(src), a.positions.index(rule.to)
+            slot = {name: plan.param_slot.get((aid, j, name), -1) for name in _PARAM_NAMES}
+            if isinstance(rule, S.ScheduledRule):
+                due = plan.slot("tick")
+                plan.scheduled_due.append((due, slot["at"]))
+                plan.scheduled.append(O.ScheduledOp(i, from_idx, to_idx, due))
+                continue
+            column = -1
+            if isinstance(rule, S.HazardRule | S.LogisticRule) or (
+                isinstance(rule, S.ThresholdRule)
+                and (is_random(rule.spontaneous) or float(rule.spontaneous) > 0)  # type: ignore[arg-type]
+            ):
+                column = plan.n_columns
+                plan.n_columns += 1
+            base: dict[str, Any] = dict(
+                agent=aid,
+                agent_index=i,
+                positions=tuple(a.positions),
+                from_idx=from_idx,
+                to_idx=to_idx,
+                column=column,
+                reversible=rule.reversible,
+                tick=plan.tick,
+            )
+            if isinstance(rule, S.AveragingRule):
+                averaging.append((aid, rule, slot["stubbornness"]))
+                plan.opinion_slots.append(slot["opinion"])
+                plan.opinion_col[aid] = len(averaging) - 1
+                plan.rules.append(O.AveragingStep(**base, col=-1, cutoff=rule.cutoff))
+                continue
+            signals = list(sc.signals)
+            if isinstance(rule, S.ThresholdRule):
+                step: O.RuleStep = O.ThresholdStep(
+                    **base,
+                    signal=signals.index(rule.support),
+                    offset=slot["offset"],
+                    threshold=slot["threshold"],
+                    spontaneous=slot["spontaneous"],
+                )
+            else:
+                cls = O.HazardStep if isinstance(rule, S.HazardRule) else O.LogisticStep
+                step = cls(
+                    **base,
+                    signal=signals.index(rule.pressure),
+                    offset=slot["offset"],
+                    resistance=slot["resistance"],
+                    rate=slot["rate"],
+                    slope=slot["slope"],
+                )
+            plan.rules.append(step)
+    # an averaging agent's column is known once every averaging agent is
+    plan.rules = [_with_col(plan, r) if isinstance(r, O.AveragingStep) else r for r in plan.rules]
+    for aid, rule, stubborn in averaging:
+        heard = tuple(_heard(plan, sc, name, rule.to) for name in rule.weights)
+        weights = np.array([[rule.weights[n] for n in rule.weights]])
+        plan.averaging.append(O.AveragingOp(plan.opinion_col[aid], stubborn, heard, weights))
+
+
+def _with_col(plan: Plan, r: O.AveragingStep) -> O.AveragingStep:
+    return replace(r, col=plan.opinion_col[r.agent])
+
+
+def _heard(plan: Plan, sc: S.Scenario, name: str, to: str) -> O.Term:
+    """What an averaging agent hears from ``name``: an opinion, a stance (0/1) or a signal."""
+    if name in plan.opinion_col:
+        return O.opinion_of(plan.opinion_col[name])
+    if name in plan.ind_index:
+        return O.stance_of(plan.ind_index[name], plan.position(name, to))
+    return O.signal_of(list(sc.signals).index(name))
+
+
+def _term(plan: Plan, sc: S.Scenario, term: Any) -> tuple[float, O.Term]:
+    if isinstance(term, S.ConstantTerm):
+        return 1.0, O.constant(term.constant)
+    fn: O.Term
+    if isinstance(term, S.FractionTerm):
+        if term.fraction in plan.pop_index:
+            p = plan.pop_index[term.fraction]
+            fn = O.population_fraction(p, plan.positions[term.fraction].index(term.position))
+        else:
+            names = sc.agents[term.fraction].members  # type: ignore[union-attr]
+            idx = np.array([plan.position(m, term.position) for m in names])
+            fn = O.group_fraction(plan.groups[term.fraction], idx)
+    elif isinstance(term, S.PositionTerm):
+        fn = O.position_is(plan.ind_index[term.agent], plan.position(term.agent, term.position))
+    elif isinstance(term, S.OpinionTerm):
+        fn = O.opinion_of(plan.opinion_col[term.opinion])
+    elif isinstance(term, S.FlagTerm):
+        fn = O.flag_of(plan.flag_names.index(term.flag))
+    elif isinstance(term, S.CurveTerm):
+        fn = O.curve_of(plan.sources.index(term.curve))
+    else:
+        assert isinstance(term, S.SignalTerm)
+        fn = O.signal_of(plan.signal_names.index(term.signal))
+    return term.weight, fn
+
+
+def _condition(sc: S.Scenario, cond: Any) -> O.Condition:
+    signal = list(sc.signals).index(cond.signal)
+    for op in ("at_least", "at_most", "above", "below"):
+        if getattr(cond, op) is not None:
+            return O.comparison(signal, op, getattr(cond, op))
+    raise ValueError(f"condition without a comparison: {cond!r}")
+
+
+def _effect(plan: Plan, sc: S.Scenario, eff: Any) -> O.Effect:
+    if isinstance(eff, S.SetFlag):
+        return O.SetFlagOp(plan.flag_names.index(eff.flag), eff.value)
+    if isinstance(eff, S.AddOffset):
+        return param_op(plan, eff.agent, "offset", "add", eff.add)
+    if isinstance(eff, S.ChangeParam):
+        how, amount = next(
+            (k, getattr(eff, k)) for k in ("set", "add", "scale") if getattr(eff, k) is not None
+        )
+        return param_op(plan, eff.agent, eff.param, how, amount, eff.rule)
+    if isinstance(eff, S.Force):
+        return O.ForceOp(plan.ind_index[eff.agent], plan.position(eff.agent, eff.position))
+    return O.TraceOp(eff.message)
+
+
+def param_op(
+    plan: Plan, agent: str, name: str, how: str, amount: float, rule: int | None = None
+) -> O.ParamOp:
+    """Change parameter ``name`` of ``agent``'s rules (all, or rule ``rule``) that have it."""
+    individual = agent in plan.ind_index
+    targets = tuple(
+        (slot, f"{agent}.rules.{j}" if individual else f"{agent}.rule")
+        for (a, j, n), slot in plan.param_slot.items()
+        if a == agent and n == name and (rule is None or rule == j)
+    )
+    return O.ParamOp(name, targets, how, amount)
+
+
+def _decisions(plan: Plan, sc: S.Scenario) -> None:
+    for index, (did, d) in enumerate(sc.decisions.items()):
+        names = sc.agents[d.group].members  # type: ignore[union-attr]
+        if isinstance(d.quorum, S.AtLeast):
+            at_least, fraction = d.quorum.at_least, None
+        elif isinstance(d.quorum, S.FractionQuorum):
+            at_least, fraction = None, d.quorum.rational
+        else:
+            at_least, fraction = None, Fraction(1)
+        ticks: tuple[int, ...] = ()
+        if d.schedule is not None:
+            s = d.schedule
+            ticks = tuple(sorted(tick_range(s.start, s.every, s.until, plan.tick, plan.n_ticks)))
+        plan.decisions.append(
+            O.DecisionOp(
+                id=did,
+                index=index,
+                members=plan.groups[d.group],
+                motion_idx=np.array([plan.position(m, d.motion) for m in names]),
+                absent_idx=[[plan.position(m, p) for p in d.absent] for m in names],
+                veto=[names.index(v) for v in d.veto],
+                at_least=at_least,
+                fraction=fraction,
+                ticks=ticks,
+                on=list(sc.events).index(d.on) if d.on is not None else -1,
+            )
+        )
+
+
+__all__ = ["Draw", "Plan", "PopulationSpec", "compile_plan", "first_tick", "tick_range", "ticks_of"]
