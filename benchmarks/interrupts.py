@@ -3,11 +3,14 @@
     python benchmarks/interrupts.py [--cases 20] [--seed 1] [--parallel 5]
                                     [--commands run,sweep,calibrate]
 
-For each command, one uninterrupted run gives the reference result and its
-duration. Then each case starts the command into a fresh folder (half of the
-``run`` and ``calibrate`` cases replace an existing result with
-``--overwrite``), sends SIGKILL or SIGINT after a delay drawn (seeded) between
-0 and 1.2 times the reference's duration, so some land during start-up, and
+For each command, one uninterrupted run gives the reference result, its
+duration and how long it spent writing its folder. Then each case starts the
+command into a fresh folder (half of the ``run`` and ``calibrate`` cases
+replace an existing result with ``--overwrite``) and sends SIGKILL or SIGINT
+at a random moment (seeded): half the cases after a delay between 0 and 1.2
+times the reference's duration, so that many land during start-up, the other
+half after a delay between 0 and 1.2 times its writing time, counted from the
+first sign of writing (a folder beside the target, a sweep's manifest). It
 sorts what is left into one end state:
 
 absent
@@ -24,8 +27,10 @@ BAD
 
 The states are judged after what the next command does first (delete a dead
 writer's temporaries, put back a folder it had moved aside). The program prints
-the counts per command, signal and end state, and exits with status 1 when any
-case is BAD. ``tests/test_interrupts.py`` uses the same machinery with
+the counts per command, signal and end state, with ``landed`` (signalled
+before the command ended), ``writing`` (signalled once it had started writing
+its folder) and ``traceback`` (a Python traceback on stderr), and exits with
+status 1 when any case is BAD. ``tests/test_interrupts.py`` uses the same machinery with
 conditions (a file appears) in place of random delays.
 """
 
@@ -112,6 +117,8 @@ class Case:
     #: Called with the process and the seconds since it started; True: signal now.
     when: Callable[[subprocess.Popen[str], float], bool]
     sent: bool = False
+    #: Whether the command had started writing when signalled (see :func:`writing`).
+    writing: bool = False
     pid: int = 0
     returncode: int | None = None
     stderr: str = ""
@@ -137,6 +144,7 @@ def signal_when(cases: list[Case], sig: str, timeout: float = 120.0) -> list[Cas
         case.pid = proc.pid
         procs.append((case, proc, time.monotonic()))
         if case.when(proc, 0.0):
+            case.writing = writing(case.out)
             proc.send_signal(signum)
             case.sent = True
     deadline = time.monotonic() + timeout  # a guard against a hang, not a synchronisation
@@ -147,6 +155,7 @@ def signal_when(cases: list[Case], sig: str, timeout: float = 120.0) -> list[Cas
             raise TimeoutError("a command neither finished nor reached its moment")
         for case, proc, t0 in procs:
             if not case.sent and proc.poll() is None and case.when(proc, time.monotonic() - t0):
+                case.writing = writing(case.out)
                 proc.send_signal(signum)
                 case.sent = True
         time.sleep(0.001)  # polling interval of the conditions above
@@ -154,6 +163,16 @@ def signal_when(cases: list[Case], sig: str, timeout: float = 120.0) -> list[Cas
         _, case.stderr = proc.communicate(timeout=timeout)
         case.returncode = proc.returncode
     return cases
+
+
+def writing(out: Path) -> bool:
+    """Whether a command has started writing ``out``.
+
+    That is, a folder being built beside it (or the old one moved aside), or a
+    sweep's manifest.
+    """
+    beside = [*out.parent.glob(f"{out.name}.tmp-*"), *out.parent.glob(f"{out.name}.old-*")]
+    return bool(beside) or (out / "manifest.json").exists()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -302,26 +321,40 @@ def sweep_reference(out: Path) -> list[dict[str, Any]]:
 
 
 # -------------------------------------------------------------------- campaign
-def reference_run(name: str, work: Path) -> tuple[Any, float]:
-    """Run ``name`` uninterrupted: its reference result and wall time."""
+def reference_run(name: str, work: Path) -> tuple[Any, float, float]:
+    """Run ``name`` uninterrupted: its reference result, wall time, and writing time.
+
+    The writing time runs from the first sign of writing (:func:`writing`) to the end.
+    """
     out = work / f"reference-{name}" / "r"
     out.parent.mkdir(parents=True)
+    argv = command(name, out, work)
     t0 = time.monotonic()
-    subprocess.run(command(name, out, work), check=True, capture_output=True, cwd=ROOT, env=ENV)
-    elapsed = time.monotonic() - t0
-    return (sweep_reference(out) if name == "sweep" else out), elapsed
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=ENV
+    )
+    started = None
+    while proc.poll() is None:
+        if started is None and writing(out):
+            started = time.monotonic()
+        time.sleep(0.001)
+    end = time.monotonic()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {proc.stderr.read() if proc.stderr else ''}")
+    reference = sweep_reference(out) if name == "sweep" else out
+    return reference, end - t0, end - (started or t0)
 
 
 def campaign(names: list[str], cases: int, seed: int, parallel: int, work: Path) -> int:
     """Run the campaign; print the counts; return the number of BAD cases."""
     rng = random.Random(seed)
     states = ("absent", "complete", "refused", "resumed", "BAD")
-    head = f"{'command':<10}{'signal':<9}{'cases':>6}{'landed':>7}"
+    head = f"{'command':<10}{'signal':<9}{'cases':>6}{'landed':>7}{'writing':>8}"
     head += "".join(f"{s:>9}" for s in states) + f"{'traceback':>10}"
     failures, bad = [], 0
     print(head, flush=True)
     for name in names:
-        reference, duration = reference_run(name, work)
+        reference, duration, writing_time = reference_run(name, work)
         for sig in SIGNALS:
             plan = []
             for i in range(cases):
@@ -329,8 +362,11 @@ def campaign(names: list[str], cases: int, seed: int, parallel: int, work: Path)
                 out.parent.mkdir(parents=True)
                 if name != "sweep" and i % 2:
                     old_folder(reference, out)
-                delay = rng.uniform(0, 1.2 * duration)
-                plan.append(Case(command(name, out, work), out, _after(delay)))
+                if i % 4 < 2:  # any moment, start-up included
+                    when = _after(rng.uniform(0, 1.2 * duration))
+                else:  # a moment while it writes its folder
+                    when = _after_writing(out, rng.uniform(0, 1.2 * writing_time))
+                plan.append(Case(command(name, out, work), out, when))
             done: list[Case] = []
             for k in range(0, len(plan), parallel):
                 done += signal_when(plan[k : k + parallel], sig)
@@ -344,7 +380,8 @@ def campaign(names: list[str], cases: int, seed: int, parallel: int, work: Path)
             bad += count["BAD"]
             landed = sum(c.sent for c in done)
             tracebacks = sum("Traceback" in c.stderr for c in done)
-            row = f"{name:<10}{sig:<9}{len(done):>6}{landed:>7}"
+            during = sum(c.writing for c in done)
+            row = f"{name:<10}{sig:<9}{len(done):>6}{landed:>7}{during:>8}"
             row += "".join(f"{count[s]:>9}" for s in states) + f"{tracebacks:>10}"
             print(row, flush=True)
     for f in failures:
@@ -354,6 +391,17 @@ def campaign(names: list[str], cases: int, seed: int, parallel: int, work: Path)
 
 def _after(delay: float) -> Callable[[subprocess.Popen[str], float], bool]:
     return lambda proc, elapsed: elapsed >= delay
+
+
+def _after_writing(out: Path, delay: float) -> Callable[[subprocess.Popen[str], float], bool]:
+    began: list[float] = []
+
+    def when(proc: subprocess.Popen[str], elapsed: float) -> bool:
+        if not began and writing(out):
+            began.append(elapsed)
+        return bool(began) and elapsed - began[0] >= delay
+
+    return when
 
 
 def main() -> None:
