@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.errors import InputError
-from sim.folders import hidden_name, sha256_file
+from sim.folders import clean_hidden, hidden_name, sha256_file
 
 #: Points per Parquet part while the sweep runs (STANCESIM_PART_ROWS overrides it,
 #: which the crash tests use to exercise part writing).
@@ -156,6 +156,7 @@ class SweepStore:
 
     def create(self, manifest: dict[str, Any]) -> None:
         """Start a new folder; refuse one that already holds files."""
+        clean_hidden(self.root)  # a writer killed before its first manifest left only these
         if self.root.exists() and any(self.root.iterdir()):
             raise InputError(
                 f"{self.root}: folder is not empty; use --resume {self.root} to finish that "

@@ -122,10 +122,10 @@ def test_trajectories_count_in_the_estimate() -> None:
 
 
 def test_per_person_population_is_refused_per_worker(crowd: Path) -> None:
-    # 100,000 people with their own resistance: about 2.7 GiB per block, so two workers exceed 4 GiB
-    args = ["run", str(crowd), "--set", "agents.people.size=100000", "-n", "2000", "--jobs", "2"]
+    # 100,000 people with their own resistance: about 1.9 GiB per block, so three workers exceed 4 GiB
+    args = ["run", str(crowd), "--set", "agents.people.size=100000", "-n", "2000", "--jobs", "3"]
     out = refused(runner.invoke(app, args), "--max-memory")
-    assert "100,000 members of people" in out and "2 workers" in out
+    assert "100,000 members of people" in out and "3 workers" in out
 
 
 def test_limits_are_fixed_not_taken_from_the_machine() -> None:
@@ -137,8 +137,8 @@ def test_limits_are_fixed_not_taken_from_the_machine() -> None:
 
 def test_trace_is_checked(crowd: Path) -> None:
     args = ["trace", str(crowd), "--set", "agents.people.size=100000", "--seed", "1"]
-    out = refused(runner.invoke(app, [*args, "--max-memory", "1GiB"]), "--max-memory 3GiB")
-    assert "2.7 GiB" in out
+    out = refused(runner.invoke(app, [*args, "--max-memory", "1GiB"]), "--max-memory 2GiB")
+    assert "1.9 GiB" in out
 
 
 def test_huge_grid_is_refused_before_the_folder_is_made(tmp_path: Path) -> None:

@@ -125,8 +125,10 @@ def nowcast(
                 typer.echo(f"{row}{n.ess_min:10.0f}{n.resamples:11d}")
         if plot is not None:
             from sim import figures
+            from sim.cli.plot import save
 
-            figures.save(*figures.figure_nowcast(sc, curve, obs), plot, "nowcast")
+            # beside, then moved: an interrupt never leaves half a figure under its name
+            save(*figures.figure_nowcast(sc, curve, obs), plot, "nowcast")
 
 
 def backtest(
@@ -199,11 +201,9 @@ def calibrate(
     ),
 ) -> None:
     """Posterior over parameters given the observations, a plot, and a calibrated scenario."""
-    from sim import figures
     from sim.calibrate import calibrate as run_calibration
-    from sim.folders import building, check_target
+    from sim.folders import check_target
     from sim.sweep import check_points
-    from sim.yamlio import dump
 
     with user_errors():
         check_target(out, overwrite)  # before the work, not after it
@@ -225,39 +225,51 @@ def calibrate(
             sc, particles, len(obs.observations), points, len(bounds), jobs
         )
         budget.check(estimate, *budget.limits(max_memory, max_work), what="this calibration")
-        cal = run_calibration(
-            sc, obs, bounds, points=points, particles=particles, seed=seed, jobs=jobs
-        )
-        with building(out, overwrite, "calibration") as tmp:
-            figures.save(*figures.figure_posterior(cal), tmp, "posterior")
-            (tmp / "calibrated.yaml").write_text(dump(cal.calibrated_scenario(sc)))
-            rows = [
-                {
-                    **{p: float(v) for p, v in zip(cal.paths, row, strict=True)},
-                    "log_likelihood": float(ll),
-                    "weight": float(w),
-                }
-                for row, ll, w in zip(cal.values, cal.log_likelihood, cal.weights, strict=True)
-            ]
-            draws = cal.sample(1000, seed)
-            sample = [dict(zip(cal.paths, (float(v) for v in row), strict=True)) for row in draws]
-            (tmp / "posterior.json").write_text(
-                json.dumps(
-                    {
-                        "points": rows,
-                        "mean": cal.posterior_mean(),
-                        "ess": cal.ess,
-                        "sample": sample,
-                    },
-                    indent=1,
-                )
+        written = False
+        try:
+            cal = run_calibration(
+                sc, obs, bounds, points=points, particles=particles, seed=seed, jobs=jobs
             )
-        for p, m in cal.posterior_mean().items():
-            typer.echo(f"{p}: posterior mean {m:.4g} (prior {bounds[p][0]:g}..{bounds[p][1]:g})")
-        typer.echo(f"effective design points: {cal.ess:.1f} of {points}")
-        typer.echo(
-            f"each likelihood estimate rests on at least {float(cal.ess_particles.min()):.0f} "
-            f"(median {float(np.median(cal.ess_particles)):.0f}) effective particles of {particles}"
-            + ("; raise --particles for steadier estimates" if cal.ess_particles.min() < 50 else "")
-        )
-        typer.echo(f"written: {out}/posterior.png, {out}/posterior.json, {out}/calibrated.yaml")
+            _write_calibration(cal, sc, out, overwrite, seed)
+            written = True
+            _report(cal, bounds, points, particles, out)
+        except KeyboardInterrupt:
+            # the folder is built beside --out and moved in whole: one of these holds
+            state = f"{out} is complete" if written else f"nothing was written; {out} is as it was"
+            stderr.print(f"interrupted: {state}", markup=False)
+            raise typer.Exit(130) from None
+
+
+def _report(cal: Any, bounds: dict[str, Any], points: int, particles: int, out: Path) -> None:
+    for p, m in cal.posterior_mean().items():
+        typer.echo(f"{p}: posterior mean {m:.4g} (prior {bounds[p][0]:g}..{bounds[p][1]:g})")
+    typer.echo(f"effective design points: {cal.ess:.1f} of {points}")
+    typer.echo(
+        f"each likelihood estimate rests on at least {float(cal.ess_particles.min()):.0f} "
+        f"(median {float(np.median(cal.ess_particles)):.0f}) effective particles of {particles}"
+        + ("; raise --particles for steadier estimates" if cal.ess_particles.min() < 50 else "")
+    )
+    typer.echo(f"written: {out}/posterior.png, {out}/posterior.json, {out}/calibrated.yaml")
+
+
+def _write_calibration(cal: Any, sc: Any, out: Path, overwrite: bool, seed: int) -> None:
+    """Build the calibration folder beside ``out``, seal it, and move it into place."""
+    from sim import figures
+    from sim.folders import building
+    from sim.yamlio import dump
+
+    with building(out, overwrite, "calibration") as tmp:
+        figures.save(*figures.figure_posterior(cal), tmp, "posterior")
+        (tmp / "calibrated.yaml").write_text(dump(cal.calibrated_scenario(sc)))
+        rows = [
+            {
+                **{p: float(v) for p, v in zip(cal.paths, row, strict=True)},
+                "log_likelihood": float(ll),
+                "weight": float(w),
+            }
+            for row, ll, w in zip(cal.values, cal.log_likelihood, cal.weights, strict=True)
+        ]
+        draws = cal.sample(1000, seed)
+        sample = [dict(zip(cal.paths, (float(v) for v in row), strict=True)) for row in draws]
+        posterior = {"points": rows, "mean": cal.posterior_mean(), "ess": cal.ess, "sample": sample}
+        (tmp / "posterior.json").write_text(json.dumps(posterior, indent=1))

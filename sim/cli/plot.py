@@ -201,8 +201,8 @@ def gallery(
         base = load_scenario(scenario)
         result = run(base, replicates, seed=seed, jobs=jobs, record=True)
         view = figures.RunView.from_result(result)
-        written = figures.save(*figures.figure_trajectories(view), out, "trajectories")
-        written += figures.save(*figures.figure_time_to_outcome(view), out, "time_to_outcome")
+        written = save(*figures.figure_trajectories(view), out, "trajectories")
+        written += save(*figures.figure_time_to_outcome(view), out, "time_to_outcome")
         tmp = Path(tempfile.mkdtemp(prefix="stancesim-gallery-"))
         try:
             n1, n2 = (4, 3) if quick else (15, 8)
@@ -215,7 +215,7 @@ def gallery(
                 jobs=jobs,
                 replicates=replicates if quick else 1024,
             )
-            written += figures.save(*figures.figure_sweep(tmp / "one"), out, "sweep_toner")
+            written += save(*figures.figure_sweep(tmp / "one"), out, "sweep_toner")
             two = {
                 "agents.toner.rules.0.resistance": f"0.6:0.95:{n2}",
                 "agents.employees.rule.resistance": f"0.30:0.60:{n2}",
@@ -223,9 +223,7 @@ def gallery(
             run_sweep(
                 base, two, out=tmp / "two", seed=seed, jobs=jobs, replicates=512 if quick else 1024
             )
-            written += figures.save(
-                *figures.figure_sweep(tmp / "two", "return"), out, "sweep_heatmap"
-            )
+            written += save(*figures.figure_sweep(tmp / "two", "return"), out, "sweep_heatmap")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         variants = [
@@ -242,7 +240,7 @@ def gallery(
         for label, sets in variants:
             res = run(load_scenario(scenario, sets), replicates, seed=seed, jobs=jobs)
             views.append((label, figures.RunView.from_result(res)))
-        written += figures.save(*figures.figure_compare(views), out, "compare")
+        written += save(*figures.figure_compare(views), out, "compare")
         observed = scenario.with_name(scenario.stem + ".observations.yaml")
         if observed.exists():
             written += _evidence_figures(base, observed, out, seed, jobs, quick)
@@ -268,7 +266,7 @@ def _evidence_figures(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateWeights)  # the figure reports the smallest ESS
         curve = [nowcast(base, obs, t, 256 if quick else 4096, seed) for t in default_times(obs)]
-    written = figures.save(*figures.figure_nowcast(base, curve, obs, realised), out, "nowcast")
+    written = save(*figures.figure_nowcast(base, curve, obs, realised), out, "nowcast")
     bounds = {
         "agents.employees.rule.resistance": (0.3, 0.6),
         "agents.toner.rules.0.resistance": (0.6, 1.0),
@@ -282,5 +280,5 @@ def _evidence_figures(
         seed=seed,
         jobs=jobs,
     )
-    written += figures.save(*figures.figure_posterior(cal), out, "posterior")
+    written += save(*figures.figure_posterior(cal), out, "posterior")
     return written
