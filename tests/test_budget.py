@@ -122,7 +122,7 @@ def test_trajectories_count_in_the_estimate() -> None:
 
 
 def test_per_person_population_is_refused_per_worker(crowd: Path) -> None:
-    # 100,000 people with their own resistance: about 1.9 GiB per block, so three workers exceed 4 GiB
+    # 100,000 people with their own resistance: 1.9 GiB per block; three workers exceed 4 GiB
     args = ["run", str(crowd), "--set", "agents.people.size=100000", "-n", "2000", "--jobs", "3"]
     out = refused(runner.invoke(app, args), "--max-memory")
     assert "100,000 members of people" in out and "3 workers" in out
