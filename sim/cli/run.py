@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def _execute(
     seed: int | None,
     jobs: int,
     record: bool,
-    processes: list[ProcessFn],
+    processes: Sequence[ProcessFn] = (),
 ) -> RunResult:
     if not show_progress() or replicates < 2000:
         return run_scenario(scenario, replicates, seed, jobs, record, processes=processes)
