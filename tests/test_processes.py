@@ -225,3 +225,13 @@ def test_commands_that_resample_refuse_processes(command: str) -> None:
     res = CliRunner().invoke(app, [command, "x.yaml", "--processes", "p.py"])
     assert res.exit_code == 2
     assert "--processes" in res.output
+
+
+def test_the_readme_mediator_runs_from_the_command_line() -> None:
+    args = ["run", str(ROOT / "scenarios" / "openai_2023_11.yaml"), "-n", "64", "--seed", "1"]
+    args += ["--processes", str(ROOT / "scenarios" / "mediator.py"), "--json"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["processes"][0]["file"] == "mediator.py"
+    assert summary["processes"][0]["processes"] == ["mediator"]
