@@ -1,15 +1,17 @@
 """Replication: blocks of replicates, their seeds, and running them in processes.
 
 Randomness (SPEC 7 style): the run's ``seed`` feeds one
-``SeedSequence(seed, spawn_key=(b,))`` per block ``b`` of :data:`BLOCK_SIZE`
-replicates, and every block draws its random numbers as a whole block does
-(a block of which fewer rows are wanted computes only those where that keeps
-the stream identical, see :meth:`sim.engine.BlockState.compute_only`).
-Replicate ``K`` is row ``K % BLOCK_SIZE`` of block ``K // BLOCK_SIZE`` whatever
-the number of replicates asked for, the number of processes or the order in
-which blocks finish. Users' processes draw from a stream of their own per block,
-``SeedSequence(seed, spawn_key=(b, 1))`` (:func:`process_rng`), so that they
-never change the model's draws.
+``SeedSequence(seed, spawn_key=(b,))`` (:func:`sim.seeds.block_rng`) per block
+``b`` of :data:`BLOCK_SIZE` replicates, and every block draws its random
+numbers as a whole block does (a block of which fewer rows are wanted computes
+only those where that keeps the stream identical, see
+:meth:`sim.engine.BlockState.compute_only`). Replicate ``K`` is row
+``K % BLOCK_SIZE`` of block ``K // BLOCK_SIZE`` whatever the number of
+replicates asked for, the number of processes or the order in which blocks
+finish. Users' processes draw from a stream of their own per block,
+``SeedSequence(seed, spawn_key=(b, 1))`` (:func:`sim.seeds.process_rng`), so
+that they never change the model's draws. Every stream is derived in
+:mod:`sim.seeds`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sim._version import __version__
 from sim.engine import BlockOutput, ProcessFn, Tracer, World, simulate_block
 from sim.plan import Plan, compile_plan
 from sim.scenario import Individual, Scenario, load_scenario
+from sim.seeds import block_rng, fresh_seed, process_rng
 
 #: Replicates per random stream and per engine batch. Part of the
 #: reproducibility contract: changing it changes every result for a seed.
@@ -76,21 +79,6 @@ class BlockResult:
             final_fraction=out.final_fraction[:rows],
             trajectories=traj,
         )
-
-
-def block_rng(seed: int, block: int) -> np.random.Generator:
-    """The random stream of one block."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))
-
-
-def process_rng(seed: int, block: int) -> np.random.Generator:
-    """The stream of users' processes in one block (never the model's stream)."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block, 1)))
-
-
-def fresh_seed() -> int:
-    """Draw a seed from the operating system's entropy (printed so the run can be repeated)."""
-    return int(np.random.SeedSequence().entropy % (2**63))  # type: ignore[operator]
 
 
 _PLANS: dict[str, Plan] = {}

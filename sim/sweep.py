@@ -3,7 +3,7 @@
 A sweep is defined by a base scenario, parameters (dotted paths, as for
 ``--set``) with their values or bounds, a sampler, replicates per point (or an
 adaptive target interval) and a seed. Point ``i`` always gets the seed
-``SeedSequence(seed, spawn_key=(1, i))``, so results never depend on the
+``SeedSequence(seed, spawn_key=(1, i))`` (:mod:`sim.seeds`), so results never depend on the
 executor, the number of workers or the order in which points finish. The base
 scenario is never changed: each point applies its values to a copy.
 """
@@ -28,6 +28,7 @@ from sim.errors import InputError, Problem
 from sim.outcomes import summarize
 from sim.runner import BLOCK_SIZE, BlockResult, combine, run, run_block
 from sim.scenario import UNRESOLVED, Scenario, problems_from_validation, validate_data
+from sim.seeds import design_rng, sweep_point_seed
 from sim.stats import wilson_interval
 from sim.yamlio import Located, load_file, plain, set_path, split_path
 
@@ -159,15 +160,14 @@ class SweepDefinition(BaseModel):
         if self.sampler == "grid":
             return sample.grid([s.grid_values() for s in specs])
         assert self.points is not None
-        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(0,)))
+        rng = design_rng(self.seed)
         unit = sample.unit_points(self.sampler, len(specs), self.points, rng)
         lows, highs = zip(*(s.bounds() for s in specs), strict=True)
         return [tuple(float(v) for v in row) for row in sample.scale(unit, lows, highs)]
 
     def point_seed(self, index: int) -> int:
         """Seed of point ``index`` (independent of everything but the sweep seed)."""
-        state = np.random.SeedSequence(self.seed, spawn_key=(1, index)).generate_state(2, np.uint32)
-        return int(state[0]) << 32 | int(state[1])
+        return sweep_point_seed(self.seed, index)
 
 
 def definition_hash(base: Scenario, definition: SweepDefinition) -> str:
