@@ -25,10 +25,10 @@ import numpy as np
 from sim.executors import make_executor
 from sim.nowcast import DegenerateWeights, nowcast
 from sim.observations import ObservationsFile
+from sim.points import point_scenario
 from sim.sample import scale, unit_points
 from sim.scenario import Scenario
 from sim.seeds import calibration_point_seed, design_rng, posterior_sample_rng
-from sim.sweep import point_scenario
 
 
 @dataclass

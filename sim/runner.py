@@ -17,11 +17,8 @@ that they never change the model's draws. Every stream is derived in
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -30,6 +27,7 @@ import numpy as np
 
 from sim._version import __version__
 from sim.engine import BlockOutput, ProcessFn, Tracer, World, simulate_block
+from sim.executors import make_executor
 from sim.plan import Plan, compile_plan
 from sim.scenario import Individual, Scenario, load_scenario
 from sim.seeds import block_rng, fresh_seed, process_rng
@@ -187,37 +185,6 @@ class RunResult:
         return a.positions
 
 
-def _mp_context() -> multiprocessing.context.BaseContext:
-    """Choose how worker processes start: fork on Linux, spawn elsewhere.
-
-    Forked workers start at once with the package loaded, and scripts read from
-    stdin work (spawn would re-import ``__main__``). The CLI runs no threads of
-    its own when workers fork: its progress bars have no refresh thread and are
-    redrawn from the progress callback (``tests/test_interface.py`` checks it).
-    """
-    if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
-def worker_init() -> None:
-    """Make a worker process end when its parent does (Linux), even after ``kill -9``.
-
-    Forked workers otherwise outlive a killed parent, blocked on its queue forever.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import os
-    import signal
-
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(1)
-
-
 def _blocks(replicates: int) -> Iterator[tuple[int, int]]:
     for b in range(math.ceil(replicates / BLOCK_SIZE)):
         yield b, min(BLOCK_SIZE, replicates - b * BLOCK_SIZE)
@@ -270,19 +237,12 @@ def run(
     procs = tuple(processes)
     tasks = [(scenario, seed, b, rows, record, procs) for b, rows in _blocks(replicates)]
     results: list[BlockResult] = []
-    if jobs == 1 or len(tasks) == 1:
-        for task in tasks:
-            results.append(_run_block_args(task))
+    with make_executor(min(jobs, len(tasks))) as executor:
+        for res in executor.map_unordered(_run_block_args, tasks):
+            results.append(res)
             if progress:
-                progress(task[3])
-    else:
-        with ProcessPoolExecutor(
-            max_workers=min(jobs, len(tasks)), mp_context=_mp_context(), initializer=worker_init
-        ) as pool:
-            for res in pool.map(_run_block_args, tasks):
-                results.append(res)
-                if progress:
-                    progress(len(res.outcome))
+                progress(len(res.outcome))
+    results.sort(key=lambda r: r.index)
     result = combine(scenario, seed, replicates, results)
     if procs:
         from sim.userprocesses import provenance

@@ -10,7 +10,6 @@ scenario is never changed: each point applies its values to a copy.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
@@ -26,11 +25,12 @@ from sim import sample
 from sim._version import __version__
 from sim.errors import InputError, Problem
 from sim.outcomes import summarize
+from sim.points import point_scenario
 from sim.runner import BLOCK_SIZE, BlockResult, combine, run, run_block
-from sim.scenario import UNRESOLVED, Scenario, problems_from_validation, validate_data
+from sim.scenario import UNRESOLVED, Scenario, problems_from_validation
 from sim.seeds import design_rng, sweep_point_seed
 from sim.stats import wilson_interval
-from sim.yamlio import Located, load_file, plain, set_path, split_path
+from sim.yamlio import load_file, plain
 
 #: Largest number of points validated one by one before a sweep starts; past
 #: it, the first points and every parameter's extremes are validated, and a
@@ -235,17 +235,6 @@ def build_definition(fields: dict[str, Any], source: str) -> SweepDefinition:
 
 
 # --------------------------------------------------------------------- points
-def point_scenario(base: dict[str, Any], paths: list[str], values: tuple[Any, ...]) -> Scenario:
-    """The scenario of one point: the base data with the point's values set."""
-    data = copy.deepcopy(base)
-    located = Located(data, "sweep point")
-    for path, value in zip(paths, values, strict=True):
-        flag = f"--param {path}={value}"
-        set_path(data, split_path(path, flag), value, flag)
-        located.overrides[tuple(path.split("."))] = flag
-    return validate_data(located)
-
-
 def check_points(
     base: dict[str, Any], definition: SweepDefinition, points: list[tuple[Any, ...]]
 ) -> None:
