@@ -19,17 +19,17 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from sim._version import __version__
 from sim.engine import BlockOutput, ProcessFn, Tracer, World, simulate_block
 from sim.executors import make_executor
 from sim.plan import Plan, compile_plan
-from sim.scenario import Individual, Scenario, load_scenario
+from sim.results import RunResult
+from sim.scenario import Scenario, load_scenario
 from sim.seeds import block_rng, fresh_seed, process_rng
 
 #: Replicates per random stream and per engine batch. Part of the
@@ -139,52 +139,6 @@ def trace_replicate(
     return tracer.lines, done.world
 
 
-@dataclass
-class RunResult:
-    """Per-replicate results of a run, with what produced them."""
-
-    scenario: Scenario
-    seed: int
-    replicates: int
-    outcome_names: list[str]
-    individuals: list[str]
-    populations: list[str]
-    outcome: Array  # (n,) index into outcome_names, -1 for unresolved
-    time: Array  # (n,) hours, NaN when unresolved
-    switch_time: Array  # (n, individuals)
-    final_pos: Array  # (n, individuals)
-    half_time: Array  # (n, populations)
-    final_fraction: Array  # (n, populations)
-    trajectories: dict[str, Array] | None = None
-    processes: list[dict[str, Any]] | None = None  # where users' processes came from
-    version: str = __version__
-    _summary: dict[str, Any] | None = field(default=None, repr=False)
-
-    @property
-    def scenario_sha256(self) -> str:
-        """Hash of the resolved scenario."""
-        return self.scenario.sha256()
-
-    def outcome_labels(self) -> list[str]:
-        """Outcome id of each replicate (``unresolved`` when none)."""
-        names = [*self.outcome_names, "unresolved"]
-        return [names[i] for i in self.outcome]
-
-    def summary(self) -> dict[str, Any]:
-        """The JSON summary (see :func:`sim.outcomes.summarize`)."""
-        if self._summary is None:
-            from sim.outcomes import summarize
-
-            self._summary = summarize(self)
-        return self._summary
-
-    def position_names(self, i: int) -> list[str]:
-        """Positions of individual ``i``."""
-        a = self.scenario.agents[self.individuals[i]]
-        assert isinstance(a, Individual)
-        return a.positions
-
-
 def _blocks(replicates: int) -> Iterator[tuple[int, int]]:
     for b in range(math.ceil(replicates / BLOCK_SIZE)):
         yield b, min(BLOCK_SIZE, replicates - b * BLOCK_SIZE)
@@ -243,15 +197,21 @@ def run(
             if progress:
                 progress(len(res.outcome))
     results.sort(key=lambda r: r.index)
-    result = combine(scenario, seed, replicates, results)
+    provenance = None
     if procs:
-        from sim.userprocesses import provenance
+        from sim.userprocesses import provenance as where_from
 
-        result.processes = provenance(procs)
-    return result
+        provenance = where_from(procs)
+    return combine(scenario, seed, replicates, results, provenance)
 
 
-def combine(scenario: Scenario, seed: int, replicates: int, parts: list[BlockResult]) -> RunResult:
+def combine(
+    scenario: Scenario,
+    seed: int,
+    replicates: int,
+    parts: list[BlockResult],
+    processes: list[dict[str, Any]] | None = None,
+) -> RunResult:
     """Join block results (in block order) into one run result."""
     plan = _plan(scenario)
     traj = None
@@ -274,4 +234,5 @@ def combine(scenario: Scenario, seed: int, replicates: int, parts: list[BlockRes
         half_time=np.concatenate([p.half_time for p in parts]),
         final_fraction=np.concatenate([p.final_fraction for p in parts]),
         trajectories=traj,
+        processes=processes,
     )

@@ -78,3 +78,27 @@ def test_seeds_are_derived_only_in_the_registry() -> None:
                 f = node.func
                 name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
                 assert name not in makers, f"{path.name}:{node.lineno} builds a stream"
+
+
+def test_no_cycle_through_the_run_modules() -> None:
+    """``runner <-> outcomes`` was one (a type-only import one way, a lazy one back)."""
+    graph = import_graph()
+    for name in (
+        "sim.runner",
+        "sim.results",
+        "sim.outcomes",
+        "sim.output",
+        "sim.executors",
+        "sim.seeds",
+        "sim.points",
+        "sim.sweep",
+        "sim.calibrate",
+        "sim.nowcast",
+    ):
+        assert not any(_reaches(graph, dep, name) for dep in graph[name]), name
+
+
+def test_results_need_no_runner() -> None:
+    graph = import_graph()
+    assert not _reaches(graph, "sim.results", "sim.runner")
+    assert not _reaches(graph, "sim.outcomes", "sim.results")
