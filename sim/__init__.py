@@ -22,7 +22,8 @@ from sim._version import __version__
 
 if TYPE_CHECKING:
     from sim.errors import InputError
-    from sim.runner import BLOCK_SIZE, RunResult, run, trace_replicate
+    from sim.results import RunResult
+    from sim.runner import BLOCK_SIZE, run, trace_replicate
     from sim.scenario import Scenario, load_scenario, scenario_from_dict
     from sim.sweep import sweep
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "BLOCK_SIZE": "sim.runner",
     "InputError": "sim.errors",
-    "RunResult": "sim.runner",
+    "RunResult": "sim.results",
     "Scenario": "sim.scenario",
     "load_scenario": "sim.scenario",
     "run": "sim.runner",

@@ -25,9 +25,10 @@ import numpy as np
 from sim.executors import make_executor
 from sim.nowcast import DegenerateWeights, nowcast
 from sim.observations import ObservationsFile
+from sim.points import point_scenario
 from sim.sample import scale, unit_points
 from sim.scenario import Scenario
-from sim.sweep import point_scenario
+from sim.seeds import calibration_point_seed, design_rng, posterior_sample_rng
 
 
 @dataclass
@@ -54,7 +55,7 @@ class Calibration:
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray[Any, Any]:
         """``n`` draws from the weighted design (for plots and summaries)."""
-        rng = np.random.default_rng(seed)
+        rng = posterior_sample_rng(seed)
         return self.values[rng.choice(len(self.weights), size=n, p=self.weights)]
 
     def calibrated_scenario(self, base: Scenario) -> dict[str, Any]:
@@ -122,7 +123,7 @@ def calibrate(
         Worker processes.
     """
     paths = list(bounds)
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
+    rng = design_rng(seed)
     unit = unit_points("lhs", len(paths), points, rng)
     lows, highs = zip(*(bounds[p] for p in paths), strict=True)
     values = scale(unit, lows, highs)
@@ -137,7 +138,7 @@ def calibrate(
             "observations": observations.model_dump(mode="json"),
             "at": at,
             "particles": particles,
-            "seed": seed + 1 + i,
+            "seed": calibration_point_seed(seed, i),
         }
         for i, row in enumerate(values)
     ]

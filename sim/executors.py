@@ -1,21 +1,28 @@
-"""Where sweep points run: in this process, in local processes, or on dask.distributed.
+"""Where work runs: in this process, in local worker processes, or on dask.distributed.
 
-Each executor maps a function over a lazy stream of tasks and yields results
-as they finish, keeping a bounded number in flight so memory stays flat
-however many points there are. Order of completion never matters: every
-task carries its own seed.
+The one place that starts worker processes: run blocks (:mod:`sim.runner`),
+sweep points (:mod:`sim.sweep`) and calibration points (:mod:`sim.calibrate`)
+all go through :func:`make_executor`. Each executor maps a function over a
+lazy stream of tasks and yields results as they finish, keeping a bounded
+number in flight so memory stays flat however many tasks there are. Order of
+completion never matters: every task carries its own seed (:mod:`sim.seeds`).
+
+Local workers fork on Linux (:func:`mp_context`) and end with their parent,
+even after ``kill -9`` (:func:`worker_init`).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any
+from typing import Any, TypeVar
 
 from sim.errors import InputError
-from sim.runner import _mp_context, worker_init
 
-Task = dict[str, Any]
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: Seconds to wait for a dask scheduler to answer before giving up.
 DASK_CONNECT_TIMEOUT = 5.0
@@ -48,12 +55,48 @@ def check_dask(address: str, timeout: float = DASK_CONNECT_TIMEOUT) -> None:
     _dask_client(address, timeout).close()
 
 
+def mp_context() -> multiprocessing.context.BaseContext:
+    """Choose how worker processes start: fork on Linux, spawn elsewhere.
+
+    Forked workers start at once with the package loaded, and scripts read from
+    stdin work (spawn would re-import ``__main__``). The CLI runs no threads of
+    its own when workers fork: its progress bars have no refresh thread and are
+    redrawn from the progress callback (``tests/test_interface.py`` checks it).
+    """
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def worker_init() -> None:
+    """Make a worker process end when its parent does (Linux), even after ``kill -9``.
+
+    Forked workers otherwise outlive a killed parent, blocked on its queue forever.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import os
+    import signal
+
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def process_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` local workers, started by :func:`mp_context` and :func:`worker_init`."""
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=mp_context(), initializer=worker_init)
+
+
 class Executor:
     """Runs tasks; use as a context manager."""
 
     name = "base"
 
-    def map_unordered(self, fn: Callable[[Task], Any], tasks: Iterable[Task]) -> Iterator[Any]:
+    def map_unordered(self, fn: Callable[[T], R], tasks: Iterable[T]) -> Iterator[R]:
         """Yield ``fn(task)`` for every task, in order of completion."""
         raise NotImplementedError
 
@@ -72,7 +115,7 @@ class InProcess(Executor):
 
     name = "in-process"
 
-    def map_unordered(self, fn: Callable[[Task], Any], tasks: Iterable[Task]) -> Iterator[Any]:  # noqa: D102
+    def map_unordered(self, fn: Callable[[T], R], tasks: Iterable[T]) -> Iterator[R]:  # noqa: D102
         for task in tasks:
             yield fn(task)
 
@@ -82,14 +125,14 @@ class _Bounded(Executor):
 
     in_flight = 4
 
-    def _submit(self, fn: Callable[[Task], Any], task: Task) -> Any:
+    def _submit(self, fn: Callable[[Any], Any], task: Any) -> Any:
         raise NotImplementedError
 
     def _wait(self, pending: set[Any]) -> tuple[set[Any], set[Any]]:
         done, rest = wait(pending, return_when=FIRST_COMPLETED)
         return set(done), set(rest)
 
-    def map_unordered(self, fn: Callable[[Task], Any], tasks: Iterable[Task]) -> Iterator[Any]:
+    def map_unordered(self, fn: Callable[[T], R], tasks: Iterable[T]) -> Iterator[R]:
         it = iter(tasks)
         pending: set[Any] = set()
         exhausted = False
@@ -114,11 +157,9 @@ class LocalProcesses(_Bounded):
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
         self.in_flight = 4 * jobs
-        self.pool = ProcessPoolExecutor(
-            max_workers=jobs, mp_context=_mp_context(), initializer=worker_init
-        )
+        self.pool = process_pool(jobs)
 
-    def _submit(self, fn: Callable[[Task], Any], task: Task) -> Future[Any]:
+    def _submit(self, fn: Callable[[Any], Any], task: Any) -> Future[Any]:
         return self.pool.submit(fn, task)
 
     def close(self) -> None:  # noqa: D102
@@ -146,7 +187,7 @@ class Dask(_Bounded):
         workers = max(1, len(self.client.scheduler_info().get("workers", {})))
         self.in_flight = 4 * workers
 
-    def _submit(self, fn: Callable[[Task], Any], task: Task) -> Any:
+    def _submit(self, fn: Callable[[Any], Any], task: Any) -> Any:
         # pure=False: identical tasks are still separate points
         return self.client.submit(fn, task, pure=False)
 

@@ -344,12 +344,13 @@ def _base_value(base: dict[str, Any], path: str) -> float | None:
         from pydantic import TypeAdapter
 
         from sim.distributions import Param, draw
+        from sim.seeds import figure_rng
 
         try:
             dist: Any = TypeAdapter(Param).validate_python(node)
         except ValueError:
             return None
-        return float(np.mean(draw(dist, np.random.default_rng(0), 20_000)))
+        return float(np.mean(draw(dist, figure_rng(), 20_000)))
     return None
 
 

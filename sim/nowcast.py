@@ -35,8 +35,8 @@ from sim.observations import (
     window_ticks,
 )
 from sim.plan import compile_plan
-from sim.runner import block_rng
 from sim.scenario import UNRESOLVED, Scenario
+from sim.seeds import nowcast_particles_rng, nowcast_resample_rng
 
 #: Resample when the effective sample size falls below this share of the particles.
 RESAMPLE_BELOW = 0.5
@@ -125,9 +125,9 @@ def nowcast(
         )
     plan = compile_plan(scenario)
     tick = plan.tick
-    block = Block(plan, block_rng(seed, 0), particles)
+    block = Block(plan, nowcast_particles_rng(seed), particles)
     world = block.world
-    resample_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**32 - 1,)))
+    resample_rng = nowcast_resample_rng(seed)
     used = [o for o in observations.observations if o.at[1] <= at + 1e-9]
     windows = [window_ticks(o, tick) for o in used]
     acc = [np.zeros(particles) for _ in used]

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from sim.scenario import UNRESOLVED
+from sim.scenario import UNRESOLVED, Scenario
 from sim.stats import mean_or_none, quantiles, wilson_interval
-
-if TYPE_CHECKING:
-    from sim.runner import RunResult
 
 #: At most this many switch orders are listed per outcome ...
 MAX_ORDERS = 5
@@ -90,7 +87,44 @@ def common_orders(counts: Counter[str], total: int) -> list[dict[str, Any]]:
     return rows
 
 
-def summarize(result: RunResult) -> dict[str, Any]:
+class RunArrays(Protocol):
+    """What a summary reads of a run: :class:`sim.results.RunResult` has it all.
+
+    A protocol rather than the class itself, so that this module needs no
+    import of :mod:`sim.results` (which imports it for ``summary()``).
+    """
+
+    @property
+    def scenario(self) -> Scenario: ...  # noqa: D102
+    @property
+    def scenario_sha256(self) -> str: ...  # noqa: D102
+    @property
+    def seed(self) -> int: ...  # noqa: D102
+    @property
+    def version(self) -> str: ...  # noqa: D102
+    @property
+    def replicates(self) -> int: ...  # noqa: D102
+    @property
+    def outcome_names(self) -> list[str]: ...  # noqa: D102
+    @property
+    def individuals(self) -> list[str]: ...  # noqa: D102
+    @property
+    def populations(self) -> list[str]: ...  # noqa: D102
+    @property
+    def outcome(self) -> np.ndarray[Any, Any]: ...  # noqa: D102
+    @property
+    def time(self) -> np.ndarray[Any, Any]: ...  # noqa: D102
+    @property
+    def switch_time(self) -> np.ndarray[Any, Any]: ...  # noqa: D102
+    @property
+    def half_time(self) -> np.ndarray[Any, Any]: ...  # noqa: D102
+    @property
+    def final_fraction(self) -> np.ndarray[Any, Any]: ...  # noqa: D102
+    @property
+    def processes(self) -> list[dict[str, Any]] | None: ...  # noqa: D102
+
+
+def summarize(result: RunArrays) -> dict[str, Any]:
     """The summary object printed by ``stancesim run --json``.
 
     Returns

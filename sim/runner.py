@@ -1,35 +1,36 @@
 """Replication: blocks of replicates, their seeds, and running them in processes.
 
 Randomness (SPEC 7 style): the run's ``seed`` feeds one
-``SeedSequence(seed, spawn_key=(b,))`` per block ``b`` of :data:`BLOCK_SIZE`
-replicates, and every block draws its random numbers as a whole block does
-(a block of which fewer rows are wanted computes only those where that keeps
-the stream identical, see :meth:`sim.engine.BlockState.compute_only`).
-Replicate ``K`` is row ``K % BLOCK_SIZE`` of block ``K // BLOCK_SIZE`` whatever
-the number of replicates asked for, the number of processes or the order in
-which blocks finish. Users' processes draw from a stream of their own per block,
-``SeedSequence(seed, spawn_key=(b, 1))`` (:func:`process_rng`), so that they
-never change the model's draws.
+``SeedSequence(seed, spawn_key=(b,))`` (:func:`sim.seeds.block_rng`) per block
+``b`` of :data:`BLOCK_SIZE` replicates, and every block draws its random
+numbers as a whole block does (a block of which fewer rows are wanted computes
+only those where that keeps the stream identical, see
+:meth:`sim.engine.BlockState.compute_only`). Replicate ``K`` is row
+``K % BLOCK_SIZE`` of block ``K // BLOCK_SIZE`` whatever the number of
+replicates asked for, the number of processes or the order in which blocks
+finish. Users' processes draw from a stream of their own per block,
+``SeedSequence(seed, spawn_key=(b, 1))`` (:func:`sim.seeds.process_rng`), so
+that they never change the model's draws. Every stream is derived in
+:mod:`sim.seeds`.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from sim._version import __version__
 from sim.engine import BlockOutput, ProcessFn, Tracer, World, simulate_block
+from sim.executors import make_executor
 from sim.plan import Plan, compile_plan
-from sim.scenario import Individual, Scenario, load_scenario
+from sim.results import RunResult
+from sim.scenario import Scenario, load_scenario
+from sim.seeds import block_rng, fresh_seed, process_rng
 
 #: Replicates per random stream and per engine batch. Part of the
 #: reproducibility contract: changing it changes every result for a seed.
@@ -76,21 +77,6 @@ class BlockResult:
             final_fraction=out.final_fraction[:rows],
             trajectories=traj,
         )
-
-
-def block_rng(seed: int, block: int) -> np.random.Generator:
-    """The random stream of one block."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))
-
-
-def process_rng(seed: int, block: int) -> np.random.Generator:
-    """The stream of users' processes in one block (never the model's stream)."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block, 1)))
-
-
-def fresh_seed() -> int:
-    """Draw a seed from the operating system's entropy (printed so the run can be repeated)."""
-    return int(np.random.SeedSequence().entropy % (2**63))  # type: ignore[operator]
 
 
 _PLANS: dict[str, Plan] = {}
@@ -153,83 +139,6 @@ def trace_replicate(
     return tracer.lines, done.world
 
 
-@dataclass
-class RunResult:
-    """Per-replicate results of a run, with what produced them."""
-
-    scenario: Scenario
-    seed: int
-    replicates: int
-    outcome_names: list[str]
-    individuals: list[str]
-    populations: list[str]
-    outcome: Array  # (n,) index into outcome_names, -1 for unresolved
-    time: Array  # (n,) hours, NaN when unresolved
-    switch_time: Array  # (n, individuals)
-    final_pos: Array  # (n, individuals)
-    half_time: Array  # (n, populations)
-    final_fraction: Array  # (n, populations)
-    trajectories: dict[str, Array] | None = None
-    processes: list[dict[str, Any]] | None = None  # where users' processes came from
-    version: str = __version__
-    _summary: dict[str, Any] | None = field(default=None, repr=False)
-
-    @property
-    def scenario_sha256(self) -> str:
-        """Hash of the resolved scenario."""
-        return self.scenario.sha256()
-
-    def outcome_labels(self) -> list[str]:
-        """Outcome id of each replicate (``unresolved`` when none)."""
-        names = [*self.outcome_names, "unresolved"]
-        return [names[i] for i in self.outcome]
-
-    def summary(self) -> dict[str, Any]:
-        """The JSON summary (see :func:`sim.outcomes.summarize`)."""
-        if self._summary is None:
-            from sim.outcomes import summarize
-
-            self._summary = summarize(self)
-        return self._summary
-
-    def position_names(self, i: int) -> list[str]:
-        """Positions of individual ``i``."""
-        a = self.scenario.agents[self.individuals[i]]
-        assert isinstance(a, Individual)
-        return a.positions
-
-
-def _mp_context() -> multiprocessing.context.BaseContext:
-    """Choose how worker processes start: fork on Linux, spawn elsewhere.
-
-    Forked workers start at once with the package loaded, and scripts read from
-    stdin work (spawn would re-import ``__main__``). The CLI runs no threads of
-    its own when workers fork: its progress bars have no refresh thread and are
-    redrawn from the progress callback (``tests/test_interface.py`` checks it).
-    """
-    if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
-def worker_init() -> None:
-    """Make a worker process end when its parent does (Linux), even after ``kill -9``.
-
-    Forked workers otherwise outlive a killed parent, blocked on its queue forever.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import os
-    import signal
-
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(1)
-
-
 def _blocks(replicates: int) -> Iterator[tuple[int, int]]:
     for b in range(math.ceil(replicates / BLOCK_SIZE)):
         yield b, min(BLOCK_SIZE, replicates - b * BLOCK_SIZE)
@@ -282,28 +191,27 @@ def run(
     procs = tuple(processes)
     tasks = [(scenario, seed, b, rows, record, procs) for b, rows in _blocks(replicates)]
     results: list[BlockResult] = []
-    if jobs == 1 or len(tasks) == 1:
-        for task in tasks:
-            results.append(_run_block_args(task))
+    with make_executor(min(jobs, len(tasks))) as executor:
+        for res in executor.map_unordered(_run_block_args, tasks):
+            results.append(res)
             if progress:
-                progress(task[3])
-    else:
-        with ProcessPoolExecutor(
-            max_workers=min(jobs, len(tasks)), mp_context=_mp_context(), initializer=worker_init
-        ) as pool:
-            for res in pool.map(_run_block_args, tasks):
-                results.append(res)
-                if progress:
-                    progress(len(res.outcome))
-    result = combine(scenario, seed, replicates, results)
+                progress(len(res.outcome))
+    results.sort(key=lambda r: r.index)
+    provenance = None
     if procs:
-        from sim.userprocesses import provenance
+        from sim.userprocesses import provenance as where_from
 
-        result.processes = provenance(procs)
-    return result
+        provenance = where_from(procs)
+    return combine(scenario, seed, replicates, results, provenance)
 
 
-def combine(scenario: Scenario, seed: int, replicates: int, parts: list[BlockResult]) -> RunResult:
+def combine(
+    scenario: Scenario,
+    seed: int,
+    replicates: int,
+    parts: list[BlockResult],
+    processes: list[dict[str, Any]] | None = None,
+) -> RunResult:
     """Join block results (in block order) into one run result."""
     plan = _plan(scenario)
     traj = None
@@ -326,4 +234,5 @@ def combine(scenario: Scenario, seed: int, replicates: int, parts: list[BlockRes
         half_time=np.concatenate([p.half_time for p in parts]),
         final_fraction=np.concatenate([p.final_fraction for p in parts]),
         trajectories=traj,
+        processes=processes,
     )

@@ -3,14 +3,13 @@
 A sweep is defined by a base scenario, parameters (dotted paths, as for
 ``--set``) with their values or bounds, a sampler, replicates per point (or an
 adaptive target interval) and a seed. Point ``i`` always gets the seed
-``SeedSequence(seed, spawn_key=(1, i))``, so results never depend on the
+``SeedSequence(seed, spawn_key=(1, i))`` (:mod:`sim.seeds`), so results never depend on the
 executor, the number of workers or the order in which points finish. The base
 scenario is never changed: each point applies its values to a copy.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
@@ -26,10 +25,12 @@ from sim import sample
 from sim._version import __version__
 from sim.errors import InputError, Problem
 from sim.outcomes import summarize
+from sim.points import point_scenario
 from sim.runner import BLOCK_SIZE, BlockResult, combine, run, run_block
-from sim.scenario import UNRESOLVED, Scenario, problems_from_validation, validate_data
+from sim.scenario import UNRESOLVED, Scenario, problems_from_validation
+from sim.seeds import design_rng, sweep_point_seed
 from sim.stats import wilson_interval
-from sim.yamlio import Located, load_file, plain, set_path, split_path
+from sim.yamlio import load_file, plain
 
 #: Largest number of points validated one by one before a sweep starts; past
 #: it, the first points and every parameter's extremes are validated, and a
@@ -159,15 +160,14 @@ class SweepDefinition(BaseModel):
         if self.sampler == "grid":
             return sample.grid([s.grid_values() for s in specs])
         assert self.points is not None
-        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(0,)))
+        rng = design_rng(self.seed)
         unit = sample.unit_points(self.sampler, len(specs), self.points, rng)
         lows, highs = zip(*(s.bounds() for s in specs), strict=True)
         return [tuple(float(v) for v in row) for row in sample.scale(unit, lows, highs)]
 
     def point_seed(self, index: int) -> int:
         """Seed of point ``index`` (independent of everything but the sweep seed)."""
-        state = np.random.SeedSequence(self.seed, spawn_key=(1, index)).generate_state(2, np.uint32)
-        return int(state[0]) << 32 | int(state[1])
+        return sweep_point_seed(self.seed, index)
 
 
 def definition_hash(base: Scenario, definition: SweepDefinition) -> str:
@@ -235,17 +235,6 @@ def build_definition(fields: dict[str, Any], source: str) -> SweepDefinition:
 
 
 # --------------------------------------------------------------------- points
-def point_scenario(base: dict[str, Any], paths: list[str], values: tuple[Any, ...]) -> Scenario:
-    """The scenario of one point: the base data with the point's values set."""
-    data = copy.deepcopy(base)
-    located = Located(data, "sweep point")
-    for path, value in zip(paths, values, strict=True):
-        flag = f"--param {path}={value}"
-        set_path(data, split_path(path, flag), value, flag)
-        located.overrides[tuple(path.split("."))] = flag
-    return validate_data(located)
-
-
 def check_points(
     base: dict[str, Any], definition: SweepDefinition, points: list[tuple[Any, ...]]
 ) -> None:

@@ -79,7 +79,7 @@ def test_progress_bar_runs_no_thread_while_workers_are_forked(monkeypatch) -> No
     monkeypatch.setattr(os, "fork", watched_fork)
     monkeypatch.setattr(run_cli, "show_progress", lambda: True)
     scenario = sim.load_scenario(TINY)
-    result = run_cli._execute(scenario, 2048, 4, jobs=2, record=False)
+    result = run_cli._execute(scenario, 2048, 4, jobs=2, record=False, processes=[])
     assert len(extra_at_fork) == 2, "expected two forked workers"
     assert extra_at_fork == [[], []]
     assert result.outcome.tolist() == sim.run(scenario, 2048, seed=4).outcome.tolist()

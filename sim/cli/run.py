@@ -18,7 +18,7 @@ from sim.cli.common import show_progress, stderr, user_errors
 from sim.clocktime import format_time
 from sim.engine import ProcessFn
 from sim.outcomes import MAX_ORDERS, MIN_ORDER_SHARE, ORDERS_COVER
-from sim.runner import RunResult
+from sim.results import RunResult
 from sim.runner import run as run_scenario
 from sim.scenario import Scenario, load_scenario
 from sim.stats import fixed
