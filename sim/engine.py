@@ -423,6 +423,11 @@ class Batch:
                     new = old + eff.add
                 else:
                     new = old * eff.scale
+                # the import stays here: this function is the only part of the engine it serves
+                from sim.model import keep_in_range
+
+                rule = a.rules[j] if isinstance(a, Individual) else a.rule  # type: ignore[union-attr]
+                new = keep_in_range(rule, eff.agent, j, name, new)
                 self.param[key] = np.where(mask, new, old)
                 label = (
                     f"{eff.agent}.rules.{j}" if isinstance(a, Individual) else f"{eff.agent}.rule"

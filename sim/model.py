@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
 from sim.distributions import is_random
 from sim.scenario import (
+    PARAM_RANGES,
     AtLeast,
     AveragingRule,
     EveryTrigger,
@@ -41,12 +45,42 @@ def tick_range(
     last = n_ticks * tick if until is None else min(n_ticks * tick, until)
     out: set[int] = set()
     j = 0
-    while start + j * every <= last + 1e-9:
+    # validation makes every at least one tick; the bound is a second guard against a hang
+    while start + j * every <= last + 1e-9 and j <= n_ticks:
         k = first_tick(start + j * every, tick)
         if k <= n_ticks:
             out.add(k)
         j += 1
     return out
+
+
+#: (agent, rule index, parameter) already warned about in this process
+_CLIPPED: set[tuple[str, int, str]] = set()
+
+
+def keep_in_range(rule: Any, agent: str, index: int, name: str, values: Any) -> Any:
+    """Clip an event-changed rule parameter to its range, warning once per process.
+
+    An ``add`` or ``scale`` effect can move a probability past 1 or a rate
+    below 0 at run time; the parameter is then clipped to its range (rather
+    than giving probabilities outside [0, 1]), and a warning says so once.
+    """
+    bounds = PARAM_RANGES.get((type(rule).__name__, name))
+    if bounds is None:
+        return values
+    lo, hi = bounds
+    if np.all((values >= lo) & (values <= hi)):
+        return values
+    key = (agent, index, name)
+    if key not in _CLIPPED:
+        _CLIPPED.add(key)
+        span = f"[{lo:g}, {hi:g}]".replace("inf", "∞")
+        print(
+            f"warning: an event moved {name} of {agent!r} (rule {index}) outside {span}; "
+            "it is clipped to the range",
+            file=sys.stderr,
+        )
+    return np.clip(values, lo, hi)
 
 
 @dataclass
@@ -208,5 +242,6 @@ __all__ = [
     "RulePlan",
     "compile_plan",
     "first_tick",
+    "keep_in_range",
     "tick_range",
 ]

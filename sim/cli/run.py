@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -67,7 +68,7 @@ def _execute(
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=stderr, transient=True) as bar:
-        task = bar.add_task(scenario.name, total=replicates)
+        task = bar.add_task(escape(scenario.name), total=replicates)
         return run_scenario(
             scenario, replicates, seed, jobs, record, lambda k: bar.advance(task, k)
         )
@@ -77,7 +78,7 @@ def report(result: RunResult, console: Console) -> None:
     """Print the outcome, agent and order tables."""
     s, clock = result.summary(), result.scenario.clock
     console.print(
-        f"[bold]{s['scenario']}[/]: {s['replicates']} replicates, seed {s['seed']}, "
+        f"[bold]{escape(s['scenario'])}[/]: {s['replicates']} replicates, seed {s['seed']}, "
         f"scenario {s['scenario_sha256'][:12]}, stancesim {s['version']}"
     )
     t = Table(title="Outcomes", title_justify="left")
