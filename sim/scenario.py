@@ -55,6 +55,9 @@ MAX_TICKS = 100_000
 MAX_POSITIONS = 1_000
 #: Longest chain of signals that refer to signals.
 MAX_SIGNAL_DEPTH = 100
+#: Largest magnitude of any number in a scenario: past it, sums and sorting
+#: lose all precision (a threshold of 1e300 counted every employee as signed).
+MAX_MAGNITUDE = 1e12
 #: Range of the rule parameters that an event may change and that have one.
 PARAM_RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("HazardRule", "rate"): (0.0, math.inf),
@@ -1210,6 +1213,16 @@ def validate_data(located: Located, warnings: bool = False) -> Scenario:
     data = located.data
     if not isinstance(data, dict):
         raise InputError([Problem(located.source, 1, 1, "", "expected a mapping at the top level")])
+    huge = []
+    for loc, value in _huge_numbers(data, ()):
+        w = located.locate(loc, exact=True)
+        shown = (
+            f"{value:g}" if isinstance(value, float) else f"a {len(str(abs(value)))}-digit number"
+        )
+        msg = f"{shown} is out of range; numbers in a scenario lie within ±{MAX_MAGNITUDE:g}"
+        huge.append(Problem(w.source, w.line, w.column, w.path, msg))
+    if huge:
+        raise InputError(huge)
     try:
         sc = Scenario.model_validate(plain(data))
     except ValidationError as exc:
@@ -1228,6 +1241,19 @@ def validate_data(located: Located, warnings: bool = False) -> Scenario:
             late.append(Problem(where.source, where.line, where.column, where.path, msg))
         warn(late)
     return sc
+
+
+def _huge_numbers(node: Any, path: tuple[str | int, ...]) -> Iterator[tuple[Any, int | float]]:
+    """Finite numbers past :data:`MAX_MAGNITUDE` (infinity and NaN are refused by the schema)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _huge_numbers(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _huge_numbers(v, (*path, i))
+    elif isinstance(node, int | float) and not isinstance(node, bool):
+        if abs(node) > MAX_MAGNITUDE and (isinstance(node, int) or math.isfinite(node)):
+            yield path, node
 
 
 def load_scenario(path: str | Path, sets: list[str] | None = None) -> Scenario:

@@ -49,8 +49,12 @@ class Located:
         #: dotted paths replaced on the command line, mapped to their flag text
         self.overrides: dict[tuple[str, ...], str] = {}
 
-    def locate(self, loc: tuple[str | int, ...]) -> Problem:
-        """Return a problem skeleton pointing at the deepest known part of ``loc``."""
+    def locate(self, loc: tuple[str | int, ...], exact: bool = False) -> Problem:
+        """Return a problem skeleton pointing at the deepest known part of ``loc``.
+
+        ``loc`` is pydantic's (with union tags among the keys) unless ``exact``,
+        when it is a plain path through the data.
+        """
         node = self.data
         path: list[str] = []
         line, col = (1, 1) if isinstance(self.data, Mapping) else (None, None)
@@ -58,7 +62,10 @@ class Located:
         for n, part in enumerate(loc):
             key: Any = part
             nxt = loc[n + 1] if n + 1 < len(loc) else None
-            if isinstance(node, Mapping):
+            if isinstance(node, Mapping) and exact and key in node:
+                pos = _key_pos(node, key)
+                node = node[key]
+            elif isinstance(node, Mapping):
                 if key not in node:
                     continue  # a union tag in pydantic's loc, not a data key
                 if node.get("kind") == key and not _holds(node[key], nxt) and tag_of is not node:
