@@ -12,9 +12,12 @@ def to_datetime(clock: Clock, hours: float) -> datetime | None:
     """The wall-clock time ``hours`` after the start, in the scenario's zone."""
     if clock.start is None:
         return None
-    when = clock.start + timedelta(hours=hours)
-    if clock.timezone is not None:
-        when = when.astimezone(ZoneInfo(clock.timezone))
+    try:
+        when = clock.start + timedelta(hours=hours)
+        if clock.timezone is not None:
+            when = when.astimezone(ZoneInfo(clock.timezone))
+    except (OverflowError, ValueError):
+        return None  # past year 9999 (only a time that never comes can be)
     return when
 
 

@@ -7,7 +7,7 @@ In YAML a distribution is a one-key mapping naming it, e.g.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
@@ -22,9 +22,21 @@ from pydantic import (
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
+#: Latest time a scenario may name, in hours (about 114 years); with ticks of at
+#: least :data:`MIN_TICK` hours every time then maps to a tick index that fits
+#: in 64 bits.
+MAX_HOURS = 1_000_000.0
+#: Shortest tick, in hours (3.6 ms).
+MIN_TICK = 1e-6
+#: The word for a time that never comes (``patience: never``).
+NEVER = "never"
+#: What ``never`` is drawn as: later than any horizon, and still a finite tick index.
+NEVER_HOURS = 1e12
+
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # every number is finite: NaN or infinity in a parameter gives silently wrong results
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def support(self) -> tuple[float, float]:
         """Smallest interval holding every value the distribution can give."""
@@ -128,6 +140,10 @@ class LogNormal(_Dist):
     def support(self) -> tuple[float, float]:  # noqa: D102
         return (0.0, math.inf)
 
+    def practical_high(self) -> float:
+        """A value beyond which no draw ever lands (ten standard deviations)."""
+        return math.exp(min(700.0, self.lognormal[0] + 10 * self.lognormal[1]))
+
     def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
         return rng.lognormal(self.lognormal[0], self.lognormal[1], size)
 
@@ -204,32 +220,78 @@ def support(value: float | _Dist) -> tuple[float, float]:
     return (float(value), float(value))
 
 
+def _shown(value: Any) -> Any:
+    return value.model_dump(exclude_none=True) if isinstance(value, _Dist) else value
+
+
 def within(lo: float, hi: float, what: str) -> AfterValidator:
     """Validator: every value a parameter can take lies in ``[lo, hi]``."""
 
     def check(value: float | _Dist) -> float | _Dist:
         a, b = support(value)
         if a < lo or b > hi:
-            shown = value if not isinstance(value, _Dist) else value.model_dump(exclude_none=True)
             span = f"[{lo:g}, {hi:g}]".replace("inf", "∞")
-            raise ValueError(f"{what} must lie in {span}, got {shown}")
+            raise ValueError(f"{what} must lie in {span}, got {_shown(value)}")
         return value
 
     return AfterValidator(check)
 
 
+def _time(value: Any) -> Any:
+    """A time in hours: in ``[0, MAX_HOURS]`` (a log-normal: practically so)."""
+    if value == NEVER:
+        return value
+    a, b = support(value)
+    if isinstance(value, LogNormal):
+        b = value.practical_high()
+    if a < 0 or b > MAX_HOURS:
+        raise ValueError(
+            f"a time in hours must lie in [0, {MAX_HOURS:.0f}], got {_shown(value)}"
+            + ("" if a < 0 else "; write never for a time that never comes")
+        )
+    return value
+
+
+def _never_tag(value: Any) -> str | None:
+    return "never" if value == NEVER else _param_tag(value)
+
+
+Hours = Annotated[Param, AfterValidator(_time)]
+#: A time, or ``never`` (a patience that never runs out, an event that never happens).
+HoursOrNever = Annotated[
+    Annotated[Literal["never"], Tag("never")]
+    | Annotated[float, Tag("constant")]
+    | Annotated[Uniform, Tag("uniform")]
+    | Annotated[Normal, Tag("normal")]
+    | Annotated[Beta, Tag("beta")]
+    | Annotated[Triangular, Tag("triangular")]
+    | Annotated[LogNormal, Tag("lognormal")]
+    | Annotated[Choice, Tag("choice")],
+    Discriminator(
+        _never_tag,
+        custom_error_type="param",
+        custom_error_message=(
+            "expected never, a number or a distribution ({uniform: [a, b]}, {normal: [m, s]}, "
+            "{beta: [a, b]}, {triangular: [l, m, r]}, {lognormal: [mu, s]}, {choice: [...]})"
+        ),
+    ),
+    AfterValidator(_time),
+]
 Probability = Annotated[Param, within(0.0, 1.0, "a probability")]
-Hours = Annotated[Param, within(0.0, math.inf, "a time in hours")]
 NonNegative = Annotated[Param, within(0.0, math.inf, "this value")]
 
 
-def draw(value: float | _Dist, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:
-    """Draw ``size`` values of a parameter (a constant is repeated, drawing nothing)."""
+def draw(
+    value: float | str | _Dist, rng: np.random.Generator, size: int | tuple[int, ...]
+) -> FloatArray:
+    """Draw ``size`` values of a parameter (a constant, or never, is repeated, drawing nothing)."""
     if isinstance(value, _Dist):
         return np.asarray(value.draw(rng, size), dtype=float)
+    if value == NEVER:
+        return np.full(size, NEVER_HOURS)
     return np.full(size, float(value))
 
 
-def is_random(value: float | _Dist) -> bool:
+def is_random(value: float | str | _Dist) -> bool:
     """Whether a parameter is a distribution (not a constant)."""
     return isinstance(value, _Dist)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 
@@ -45,3 +46,9 @@ class InputError(Exception):
             problems = [Problem("", None, None, "", problems)]
         self.problems = problems
         super().__init__("\n".join(str(p).lstrip(": ") for p in problems))
+
+
+def warn(problems: list[Problem]) -> None:
+    """Print located warnings on stderr (the input is used as it is)."""
+    for p in problems:
+        print(f"warning: {str(p).lstrip(': ')}", file=sys.stderr)

@@ -22,8 +22,12 @@ from sim.yamlio import Located, load_file, plain
 Array = np.ndarray[Any, Any]
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 class _Obs(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     at: tuple[float, float] = Field(description="Time in hours, or a window [from, to].")
     note: str | None = Field(None, description="Where the report comes from.")
@@ -62,9 +66,13 @@ class FractionObs(_Obs):
         if isinstance(data, dict) and data.get("count") is not None:
             if not data.get("of"):
                 raise ValueError("count needs of: N (count out of N)")
+            if not all(_is_int(data[k]) for k in ("count", "of")):
+                return data  # the fields' own validation says what is wrong
             if data["count"] > data["of"]:
                 raise ValueError(f"count {data['count']} is larger than of {data['of']}")
             given = data.get("value")
+            if not isinstance(given, int | float | None) or isinstance(given, bool):
+                return data
             if given is not None and abs(given - data["count"] / data["of"]) > 1e-12:
                 raise ValueError("give value or count/of, not both")
             data = {**data, "value": data["count"] / data["of"]}
@@ -72,6 +80,8 @@ class FractionObs(_Obs):
 
     @model_validator(mode="after")
     def _one(self) -> FractionObs:
+        if self.between is not None and not 0 <= self.between[0] <= self.between[1] <= 1:
+            raise ValueError(f"between needs 0 <= lo <= hi <= 1, got {list(self.between)}")
         if (self.value is None) == (self.between is None):
             raise ValueError("a fraction needs value (or count/of) with sd, or between: [lo, hi]")
         if self.value is not None and self.sd is None:
@@ -115,7 +125,7 @@ Observation = Annotated[
 class ObservationsFile(BaseModel):
     """A file of observations (``kind: observations``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     kind: Literal["observations"]
     name: str | None = None

@@ -9,6 +9,7 @@ name up or asks which schema class it holds.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -336,6 +337,26 @@ class SetFlagOp:
         s.flags[self.flag] = np.where(mask, self.value, s.flags[self.flag])
 
 
+#: (agent, rule label, parameter) already warned about in this process
+_CLIPPED: set[tuple[str, str, str]] = set()
+
+
+def _keep_in_range(values: Array, bounds: tuple[float, float], key: tuple[str, str, str]) -> Array:
+    """Clip an event-changed rule parameter to its range, warning once per process."""
+    lo, hi = bounds
+    if np.all((values >= lo) & (values <= hi)):
+        return values
+    if key not in _CLIPPED:
+        _CLIPPED.add(key)
+        span = f"[{lo:g}, {hi:g}]".replace("inf", "∞")
+        print(
+            f"warning: an event moved {key[2]} of {key[1]} outside {span}; "
+            "it is clipped to the range",
+            file=sys.stderr,
+        )
+    return np.clip(values, lo, hi)
+
+
 @dataclass(frozen=True)
 class ParamOp:
     """Set, add to or scale a rule parameter in each of its slots (``how``: set, add, scale)."""
@@ -344,9 +365,13 @@ class ParamOp:
     targets: tuple[tuple[int, str], ...]  # (slot, label for the trace)
     how: str
     amount: float
+    agent: str = ""
+    #: range of each target, or None: an ``add`` or ``scale`` that would move a
+    #: probability past 1 or a rate below 0 is clipped to it, with one warning
+    bounds: tuple[tuple[float, float] | None, ...] = ()
 
     def apply(self, s: State, mask: Array) -> None:  # noqa: D102
-        for slot, label in self.targets:
+        for j, (slot, label) in enumerate(self.targets):
             old = s.param[slot]
             if self.how == "set":
                 new = np.full(s.size, self.amount)
@@ -354,6 +379,8 @@ class ParamOp:
                 new = old + self.amount
             else:
                 new = old * self.amount
+            if j < len(self.bounds) and self.bounds[j] is not None:
+                new = _keep_in_range(new, self.bounds[j], (self.agent, label, self.name))  # type: ignore[arg-type]
             s.param[slot] = np.where(mask, new, old)
             if s.tracing:
                 r = s.traced_row()

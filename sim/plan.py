@@ -55,7 +55,8 @@ def tick_range(
     last = n_ticks * tick if until is None else min(n_ticks * tick, until)
     out: set[int] = set()
     j = 0
-    while start + j * every <= last + 1e-9:
+    # validation makes every at least one tick; the bound is a second guard against a hang
+    while start + j * every <= last + 1e-9 and j <= n_ticks:
         k = first_tick(start + j * every, tick)
         if k <= n_ticks:
             out.add(k)
@@ -446,28 +447,53 @@ def _effect(plan: Plan, sc: S.Scenario, eff: Any) -> O.Effect:
     if isinstance(eff, S.SetFlag):
         return O.SetFlagOp(plan.flag_names.index(eff.flag), eff.value)
     if isinstance(eff, S.AddOffset):
-        return param_op(plan, eff.agent, "offset", "add", eff.add)
+        return param_op(plan, eff.agent, "offset", "add", eff.add, ranges=_ranges(sc, eff.agent))
     if isinstance(eff, S.ChangeParam):
         how, amount = next(
             (k, getattr(eff, k)) for k in ("set", "add", "scale") if getattr(eff, k) is not None
         )
-        return param_op(plan, eff.agent, eff.param, how, amount, eff.rule)
+        ranges = _ranges(sc, eff.agent)
+        return param_op(plan, eff.agent, eff.param, how, amount, eff.rule, ranges)
     if isinstance(eff, S.Force):
         return O.ForceOp(plan.ind_index[eff.agent], plan.position(eff.agent, eff.position))
     return O.TraceOp(eff.message)
 
 
+def _ranges(sc: S.Scenario, agent: str) -> dict[tuple[int, str], tuple[float, float]]:
+    """Range of each bounded parameter of ``agent``'s rules, by (rule index, parameter)."""
+    a = sc.agents[agent]
+    rules = a.rules if isinstance(a, S.Individual) else [getattr(a, "rule", None)]
+    return {
+        (j, name): bounds
+        for j, r in enumerate(rules)
+        for (kind, name), bounds in S.PARAM_RANGES.items()
+        if type(r).__name__ == kind
+    }
+
+
 def param_op(
-    plan: Plan, agent: str, name: str, how: str, amount: float, rule: int | None = None
+    plan: Plan,
+    agent: str,
+    name: str,
+    how: str,
+    amount: float,
+    rule: int | None = None,
+    ranges: dict[tuple[int, str], tuple[float, float]] | None = None,
 ) -> O.ParamOp:
-    """Change parameter ``name`` of ``agent``'s rules (all, or rule ``rule``) that have it."""
+    """Change parameter ``name`` of ``agent``'s rules (all, or rule ``rule``) that have it.
+
+    ``ranges`` gives the range of bounded parameters: a change that would leave
+    it is clipped to it, with a warning (see :class:`sim.ops.ParamOp`).
+    """
     individual = agent in plan.ind_index
-    targets = tuple(
-        (slot, f"{agent}.rules.{j}" if individual else f"{agent}.rule")
+    found = [
+        (slot, f"{agent}.rules.{j}" if individual else f"{agent}.rule", j)
         for (a, j, n), slot in plan.param_slot.items()
         if a == agent and n == name and (rule is None or rule == j)
-    )
-    return O.ParamOp(name, targets, how, amount)
+    ]
+    targets = tuple((slot, label) for slot, label, _ in found)
+    bounds = tuple((ranges or {}).get((j, name)) for _, _, j in found)
+    return O.ParamOp(name, targets, how, amount, agent, bounds)
 
 
 def _decisions(plan: Plan, sc: S.Scenario) -> None:

@@ -12,7 +12,9 @@ import difflib
 import hashlib
 import itertools
 import json
-from datetime import datetime
+import math
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -29,18 +31,45 @@ from pydantic import (
     model_validator,
 )
 
-from sim.distributions import Hours, NonNegative, Param, Probability
-from sim.errors import InputError, Problem
+from sim.distributions import (
+    MAX_HOURS,
+    MIN_TICK,
+    NEVER,
+    Hours,
+    HoursOrNever,
+    NonNegative,
+    Param,
+    Probability,
+    support,
+)
+from sim.errors import InputError, Problem, warn
 from sim.yamlio import Located, apply_set, load_file, plain
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
 UNRESOLVED = "unresolved"
+#: Most ticks a horizon may hold (the engine keeps per-tick state for each).
+MAX_TICKS = 100_000
+#: Most positions an agent may declare.
+MAX_POSITIONS = 1_000
+#: Longest chain of signals that refer to signals.
+MAX_SIGNAL_DEPTH = 100
+#: Largest magnitude of any number in a scenario: past it, sums and sorting
+#: lose all precision (a threshold of 1e300 counted every employee as signed).
+MAX_MAGNITUDE = 1e12
+#: Range of the rule parameters that an event may change and that have one.
+PARAM_RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("HazardRule", "rate"): (0.0, math.inf),
+    ("LogisticRule", "rate"): (0.0, 1.0),
+    ("LogisticRule", "slope"): (0.0, math.inf),
+    ("ThresholdRule", "spontaneous"): (0.0, 1.0),
+}
+Time = Annotated[float, Field(ge=0, le=MAX_HOURS)]
 
 
 class Strict(BaseModel):
-    """Base of every schema object: unknown keys are errors."""
+    """Base of every schema object: unknown keys are errors, every number is finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------- clock
@@ -53,8 +82,12 @@ class Clock(Strict):
     timezone: str | None = Field(
         None, description="IANA zone for showing dates, e.g. America/Los_Angeles."
     )
-    tick: float = Field(1.0, gt=0, description="Length of one tick in hours.")
-    horizon: float = Field(gt=0, description="Simulated hours; a multiple of tick.")
+    tick: float = Field(1.0, ge=MIN_TICK, description="Length of one tick in hours.")
+    horizon: float = Field(
+        gt=0,
+        le=MAX_HOURS,
+        description=f"Simulated hours; a multiple of tick, at most {MAX_TICKS} ticks.",
+    )
 
     @field_validator("start")
     @classmethod
@@ -76,10 +109,27 @@ class Clock(Strict):
     @model_validator(mode="after")
     def _whole_ticks(self) -> Clock:
         ticks = self.horizon / self.tick
+        if ticks < 1 - 1e-9:
+            raise ValueError(f"tick {self.tick} is longer than the horizon {self.horizon}")
         if abs(ticks - round(ticks)) > 1e-9:
             raise ValueError(
                 f"horizon {self.horizon} is not a whole number of ticks of {self.tick}"
             )
+        if round(ticks) > MAX_TICKS:
+            raise ValueError(
+                f"horizon {self.horizon} h in ticks of {self.tick} h is {round(ticks)} ticks; "
+                f"at most {MAX_TICKS} are allowed (use a longer tick)"
+            )
+        if self.start is not None:
+            try:
+                end = self.start + timedelta(hours=self.horizon + 24)
+                if self.timezone is not None:
+                    end.astimezone(ZoneInfo(self.timezone))
+            except (OverflowError, ValueError):
+                raise ValueError(
+                    f"start {self.start.isoformat()} plus the horizon {self.horizon} h "
+                    "is past the year 9999"
+                ) from None
         return self
 
     @property
@@ -152,7 +202,7 @@ class ScheduledRule(_Transition):
     """Switches at a fixed or random time (first tick >= it)."""
 
     kind: Literal["scheduled"]
-    at: Hours
+    at: HoursOrNever
 
 
 class ThresholdRule(_Transition):
@@ -160,9 +210,10 @@ class ThresholdRule(_Transition):
 
     kind: Literal["threshold"]
     support: str = Field(description="Name of the signal that is compared with the threshold.")
-    threshold: Param | list[float] = Field(
-        description="Threshold; in a population drawn per individual, or a list of N values."
-    )
+    threshold: Annotated[
+        Annotated[Param, Tag("param")] | Annotated[list[float], Tag("list")],
+        Discriminator(lambda v: "list" if isinstance(v, list) else "param"),
+    ] = Field(description="Threshold; in a population drawn per individual, or a list of N values.")
     spontaneous: Probability = Field(0.0, description="Per-hour probability of switching anyway.")
     offset: float = Field(0.0, description="Added to the support.")
     reversible: bool = Field(False, description="Switch back when support falls below threshold.")
@@ -236,7 +287,9 @@ PopulationRule = Annotated[
 
 # -------------------------------------------------------------------- agents
 class _Positions(Strict):
-    positions: list[Id] = Field(min_length=1, description="Declared stances.")
+    positions: list[Id] = Field(
+        min_length=1, max_length=MAX_POSITIONS, description="Declared stances."
+    )
     initial: str = Field(description="Stance at t = 0.")
     description: str | None = None
 
@@ -256,7 +309,9 @@ class Individual(_Positions):
     rules: list[IndividualRule] = Field(
         default_factory=list, description="Tried in order each tick; the first that fires wins."
     )
-    patience: Hours | None = Field(None, description="Hours until this person walks away.")
+    patience: HoursOrNever | None = Field(
+        None, description="Hours until this person walks away, or never."
+    )
 
 
 class Population(_Positions):
@@ -401,16 +456,18 @@ class AtTrigger(Strict):
     """At a fixed or random time (first tick >= it)."""
 
     kind: Literal["at"]
-    time: Hours
+    time: HoursOrNever
 
 
 class EveryTrigger(Strict):
     """Recurring: at ``start``, ``start + every``, ... up to ``until``."""
 
     kind: Literal["every"]
-    start: float = Field(0.0, ge=0)
-    every: float = Field(gt=0, description="Hours between occurrences; a multiple of tick.")
-    until: float | None = Field(None, ge=0)
+    start: Time = 0.0
+    every: float = Field(
+        gt=0, le=MAX_HOURS, description="Hours between occurrences; a multiple of tick."
+    )
+    until: Time | None = None
 
 
 class WhenTrigger(Strict):
@@ -545,9 +602,9 @@ Quorum = Annotated[
 class Schedule(Strict):
     """Vote times ``start, start + every, ...`` (hours)."""
 
-    start: float = Field(0.0, ge=0)
-    every: float = Field(gt=0)
-    until: float | None = Field(None, ge=0)
+    start: Time = 0.0
+    every: float = Field(gt=0, le=MAX_HOURS)
+    until: Time | None = None
 
 
 class Decision(Strict):
@@ -585,7 +642,7 @@ class DeadlineTrigger(Strict):
     """A time is reached: ``at`` hours, or an individual's ``patience``."""
 
     kind: Literal["deadline"]
-    at: Hours | None = None
+    at: HoursOrNever | None = None
     patience: list[str] | None = Field(
         None, description="Individuals whose patience is the deadline (the first to run out)."
     )
@@ -628,7 +685,7 @@ class Outcome(Strict):
     ``trigger`` may be a list: the outcome happens when any of them holds.
     """
 
-    trigger: list[OutcomeTrigger]
+    trigger: list[OutcomeTrigger] = Field(min_length=1)
     description: str | None = None
 
     @field_validator("trigger", mode="before")
@@ -795,6 +852,16 @@ def check_references(sc: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
         out.append(
             (("signals", cycle[0]), f"signals refer to each other in a cycle: {' -> '.join(cycle)}")
         )
+    else:
+        deep = _signal_depth(sc)
+        if deep is not None:
+            out.append(
+                (
+                    ("signals", deep[0]),
+                    f"signal {deep[0]!r} starts a chain of more than {MAX_SIGNAL_DEPTH} signals "
+                    f"referring to signals; at most {MAX_SIGNAL_DEPTH} are allowed",
+                )
+            )
 
     def check_agent_param(
         loc: tuple[str | int, ...], agent_id: str, param: str | None, rule_index: int | None
@@ -830,6 +897,29 @@ def check_references(sc: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
                     "a population's thresholds are per individual and cannot be changed",
                 )
             )
+        eff = _effect_at(sc, loc)
+        if not isinstance(eff, ChangeParam):
+            return
+        for r in chosen:
+            bounds = PARAM_RANGES.get((type(r).__name__, name))
+            if bounds is None:
+                continue
+            lo, hi = bounds
+            span = f"[{lo:g}, {hi:g}]".replace("inf", "∞")
+            if eff.set is not None and not lo <= eff.set <= hi:
+                out.append(
+                    ((*loc, "set"), f"{name} of {agent_id!r} must lie in {span}, got {eff.set}")
+                )
+                return
+            if eff.scale is not None and eff.scale < 0:
+                out.append(
+                    (
+                        (*loc, "scale"),
+                        f"{name} of {agent_id!r} must lie in {span}; "
+                        f"a negative scale {eff.scale} leaves it",
+                    )
+                )
+                return
 
     for eid, e in sc.events.items():
         if isinstance(e.trigger, WhenTrigger):
@@ -909,6 +999,58 @@ def check_references(sc: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     return out
 
 
+def _effect_at(sc: Scenario, loc: tuple[str | int, ...]) -> Any:
+    """The effect at ``("events", id, "effects", i)``."""
+    return sc.events[str(loc[1])].effects[int(loc[3])]
+
+
+def late_times(sc: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """Times that can only come after the horizon (so nothing ever happens at them).
+
+    These are not errors (a sweep over the horizon may well cross them), but are
+    worth a warning: a deadline or an event that cannot happen in a run is
+    usually a typo.
+    """
+    horizon = sc.clock.horizon
+    out: list[tuple[tuple[str | int, ...], str]] = []
+
+    def check(loc: tuple[str | int, ...], value: Any, what: str) -> None:
+        if value is None or value == NEVER:
+            return
+        lo = support(value)[0]
+        if lo > horizon:
+            out.append(
+                (
+                    loc,
+                    f"{what} {lo:g} h is after the horizon {horizon:g} h, so it never comes "
+                    "in a run (write never if that is meant)",
+                )
+            )
+
+    for aid, a in sc.agents.items():
+        if isinstance(a, Individual):
+            check(("agents", aid, "patience"), a.patience, "patience")
+            for i, rule in enumerate(a.rules):
+                if isinstance(rule, ScheduledRule):
+                    check(("agents", aid, "rules", i, "at"), rule.at, "the switch at")
+    for eid, e in sc.events.items():
+        if isinstance(e.trigger, AtTrigger):
+            check(("events", eid, "trigger", "time"), e.trigger.time, "the event time")
+        elif isinstance(e.trigger, EveryTrigger):
+            check(("events", eid, "trigger", "start"), e.trigger.start, "the first time")
+    for did, d in sc.decisions.items():
+        if d.schedule is not None:
+            check(("decisions", did, "schedule", "start"), d.schedule.start, "the first vote")
+    for oid, o in sc.outcomes.items():
+        for k, trig in enumerate(o.trigger):
+            if isinstance(trig, DeadlineTrigger):
+                loc: tuple[str | int, ...] = ("outcomes", oid, "trigger")
+                if len(o.trigger) > 1:
+                    loc = (*loc, k)
+                check((*loc, "at"), trig.at, "the deadline")
+    return out
+
+
 def _check_multiple(
     out: list[tuple[tuple[str | int, ...], str]],
     loc: tuple[str | int, ...],
@@ -916,38 +1058,65 @@ def _check_multiple(
     tick: float,
 ) -> None:
     k = every / tick
-    if abs(k - round(k)) > 1e-9:
-        out.append((loc, f"every {every} is not a whole number of ticks of {tick}"))
+    if abs(k - round(k)) > 1e-9 or round(k) < 1:
+        what = "shorter than one tick" if round(k) < 1 else "not a whole number of ticks"
+        out.append((loc, f"every {every} is {what} of {tick}"))
 
 
 def _signal_cycle(sc: Scenario) -> list[str]:
+    """A cycle of signals referring to signals, or ``[]``; iterative (chains can be long)."""
     graph = {
         s: [t.signal for t in terms if isinstance(t, SignalTerm) and t.signal in sc.signals]
         for s, terms in sc.signals.items()
     }
     state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(s: str) -> list[str]:
-        state[s] = 1
-        stack.append(s)
-        for nxt in graph[s]:
-            if state.get(nxt) == 1:
+    for root in graph:
+        if root in state:
+            continue
+        stack: list[str] = [root]
+        todo: list[Iterator[str]] = [iter(graph[root])]
+        state[root] = 1
+        while todo:
+            nxt = next(todo[-1], None)
+            if nxt is None:
+                state[stack.pop()] = 2
+                todo.pop()
+            elif state.get(nxt) == 1:
                 return [*stack[stack.index(nxt) :], nxt]
-            if nxt not in state:
-                found = visit(nxt)
-                if found:
-                    return found
-        stack.pop()
-        state[s] = 2
-        return []
-
-    for s in graph:
-        if s not in state:
-            found = visit(s)
-            if found:
-                return found
+            elif nxt not in state:
+                state[nxt] = 1
+                stack.append(nxt)
+                todo.append(iter(graph[nxt]))
     return []
+
+
+def _signal_depth(sc: Scenario) -> tuple[str, int] | None:
+    """The signal with the longest chain of signal references, if one is too long.
+
+    Signals are evaluated recursively, so a very long chain would overflow the
+    stack at run time. Assumes no cycle.
+    """
+    graph = {
+        s: [t.signal for t in terms if isinstance(t, SignalTerm) and t.signal in sc.signals]
+        for s, terms in sc.signals.items()
+    }
+    depth: dict[str, int] = {}
+    for root in graph:
+        stack = [root]
+        while stack:
+            s = stack[-1]
+            if s in depth:
+                stack.pop()
+                continue
+            missing = [t for t in graph[s] if t not in depth]
+            if missing:
+                stack.extend(missing)
+            else:
+                depth[s] = 1 + max((depth[t] for t in graph[s]), default=0)
+                stack.pop()
+                if depth[s] > MAX_SIGNAL_DEPTH:
+                    return s, depth[s]
+    return None
 
 
 # ------------------------------------------------------------------- loading
@@ -1023,20 +1192,35 @@ def _message(err: Any, located: Located) -> str:
 
 def problems_from_validation(exc: ValidationError, located: Located) -> list[Problem]:
     """Turn pydantic's errors into located problems."""
-    out = []
+    out: list[Problem] = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         where = located.locate(loc)
         msg = _message(err, located)
-        out.append(Problem(where.source, where.line, where.column, where.path, msg))
+        problem = Problem(where.source, where.line, where.column, where.path, msg)
+        if problem not in out:  # a scalar standing for a pair (at: 5) fails twice
+            out.append(problem)
     return out
 
 
-def validate_data(located: Located) -> Scenario:
-    """Validate parsed data as a scenario; raise :class:`InputError` with located problems."""
+def validate_data(located: Located, warnings: bool = False) -> Scenario:
+    """Validate parsed data as a scenario; raise :class:`InputError` with located problems.
+
+    With ``warnings``, also print located warnings (times after the horizon) on stderr.
+    """
     data = located.data
     if not isinstance(data, dict):
         raise InputError([Problem(located.source, 1, 1, "", "expected a mapping at the top level")])
+    huge = []
+    for loc, value in _huge_numbers(data, ()):
+        w = located.locate(loc, exact=True)
+        shown = (
+            f"{value:g}" if isinstance(value, float) else f"a {len(str(abs(value)))}-digit number"
+        )
+        msg = f"{shown} is out of range; numbers in a scenario lie within ±{MAX_MAGNITUDE:g}"
+        huge.append(Problem(w.source, w.line, w.column, w.path, msg))
+    if huge:
+        raise InputError(huge)
     try:
         sc = Scenario.model_validate(plain(data))
     except ValidationError as exc:
@@ -1048,7 +1232,26 @@ def validate_data(located: Located) -> Scenario:
             where = located.locate(loc)
             problems.append(Problem(where.source, where.line, where.column, where.path, msg))
         raise InputError(problems)
+    if warnings:
+        late = []
+        for loc, msg in late_times(sc):
+            where = located.locate(loc)
+            late.append(Problem(where.source, where.line, where.column, where.path, msg))
+        warn(late)
     return sc
+
+
+def _huge_numbers(node: Any, path: tuple[str | int, ...]) -> Iterator[tuple[Any, int | float]]:
+    """Finite numbers past :data:`MAX_MAGNITUDE` (infinity and NaN are refused by the schema)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _huge_numbers(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _huge_numbers(v, (*path, i))
+    elif isinstance(node, int | float) and not isinstance(node, bool):
+        if abs(node) > MAX_MAGNITUDE and (isinstance(node, int) or math.isfinite(node)):
+            yield path, node
 
 
 def load_scenario(path: str | Path, sets: list[str] | None = None) -> Scenario:
@@ -1087,7 +1290,7 @@ def load_scenario(path: str | Path, sets: list[str] | None = None) -> Scenario:
         )
     for s in sets or []:
         apply_set(located, s)
-    return validate_data(located)
+    return validate_data(located, warnings=True)
 
 
 def scenario_from_dict(data: dict[str, Any], source: str = "<dict>") -> Scenario:

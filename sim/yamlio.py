@@ -8,6 +8,9 @@ at the exact spot; it only ever builds plain mappings, sequences and scalars.
 from __future__ import annotations
 
 import io
+import os
+import re
+import stat
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +26,16 @@ from sim.errors import InputError, Problem
 #: A scenario has a few hundred; this stops "billion laughs" files early.
 MAX_EXPANDED_NODES = 200_000
 
+#: Largest input file, checked before reading: parsing runs at tens of kB per second,
+#: and a shipped scenario is under 10 kB.
+MAX_FILE_BYTES = 1024 * 1024
+
+#: Deepest nesting of mappings and sequences; a scenario needs fewer than 10 levels.
+MAX_DEPTH = 64
+
+#: Longest integer literal (Python refuses to convert more than 4300 digits).
+MAX_INT_DIGITS = 100
+
 _CORE_TAG_PREFIX = "tag:yaml.org,2002:"
 _CORE_TAGS = {"str", "int", "float", "bool", "null", "map", "seq", "timestamp"}
 
@@ -36,18 +49,27 @@ class Located:
         #: dotted paths replaced on the command line, mapped to their flag text
         self.overrides: dict[tuple[str, ...], str] = {}
 
-    def locate(self, loc: tuple[str | int, ...]) -> Problem:
-        """Return a problem skeleton pointing at the deepest known part of ``loc``."""
+    def locate(self, loc: tuple[str | int, ...], exact: bool = False) -> Problem:
+        """Return a problem skeleton pointing at the deepest known part of ``loc``.
+
+        ``loc`` is pydantic's (with union tags among the keys) unless ``exact``,
+        when it is a plain path through the data.
+        """
         node = self.data
         path: list[str] = []
         line, col = (1, 1) if isinstance(self.data, Mapping) else (None, None)
+        tag_of: Any = None  # the node whose tag was just skipped
         for n, part in enumerate(loc):
             key: Any = part
             nxt = loc[n + 1] if n + 1 < len(loc) else None
-            if isinstance(node, Mapping):
+            if isinstance(node, Mapping) and exact and key in node:
+                pos = _key_pos(node, key)
+                node = node[key]
+            elif isinstance(node, Mapping):
                 if key not in node:
                     continue  # a union tag in pydantic's loc, not a data key
-                if node.get("kind") == key and not _holds(node[key], nxt):
+                if node.get("kind") == key and not _holds(node[key], nxt) and tag_of is not node:
+                    tag_of = node
                     continue  # the tag of this very object, named like one of its keys
                 if nxt is not None and nxt != key and nxt in node:
                     inner = node[key]
@@ -103,10 +125,16 @@ def _check_expansion(located: Located) -> None:
         where = located.locate(path)
         return InputError([Problem(where.source, where.line, where.column, where.path, message)])
 
+    ancestors: set[int] = set()
+
     def size(node: Any, path: tuple[Any, ...]) -> int:
         key = id(node)
+        if key in ancestors:
+            raise problem(path, "a YAML alias refers to a node that contains it (a cycle)")
         if key in sizes:
             return sizes[key]
+        if len(path) > MAX_DEPTH:
+            raise problem(path, f"nested more than {MAX_DEPTH} levels deep")
         tag = getattr(node, "tag", None)
         value = getattr(tag, "value", None)
         if isinstance(value, str) and (
@@ -117,13 +145,14 @@ def _check_expansion(located: Located) -> None:
             )
         ):
             raise problem(path, f"YAML tag {value!r} is not allowed (plain data only)")
-        sizes[key] = 1  # guards against recursive aliases
+        ancestors.add(key)
         if isinstance(node, Mapping):
             total = 1 + sum(size(v, (*path, k)) for k, v in node.items())
         elif isinstance(node, list):
             total = 1 + sum(size(v, (*path, i)) for i, v in enumerate(node))
         else:
             total = 1
+        ancestors.discard(key)
         if total > MAX_EXPANDED_NODES:
             raise problem(
                 path,
@@ -142,10 +171,79 @@ def _yaml() -> YAML:
     return y
 
 
+def _first_bad_node(text: str, source: str) -> InputError:
+    """Locate the value that made loading fail (too deep, a huge integer, a bad date).
+
+    Only called after a failed load: it parses again, event by event (the
+    parser keeps its own stack, so deep nesting cannot overflow Python's), and
+    then builds each scalar on its own.
+    """
+    y = _yaml()
+    depth = 0
+
+    def at(mark: Any, msg: str) -> InputError:
+        return InputError([Problem(source, mark.line + 1, mark.column + 1, "", msg)])
+
+    for event in y.parse(text):
+        name = type(event).__name__
+        if name in ("MappingStartEvent", "SequenceStartEvent"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return at(event.start_mark, f"nested more than {MAX_DEPTH} levels deep")
+        elif name in ("MappingEndEvent", "SequenceEndEvent"):
+            depth -= 1
+        elif name == "ScalarEvent" and event.style is None:
+            digits = event.value.lstrip("+-").replace("_", "")
+            if digits.isdigit() and len(digits) > MAX_INT_DIGITS:
+                return at(
+                    event.start_mark,
+                    f"integer with {len(digits)} digits; at most {MAX_INT_DIGITS} are allowed",
+                )
+    node = y.compose(text)
+    todo = [node]
+    while todo:
+        node = todo.pop()
+        if isinstance(node.value, list):
+            for item in node.value:
+                todo.extend(item if isinstance(item, tuple) else [item])
+            continue
+        try:
+            y.constructor.construct_object(node, deep=True)
+        except (ValueError, OverflowError, TypeError) as exc:
+            return at(node.start_mark, f"cannot read {node.value!r}: {exc}")
+    return InputError([Problem(source, None, None, "", "invalid YAML")])
+
+
+def _check_flow_depth(text: str, source: str) -> None:
+    """Refuse deeply nested flow collections (``[[[...]]]``) before parsing.
+
+    The YAML scanner takes time quadratic in the nesting depth of flow
+    collections (3,000 levels: 20 s), so this is counted on the raw text.
+    Brackets in quoted strings count too; no real file nests 64 of them.
+    """
+    depth = 0
+    for m in _BRACKETS.finditer(text):
+        if m[0] in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = text.count("\n", 0, m.start()) + 1
+                col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+                msg = f"nested more than {MAX_DEPTH} levels deep"
+                raise InputError([Problem(source, line, col, "", msg)])
+        elif depth:
+            depth -= 1
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
 def load_text(text: str, source: str) -> Located:
     """Parse YAML text safely; raise :class:`InputError` naming the position."""
+    _check_flow_depth(text, source)
     try:
         data = _yaml().load(text)
+    except (RecursionError, ValueError, OverflowError, TypeError):
+        raise _first_bad_node(text, source) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -163,13 +261,30 @@ def load_text(text: str, source: str) -> Located:
 def load_file(path: str | Path) -> Located:
     """Read and parse a YAML file."""
     p = Path(path)
+
+    def refuse(msg: str) -> InputError:
+        return InputError([Problem(str(p), None, None, "", msg)])
+
     try:
-        text = p.read_text(encoding="utf-8")
+        # stat before opening: opening a FIFO would block until a writer appears
+        info = os.stat(p)
+        if not stat.S_ISREG(info.st_mode):
+            raise refuse("not a regular file (a directory, FIFO or device); refusing to read it")
+        if info.st_size > MAX_FILE_BYTES:
+            raise refuse(
+                f"file is {info.st_size / 2**20:.1f} MiB; input files are limited to "
+                f"{MAX_FILE_BYTES // 2**20} MiB"
+            )
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)  # the file may have grown since stat
     except OSError as exc:
-        msg = f"cannot read file: {exc.strerror}"
-        raise InputError([Problem(str(p), None, None, "", msg)]) from None
+        raise refuse(f"cannot read file: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise refuse(f"file is over {MAX_FILE_BYTES // 2**20} MiB; refusing to read it")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError([Problem(str(p), None, None, "", "file is not UTF-8 text")]) from None
+        raise refuse("file is not UTF-8 text") from None
     return load_text(text, str(p))
 
 
@@ -224,9 +339,28 @@ def set_path(data: Any, parts: list[str], value: Any, source: str) -> None:
             else:
                 node = node[int(part)]
         else:
-            msg = f"cannot descend into {type(node).__name__} with {part!r}"
-            raise InputError([Problem(source, None, None, ".".join(walked), msg)])
+            where = ".".join(walked)
+            raise InputError([Problem(source, None, None, where, _no_way(walked, node, part))])
         walked.append(part)
+
+
+def _no_way(walked: list[str], node: Any, part: str) -> str:
+    """Why ``part`` cannot be followed from ``node`` (reached by ``walked``)."""
+    if isinstance(node, list):
+        n = len(node)
+        if len(walked) == 3 and walked[0] == "agents" and walked[2] == "rules":
+            what = f"agent {walked[1]!r} has {n} rule{'s' if n != 1 else ''}"
+        else:
+            what = f"{'.'.join(walked)} has {n} item{'s' if n != 1 else ''}"
+        valid = f" (indices 0 to {n - 1})" if n else ""
+        return f"{what}{valid}, no index {part!r}"
+    kind = "null" if node is None else type(node).__name__
+    kind = {"str": "text", "int": "a number", "float": "a number", "bool": "true/false"}.get(
+        kind, kind
+    )
+    if "Scalar" in kind:
+        kind = "a scalar"
+    return f"{'.'.join(walked)} is {kind}, not a mapping; it has no key {part!r}"
 
 
 def plain(data: Any) -> Any:

@@ -104,7 +104,7 @@ def _execute(
     # another thread holds a lock (rich's, the allocator's) can leave the child
     # waiting on it forever; the bar is redrawn as blocks finish instead
     with Progress(*columns, console=stderr, transient=True, auto_refresh=False) as bar:
-        task = bar.add_task(scenario.name, total=replicates)
+        task = bar.add_task(escape(scenario.name), total=replicates)
 
         def advance(k: int) -> None:
             bar.advance(task, k)

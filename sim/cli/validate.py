@@ -20,7 +20,7 @@ def check_file(path: Path) -> str:
     data = located.data
     kind = data.get("kind") if isinstance(data, dict) else None
     if kind == "scenario":
-        sc = validate_data(located)
+        sc = validate_data(located, warnings=True)
         return f"scenario {sc.name!r}: {len(sc.agents)} agents, {len(sc.outcomes)} outcomes"
     if kind == "sweep":
         from sim.scenario import load_scenario
