@@ -378,8 +378,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="Run a sample of this many.")
     ap.add_argument("--jobs", type=int, default=2, help="Mutations checked at once.")
     ap.add_argument("--list", action="store_true", help="List the mutations and exit.")
+    ap.add_argument("--file", default=None, help="Only mutations of this shipped file.")
     args = ap.parse_args(argv)
     chosen = sample(args.seed, args.limit)
+    if args.file is not None:
+        chosen = [m for m in chosen if m.base == Path(args.file).name]
     if args.list:
         for m in chosen:
             print(f"{m.base}: {m.label}")

@@ -193,3 +193,26 @@ def test_an_add_past_the_range_is_clipped_with_one_warning(
         "warning: an event moved spontaneous of crowd.rule outside [0, 1]; "
         "it is clipped to the range"
     ]
+
+
+def test_an_error_on_line_100_prints_the_line_number(tmp_path: Path) -> None:
+    text = SMALL.read_text(encoding="utf-8")
+    path = tmp_path / "long.yaml"
+    path.write_text("#\n" * 69 + text, encoding="utf-8")  # its error moves to line 100
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:100:25: events.offer.trigger.time:" in result.stderr
+
+
+def test_observations_naming_a_missing_scenario_point_at_their_scenario_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "obs.yaml"
+    path.write_text(
+        "kind: observations\nscenario: nowhere.yaml\n"
+        "observations:\n  - {kind: no_outcome, at: 5}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:2:1: scenario: cannot read file: No such file or directory" in result.stderr

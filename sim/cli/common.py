@@ -14,7 +14,7 @@ from rich.markup import escape
 from sim.errors import InputError
 
 T = TypeVar("T")
-stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # "a:b:c" stays text
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # ":100:" is a line
 EXIT_INPUT = 2
 
 

@@ -37,7 +37,18 @@ def check_file(path: Path) -> str:
 
         obs, loc = load_observations(path)
         if obs.scenario is not None:
-            sc = load_scenario(Path(path).parent / obs.scenario)
+            target = Path(path).parent / obs.scenario
+            try:
+                sc = load_scenario(target)
+            except InputError as exc:
+                if any(p.source == str(target) and p.line is None for p in exc.problems):
+                    # the named file cannot be read: the mistake is this file's scenario line
+                    where = loc.locate(("scenario",))
+                    why = "; ".join(p.message for p in exc.problems)
+                    raise InputError(
+                        [Problem(where.source, where.line, where.column, "scenario", why)]
+                    ) from None
+                raise
             check_against(obs, loc, sc)
             return f"{len(obs.observations)} observations of {sc.name!r}"
         return f"{len(obs.observations)} observations"
