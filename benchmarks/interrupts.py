@@ -380,12 +380,17 @@ def campaign(names: list[str], cases: int, seed: int, parallel: int, work: Path)
             bad += count["BAD"]
             landed = sum(c.sent for c in done)
             tracebacks = sum("Traceback" in c.stderr for c in done)
+            failures += [
+                f"{name} {sig}: traceback\n" + "\n".join(c.stderr.splitlines()[-8:])
+                for c in done
+                if "Traceback" in c.stderr
+            ]
             during = sum(c.writing for c in done)
             row = f"{name:<10}{sig:<9}{len(done):>6}{landed:>7}{during:>8}"
             row += "".join(f"{count[s]:>9}" for s in states) + f"{tracebacks:>10}"
             print(row, flush=True)
     for f in failures:
-        print("BAD:", f)
+        print("BAD:" if "traceback" not in f.split("\n")[0] else "TRACEBACK:", f)
     return bad
 
 
