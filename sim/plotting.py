@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; no display is needed or assumed
+# No matplotlib.use() here: importing this module in a notebook must leave the
+# notebook's backend alone. The command line chooses Agg (sim/cli/__init__.py).
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np

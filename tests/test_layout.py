@@ -102,3 +102,18 @@ def test_results_need_no_runner() -> None:
     graph = import_graph()
     assert not _reaches(graph, "sim.results", "sim.runner")
     assert not _reaches(graph, "sim.outcomes", "sim.results")
+
+
+def test_importing_plotting_leaves_the_backend_alone() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib; matplotlib.use('svg'); import sim.plotting, sim.figures; "
+        "print(matplotlib.get_backend())"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "MPLBACKEND"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == "svg"

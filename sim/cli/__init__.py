@@ -6,7 +6,13 @@ status 2, never a traceback.
 
 from __future__ import annotations
 
+import os
+
 import typer
+
+# commands only write figure files: no display is needed or assumed (set before
+# pyplot is first imported; a backend the user chose in the environment wins)
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 from sim._version import __version__
 from sim.cli import evidence as _evidence
