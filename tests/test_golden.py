@@ -85,12 +85,57 @@ def test_golden_trajectories() -> None:
     assert got["trajectories"] == _golden("openai_2023_11.trajectories")["trajectories"]
 
 
+def compute_evidence() -> dict[str, Any]:
+    """A trace, a nowcast, a sweep table and a calibration of the article, all seeded."""
+    import sim
+    from sim.calibrate import calibrate
+    from sim.nowcast import nowcast
+    from sim.observations import load_observations
+    from sim.runner import trace_replicate
+
+    scenario = sim.load_scenario(ROOT / "scenarios" / "openai_2023_11.yaml")
+    obs, _ = load_observations(ROOT / "scenarios" / "openai_2023_11.observations.yaml")
+    lines, _ = trace_replicate(scenario, SEED, 700)
+    now = nowcast(scenario, obs, at=70, particles=512, seed=SEED)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        table = sim.sweep(
+            scenario,
+            {"agents.toner.rules.0.resistance": "0.6:0.9:3"},
+            out=Path(tmp) / "s",
+            replicates=128,
+            seed=SEED,
+        )
+        rows = table.sort_by("point").to_pylist()
+    bounds = {"agents.employees.rule.resistance": (0.3, 0.6)}
+    cal = calibrate(scenario, obs, bounds, points=6, particles=128, seed=SEED)
+    return {
+        "trace": lines,
+        "nowcast": {"probabilities": now.probabilities, "resamples": now.resamples},
+        "sweep": [
+            {k: None if v != v else v for k, v in r.items() if isinstance(v, int | float)}
+            for r in rows  # NaN as None: NaN never equals itself
+        ],
+        "calibration": {
+            "mean": cal.posterior_mean(),
+            "log_likelihood": [float(x) for x in cal.log_likelihood],
+        },
+    }
+
+
+def test_golden_trace_nowcast_sweep_and_calibration() -> None:
+    assert compute_evidence() == _golden("openai_2023_11.evidence")
+
+
 def _write() -> None:
     GOLDEN.mkdir(exist_ok=True)
     for name, n in CASES.items():
         (GOLDEN / f"{name}.json").write_text(json.dumps(compute(name, n, 1), indent=1) + "\n")
     traj = compute("openai_2023_11", 600, 1, record=True)
     (GOLDEN / "openai_2023_11.trajectories.json").write_text(json.dumps(traj, indent=1) + "\n")
+    evidence = json.dumps(compute_evidence(), indent=1)
+    (GOLDEN / "openai_2023_11.evidence.json").write_text(evidence + "\n")
 
 
 if __name__ == "__main__":
