@@ -18,6 +18,7 @@ from sim import stats
 from sim._version import __version__
 from sim.clocktime import to_datetime
 from sim.errors import InputError
+from sim.results import trajectory_numbers
 from sim.scenario import (
     UNRESOLVED,
     AtTrigger,
@@ -78,7 +79,7 @@ class RunView:
         traj = None
         if (folder / "trajectories.parquet").exists():
             t = pq.read_table(folder / "trajectories.parquet")
-            traj = {c: _codes(t.column(c), scenario, c) for c in t.column_names}
+            traj = {c: trajectory_numbers(t.column(c), scenario, c) for c in t.column_names}
         return cls(
             scenario,
             int(summary["seed"]),
@@ -100,23 +101,6 @@ class RunView:
             f"{self.scenario.name} · {self.replicates} replicates · seed {self.seed} · "
             f"stancesim {self.version}"
         )
-
-
-def _codes(column: Any, scenario: Scenario, name: str) -> Array:
-    """A trajectory column as numbers; position names back to their indices."""
-    import pyarrow as pa
-
-    if not pa.types.is_dictionary(column.type):
-        return np.asarray(column.to_numpy())
-    agent = scenario.agents.get(name.rsplit(".", 1)[0])
-    positions = agent.positions if isinstance(agent, Individual) else []
-    index = {p: float(i) for i, p in enumerate(positions)}
-    parts = [np.empty(0)]
-    for chunk in column.chunks:
-        lookup = np.array([index.get(v, np.nan) for v in chunk.dictionary.to_pylist()] + [np.nan])
-        k = chunk.indices.fill_null(len(lookup) - 1).to_numpy(zero_copy_only=False)
-        parts.append(lookup[k])
-    return np.concatenate(parts)
 
 
 def load_run(source: Path, replicates: int, seed: int | None, record: bool) -> RunView:

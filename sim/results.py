@@ -206,7 +206,7 @@ class RunResult:
         traj = None
         if (path / "trajectories.parquet").exists():
             t = pq.read_table(path / "trajectories.parquet")
-            traj = {c: _numbers(t.column(c), scenario, c) for c in t.column_names}
+            traj = {c: trajectory_numbers(t.column(c), scenario, c) for c in t.column_names}
         return cls(
             scenario=scenario,
             seed=int(summary["seed"]),
@@ -279,7 +279,7 @@ def _metadata(result: RunResult) -> dict[str, str]:
     return meta
 
 
-def _numbers(column: Any, scenario: Scenario, name: str) -> Array:
+def trajectory_numbers(column: Any, scenario: Scenario, name: str) -> Array:
     """A trajectory column as numbers; position names back to their indices (NaN: none)."""
     import pyarrow as pa
 
