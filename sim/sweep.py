@@ -30,7 +30,7 @@ from sim.runner import BLOCK_SIZE, BlockResult, combine, run, run_block
 from sim.scenario import UNRESOLVED, Scenario, problems_from_validation
 from sim.seeds import design_rng, sweep_point_seed
 from sim.stats import wilson_interval
-from sim.yamlio import load_file, plain
+from sim.yamlio import Located, load_file, plain
 
 #: Largest number of points validated one by one before a sweep starts; past
 #: it, the first points and every parameter's extremes are validated, and a
@@ -42,7 +42,7 @@ VALIDATE_ALL_UP_TO = 5_000
 class ParamSpec(BaseModel):
     """Values of one swept parameter: a list, a range with a count, or bounds."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     values: list[Any] | None = None
     low: float | None = None
@@ -213,24 +213,35 @@ def load_sweep_file(path: str | Path) -> tuple[Path, list[str], dict[str, Any]]:
     return scenario, list(sf.set), fields
 
 
-def build_definition(fields: dict[str, Any], source: str) -> SweepDefinition:
-    """Validate sweep fields (from a file and/or flags) into a definition."""
+def build_definition(
+    fields: dict[str, Any], source: str, located: Located | None = None
+) -> SweepDefinition:
+    """Validate sweep fields (from a file and/or flags) into a definition.
+
+    With ``located`` (the sweep file as read), problems carry its line and column.
+    """
+
+    def problem(loc: tuple[str | int, ...], msg: str) -> Problem:
+        where = ".".join(str(p) for p in loc)
+        if located is None:
+            return Problem(source, None, None, where, msg)
+        at = located.locate(loc, exact=True)
+        return Problem(source, at.line, at.column, where, msg)
+
     params = {}
     for path, spec in fields.get("parameters", {}).items():
         try:
             params[path] = parse_spec(spec)
         except (ValueError, ValidationError) as exc:
             msg = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-            raise InputError([Problem(source, None, None, f"parameters.{path}", msg)]) from None
+            raise InputError([problem(("parameters", path), msg)]) from None
     try:
         return SweepDefinition.model_validate({**fields, "parameters": params})
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            where = ".".join(str(p) for p in err["loc"])
-            problems.append(
-                Problem(source, None, None, where, err["msg"].removeprefix("Value error, "))
-            )
+        problems = [
+            problem(tuple(err["loc"]), err["msg"].removeprefix("Value error, "))
+            for err in exc.errors(include_url=False)
+        ]
         raise InputError(problems) from None
 
 

@@ -216,3 +216,18 @@ def test_observations_naming_a_missing_scenario_point_at_their_scenario_line(
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 2
     assert f"{path}:2:1: scenario: cannot read file: No such file or directory" in result.stderr
+
+
+def test_a_bad_sweep_parameter_is_located_in_the_sweep_file(tmp_path: Path) -> None:
+    text = (ROOT / "scenarios" / "openai_2023_11.sweep.yaml").read_text()
+    text = text.replace(
+        "scenario: openai_2023_11.yaml", f"scenario: {ROOT}/scenarios/openai_2023_11.yaml"
+    )
+    text = text.replace("resistance: 0.6:0.95:8       #", "resistance: 0.95:0.6:8       #")
+    bad = tmp_path / "bad.sweep.yaml"
+    bad.write_text(text)
+    result = runner.invoke(app, ["sweep", str(bad), "--out", str(tmp_path / "s"), "--seed", "1"])
+    assert result.exit_code == 2, result.output
+    line = 1 + text.splitlines().index(next(ln for ln in text.splitlines() if "0.95:0.6:8" in ln))
+    assert f"{bad}:{line}:3: parameters.agents.toner.rules.0.resistance" in result.output
+    assert not (tmp_path / "s").exists()

@@ -114,7 +114,7 @@ def _from_file(
         scenario_path, base_sets, fields = load_sweep_file(file)
         fields.update(flags)
         base = load_scenario(scenario_path, [*base_sets, *sets])
-        return base, build_definition(fields, str(file)), str(scenario_path)
+        return base, build_definition(fields, str(file), located), str(scenario_path)
     base = load_scenario(file, sets)
     if "parameters" not in flags:
         raise InputError(f"{file}: a scenario file needs --param PATH=SPEC")
