@@ -194,21 +194,27 @@ def _param_tag(value: Any) -> str | None:
     return None
 
 
-Param = Annotated[
+#: A number or one of the distributions, each tagged for the discriminator.
+_Value = (
     Annotated[float, Tag("constant")]
     | Annotated[Uniform, Tag("uniform")]
     | Annotated[Normal, Tag("normal")]
     | Annotated[Beta, Tag("beta")]
     | Annotated[Triangular, Tag("triangular")]
     | Annotated[LogNormal, Tag("lognormal")]
-    | Annotated[Choice, Tag("choice")],
+    | Annotated[Choice, Tag("choice")]
+)
+_DISTRIBUTIONS = (
+    "a distribution ({uniform: [a, b]}, {normal: [m, s]}, "
+    "{beta: [a, b]}, {triangular: [l, m, r]}, {lognormal: [mu, s]}, {choice: [...]})"
+)
+
+Param = Annotated[
+    _Value,
     Discriminator(
         _param_tag,
         custom_error_type="param",
-        custom_error_message=(
-            "expected a number or a distribution ({uniform: [a, b]}, {normal: [m, s]}, "
-            "{beta: [a, b]}, {triangular: [l, m, r]}, {lognormal: [mu, s]}, {choice: [...]})"
-        ),
+        custom_error_message=f"expected a number or {_DISTRIBUTIONS}",
     ),
 ]
 
@@ -259,21 +265,11 @@ def _never_tag(value: Any) -> str | None:
 Hours = Annotated[Param, AfterValidator(_time)]
 #: A time, or ``never`` (a patience that never runs out, an event that never happens).
 HoursOrNever = Annotated[
-    Annotated[Literal["never"], Tag("never")]
-    | Annotated[float, Tag("constant")]
-    | Annotated[Uniform, Tag("uniform")]
-    | Annotated[Normal, Tag("normal")]
-    | Annotated[Beta, Tag("beta")]
-    | Annotated[Triangular, Tag("triangular")]
-    | Annotated[LogNormal, Tag("lognormal")]
-    | Annotated[Choice, Tag("choice")],
+    Annotated[Literal["never"], Tag("never")] | _Value,
     Discriminator(
         _never_tag,
         custom_error_type="param",
-        custom_error_message=(
-            "expected never, a number or a distribution ({uniform: [a, b]}, {normal: [m, s]}, "
-            "{beta: [a, b]}, {triangular: [l, m, r]}, {lognormal: [mu, s]}, {choice: [...]})"
-        ),
+        custom_error_message=f"expected never, a number or {_DISTRIBUTIONS}",
     ),
     AfterValidator(_time),
 ]
