@@ -74,3 +74,9 @@ def main() -> None:
         command()
     except KeyboardInterrupt:
         _interrupted()
+    except Exception as exc:
+        from sim.errors import caused_by_interrupt
+
+        if caused_by_interrupt(exc):  # e.g. an ImportError of an extension it interrupted
+            _interrupted()
+        raise

@@ -52,3 +52,21 @@ def warn(problems: list[Problem]) -> None:
     """Print located warnings on stderr (the input is used as it is)."""
     for p in problems:
         print(f"warning: {str(p).lstrip(': ')}", file=sys.stderr)
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised while handling, a Ctrl-C (KeyboardInterrupt).
+
+    A Ctrl-C that lands while a C extension initialises (matplotlib's Agg
+    renderer, a Cython module imported lazily) surfaces as that import's
+    ``ImportError`` with the KeyboardInterrupt as its cause; it is still the
+    user's interrupt, and is reported as one.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

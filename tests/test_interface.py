@@ -83,3 +83,17 @@ def test_progress_bar_runs_no_thread_while_workers_are_forked(monkeypatch) -> No
     assert len(extra_at_fork) == 2, "expected two forked workers"
     assert extra_at_fork == [[], []]
     assert result.outcome.tolist() == sim.run(scenario, 2048, seed=4).outcome.tolist()
+
+
+def test_an_interrupted_import_is_reported_as_an_interrupt() -> None:
+    from sim.errors import caused_by_interrupt
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ki:
+            raise ImportError("initialization failed") from ki
+    except ImportError as exc:
+        assert caused_by_interrupt(exc)
+    assert not caused_by_interrupt(ImportError("no module named x"))
+    assert caused_by_interrupt(KeyboardInterrupt())

@@ -13,7 +13,7 @@ import typer
 
 from sim import budget
 from sim.cli.common import stderr, user_errors
-from sim.errors import InputError
+from sim.errors import InputError, caused_by_interrupt
 
 OBS = typer.Option(..., "--observations", help="Observations file (kind: observations).")
 PARTICLES = typer.Option(4096, "--particles", min=1, help="Particles (replicates) carried along.")
@@ -233,7 +233,10 @@ def calibrate(
             _write_calibration(cal, sc, out, overwrite, seed)
             written = True
             _report(cal, bounds, points, particles, out)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Exception) as exc:
+            # a Ctrl-C may also surface as the ImportError of an extension it interrupted
+            if not caused_by_interrupt(exc):
+                raise
             # the folder is built beside --out and moved in whole: one of these holds
             state = f"{out} is complete" if written else f"nothing was written; {out} is as it was"
             stderr.print(f"interrupted: {state}", markup=False)
