@@ -1,7 +1,8 @@
 """Command-line interface: ``stancesim`` (also ``python -m sim``).
 
 One module per command; user errors print a located message and exit with
-status 2, never a traceback.
+status 2, never a traceback. The program's entry point is :func:`sim._entry.main`,
+which imports this module (never the other way round: no import cycle).
 """
 
 from __future__ import annotations
@@ -67,9 +68,3 @@ app.command("backtest")(_evidence.backtest)
 app.command("validate")(_validate.validate)
 app.command("schema")(_schema.schema)
 
-
-def main() -> None:
-    """Run the command line (through :mod:`sim._entry`, which handles Ctrl-C)."""
-    from sim._entry import main as entry
-
-    entry()
