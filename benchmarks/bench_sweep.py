@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 def throughput(points: int) -> None:
     import sim
-    from sim.sweep import sweep
+    from sim import sweep
 
     base = sim.load_scenario(ROOT / "scenarios" / "openai_2023_11.yaml")
     side = int(points**0.5)

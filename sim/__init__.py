@@ -6,6 +6,10 @@ Notebook use::
     res = sim.run("scenarios/openai_2023_11.yaml", replicates=2000, seed=1)
     res.summary()["outcomes"]
 
+``sim.sweep`` is the function (the Python form of ``stancesim sweep``); the
+module that defines it and the rest of the sweep machinery is :mod:`sim.sweeps`,
+as ``sim.run`` is defined in :mod:`sim.runner`.
+
 Importing the package is cheap: the names below are loaded on first use
 (PEP 562), so that ``stancesim`` can handle Ctrl-C from its first line (see
 :mod:`sim._entry`). No signal handler is installed here.
@@ -14,8 +18,6 @@ Importing the package is cheap: the names below are loaded on first use
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 from sim._version import __version__
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from sim.results import RunResult
     from sim.runner import BLOCK_SIZE, run, trace_replicate
     from sim.scenario import Scenario, load_scenario, scenario_from_dict
-    from sim.sweep import sweep
+    from sim.sweeps import sweep
 
 #: public name -> module that defines it
 _LAZY = {
@@ -36,7 +38,7 @@ _LAZY = {
     "load_scenario": "sim.scenario",
     "run": "sim.runner",
     "scenario_from_dict": "sim.scenario",
-    "sweep": "sim.sweep",
+    "sweep": "sim.sweeps",
     "trace_replicate": "sim.runner",
 }
 
@@ -66,20 +68,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
-
-
-class _Package(types.ModuleType):
-    """``sim.sweep`` is the function even once the module ``sim.sweep`` is imported.
-
-    Importing a submodule binds it as an attribute of its package; the eager
-    ``from sim.sweep import sweep`` used to rebind the name to the function
-    afterwards, and this keeps it so.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "sweep" and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +104,7 @@ def calibrate(
     particles: int = 512,
     seed: int = 0,
     jobs: int = 1,
+    progress: Callable[[int], None] | None = None,
 ) -> Calibration:
     """Posterior over ``bounds`` (uniform priors) given the observations.
 
@@ -121,6 +123,8 @@ def calibrate(
         Seeds the design and every estimate.
     jobs : int
         Worker processes.
+    progress : callable, optional
+        Called with 1 as each design point finishes (for a progress bar).
     """
     paths = list(bounds)
     rng = design_rng(seed)
@@ -142,8 +146,12 @@ def calibrate(
         }
         for i, row in enumerate(values)
     ]
+    results = []
     with make_executor(jobs) as ex:
-        results = list(ex.map_unordered(_indexed, tasks))
+        for result in ex.map_unordered(_indexed, tasks):
+            results.append(result)
+            if progress is not None:
+                progress(1)
     ordered = [r for _, r in sorted(results)]
     loglik = np.array([ll for ll, _ in ordered])
     ess_particles = np.array([e for _, e in ordered])

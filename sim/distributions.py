@@ -46,6 +46,10 @@ class _Dist(BaseModel):
         """Draw ``size`` values."""
         raise NotImplementedError
 
+    def mean(self) -> float:
+        """The distribution's mean, in closed form (of the values drawn, after any clip)."""
+        raise NotImplementedError
+
 
 class Uniform(_Dist):
     """Uniform on ``[low, high]``."""
@@ -64,6 +68,9 @@ class Uniform(_Dist):
 
     def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
         return rng.uniform(self.uniform[0], self.uniform[1], size)
+
+    def mean(self) -> float:  # noqa: D102
+        return (self.uniform[0] + self.uniform[1]) / 2
 
 
 class Normal(_Dist):
@@ -93,6 +100,28 @@ class Normal(_Dist):
             np.clip(x, self.clip[0], self.clip[1], out=x)
         return x
 
+    def mean(self) -> float:
+        """The mean; with ``clip``, of the clipped normal (mass outside sits on the bounds).
+
+        E[clip(X, l, h)] = l Φ(α) + h (1 - Φ(β)) + μ (Φ(β) - Φ(α)) + σ (φ(α) - φ(β)),
+        with α = (l - μ) / σ and β = (h - μ) / σ.
+        """
+        mu, sigma = self.normal
+        if self.clip is None:
+            return mu
+        lo, hi = self.clip
+        if sigma == 0:
+            return min(max(mu, lo), hi)
+        a, b = (lo - mu) / sigma, (hi - mu) / sigma
+        below, above = _std_normal_cdf(a), 1.0 - _std_normal_cdf(b)
+        inside = 1.0 - below - above
+        return (
+            lo * below
+            + hi * above
+            + mu * inside
+            + sigma * (_std_normal_pdf(a) - _std_normal_pdf(b))
+        )
+
 
 class Beta(_Dist):
     """Beta distribution on [0, 1] with shape parameters ``[a, b]``."""
@@ -106,6 +135,10 @@ class Beta(_Dist):
 
     def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
         return rng.beta(self.beta[0], self.beta[1], size)
+
+    def mean(self) -> float:  # noqa: D102
+        a, b = self.beta
+        return a / (a + b)
 
 
 class Triangular(_Dist):
@@ -129,6 +162,9 @@ class Triangular(_Dist):
             return np.full(size, lo, dtype=float)
         return rng.triangular(lo, mode, hi, size)
 
+    def mean(self) -> float:  # noqa: D102
+        return sum(self.triangular) / 3
+
 
 class LogNormal(_Dist):
     """Log-normal: ``exp`` of a normal with ``[mu, sigma]``."""
@@ -146,6 +182,14 @@ class LogNormal(_Dist):
 
     def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
         return rng.lognormal(self.lognormal[0], self.lognormal[1], size)
+
+    def mean(self) -> float:
+        """exp(μ + σ²/2); infinity when that overflows a float."""
+        mu, sigma = self.lognormal
+        try:
+            return math.exp(mu + sigma**2 / 2)
+        except OverflowError:
+            return math.inf
 
 
 class Choice(_Dist):
@@ -172,6 +216,19 @@ class Choice(_Dist):
 
     def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
         return rng.choice(np.asarray(self.choice, dtype=float), size=size, p=self.p)
+
+    def mean(self) -> float:  # noqa: D102
+        if self.p is None:
+            return math.fsum(self.choice) / len(self.choice)
+        return math.fsum(x * p for x, p in zip(self.choice, self.p, strict=True))
+
+
+def _std_normal_cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2))
+
+
+def _std_normal_pdf(x: float) -> float:
+    return math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
 
 
 Distribution = Uniform | Normal | Beta | Triangular | LogNormal | Choice
@@ -224,6 +281,23 @@ def support(value: float | _Dist) -> tuple[float, float]:
     if isinstance(value, _Dist):
         return value.support()
     return (float(value), float(value))
+
+
+def mean(value: float | str | _Dist) -> float:
+    """Mean of a parameter, in closed form: a constant is its own; ``never`` is infinite.
+
+    Examples
+    --------
+    >>> mean(Uniform(uniform=(55, 70)))
+    62.5
+    >>> mean(3)
+    3.0
+    """
+    if isinstance(value, _Dist):
+        return value.mean()
+    if value == NEVER:
+        return math.inf
+    return float(value)
 
 
 def _shown(value: Any) -> Any:

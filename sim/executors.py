@@ -1,7 +1,7 @@
 """Where work runs: in this process, in local worker processes, or on dask.distributed.
 
 The one place that starts worker processes: run blocks (:mod:`sim.runner`),
-sweep points (:mod:`sim.sweep`) and calibration points (:mod:`sim.calibrate`)
+sweep points (:mod:`sim.sweeps`) and calibration points (:mod:`sim.calibrate`)
 all go through :func:`make_executor`. Each executor maps a function over a
 lazy stream of tasks and yields results as they finish, keeping a bounded
 number in flight so memory stays flat however many tasks there are. Order of

@@ -1,15 +1,18 @@
-"""Figures from results: load a run or sweep, compute (sim.stats), draw (sim.plotting).
+"""Figures of results given to them: a run's :class:`~sim.results.RunResult`, a sweep's table.
 
-Each ``figure_*`` function returns the figure and the data behind it (plain
-numbers, also written beside the image so that tests and CI can check them).
+Nothing here runs a simulation or reads a results folder: the caller does
+(``stancesim plot`` and ``gallery`` in :mod:`sim.cli.plot`, or a notebook).
+Each ``figure_*`` function derives the curves it draws from the result
+(:mod:`sim.stats`), draws them (:mod:`sim.plotting`) and returns the figure and
+the data behind it (plain numbers, also written beside the image so that tests
+and CI can check them).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,99 +21,22 @@ from sim import stats
 from sim._version import __version__
 from sim.clocktime import to_datetime
 from sim.errors import InputError
-from sim.results import trajectory_numbers
-from sim.scenario import (
-    UNRESOLVED,
-    AtTrigger,
-    Individual,
-    Population,
-    Scenario,
-    load_scenario,
-)
+from sim.scenario import UNRESOLVED, AtTrigger, Individual, Population, Scenario
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from sim.results import RunResult
 
 Array = np.ndarray[Any, Any]
 
 
-@dataclass
-class RunView:
-    """What the run figures need, from a run result or a ``run --out`` folder."""
-
-    scenario: Scenario
-    seed: int
-    replicates: int
-    version: str
-    outcome_names: list[str]
-    outcome: Array
-    time: Array
-    individuals: list[str]
-    switch_time: Array
-    trajectories: dict[str, Array] | None
-
-    @classmethod
-    def from_result(cls, result: Any) -> RunView:
-        """From a :class:`sim.runner.RunResult`."""
-        return cls(
-            result.scenario,
-            result.seed,
-            result.replicates,
-            result.version,
-            result.outcome_names,
-            result.outcome,
-            result.time,
-            result.individuals,
-            result.switch_time,
-            result.trajectories,
-        )
-
-    @classmethod
-    def from_folder(cls, folder: Path) -> RunView:
-        """From the files of ``stancesim run --out``."""
-        import pyarrow.parquet as pq
-
-        from sim.folders import check_complete
-
-        check_complete(folder, "run")  # never draw from a partial or mixed folder
-        scenario = load_scenario(folder / "scenario.resolved.yaml")
-        summary = json.loads((folder / "summary.json").read_text())
-        reps = pq.read_table(folder / "replicates.parquet").to_pydict()
-        names = list(scenario.outcomes)
-        code = {n: i for i, n in enumerate(names)} | {UNRESOLVED: -1}
-        individuals = [k for k, a in scenario.agents.items() if isinstance(a, Individual)]
-        traj = None
-        if (folder / "trajectories.parquet").exists():
-            t = pq.read_table(folder / "trajectories.parquet")
-            traj = {c: trajectory_numbers(t.column(c), scenario, c) for c in t.column_names}
-        return cls(
-            scenario,
-            int(summary["seed"]),
-            int(summary["replicates"]),
-            str(summary["version"]),
-            names,
-            np.array([code[o] for o in reps["outcome"]]),
-            np.array(reps["time"], dtype=float),
-            individuals,
-            np.stack(
-                [np.array(reps[f"{a}.switch_time"], dtype=float) for a in individuals], axis=1
-            ),
-            traj,
-        )
-
-    def footnote(self) -> str:
-        """Provenance line."""
-        return (
-            f"{self.scenario.name} · {self.replicates} replicates · seed {self.seed} · "
-            f"stancesim {self.version}"
-        )
-
-
-def load_run(source: Path, replicates: int, seed: int | None, record: bool) -> RunView:
-    """A run folder, or a scenario file run now."""
-    if source.is_dir():
-        return RunView.from_folder(source)
-    from sim.runner import run
-
-    result = run(load_scenario(source), replicates, seed=seed, record=record)
-    return RunView.from_result(result)
+def _note(result: RunResult) -> str:
+    """Provenance line of a run figure."""
+    return (
+        f"{result.scenario.name} · {result.replicates} replicates · seed {result.seed} · "
+        f"stancesim {result.version}"
+    )
 
 
 def _times(scenario: Scenario, hours: Array) -> Any:
@@ -134,12 +60,12 @@ def _convert_marks(scenario: Scenario, marks: list[tuple[float, str]]) -> list[t
 
 
 # ------------------------------------------------------------- run figures
-def figure_time_to_outcome(view: RunView) -> tuple[Any, dict[str, Any]]:
+def figure_time_to_outcome(result: RunResult) -> tuple[Any, dict[str, Any]]:
     """Cumulative incidence of each outcome over time."""
-    sc = view.scenario
+    sc = result.scenario
     grid = np.arange(0, sc.clock.n_ticks + 1) * sc.clock.tick
-    cif = stats.cumulative_incidence(view.outcome, view.time, len(view.outcome_names), grid)
-    curves = dict(zip(view.outcome_names, cif, strict=True))
+    cif = stats.cumulative_incidence(result.outcome, result.time, len(result.outcome_names), grid)
+    curves = dict(zip(result.outcome_names, cif, strict=True))
     ax = P.step_curves(
         _times(sc, grid),
         curves,
@@ -149,7 +75,7 @@ def figure_time_to_outcome(view: RunView) -> tuple[Any, dict[str, Any]]:
     )
     ax.set_title("When each ending happens (cumulative incidence)")
     _finish_time_axis(ax, sc)
-    P.footnote(ax.figure, view.footnote())
+    P.footnote(ax.figure, _note(result))
     data = {"t": grid.tolist(), **{k: v.tolist() for k, v in curves.items()}}
     return ax.figure, data
 
@@ -166,12 +92,14 @@ def _finish_time_axis(ax: Any, sc: Scenario) -> None:
         ax.set_xlabel("hours")
 
 
-def figure_trajectories(view: RunView, population: str | None = None) -> tuple[Any, dict[str, Any]]:
+def figure_trajectories(
+    result: RunResult, population: str | None = None
+) -> tuple[Any, dict[str, Any]]:
     """A population's support as a fan chart over the individuals' switch times."""
     import matplotlib.pyplot as plt
 
-    sc = view.scenario
-    if view.trajectories is None:
+    sc = result.scenario
+    if result.trajectories is None:
         raise InputError("no trajectories in this run: use stancesim run --record trajectories")
     pops = [k for k, a in sc.agents.items() if isinstance(a, Population)]
     if population is None and pops:
@@ -186,7 +114,7 @@ def figure_trajectories(view: RunView, population: str | None = None) -> tuple[A
         assert isinstance(agent, Population)
         to = agent.rule.to if hasattr(agent.rule, "to") else agent.initial
         matrix = _trajectory_matrix(
-            view.trajectories, f"{population}.{to}", view.replicates, len(ticks), sc.clock.tick
+            result.trajectories, f"{population}.{to}", result.replicates, len(ticks), sc.clock.tick
         )
         bands = stats.quantile_bands(stats.carry_forward(matrix))
         P.fan(x, bands, f"{population} {to}", marks, ax=axes[0])
@@ -194,8 +122,8 @@ def figure_trajectories(view: RunView, population: str | None = None) -> tuple[A
         data["bands"] = bands.tolist()
     grid = np.concatenate([[0.0], ticks])
     curves = {
-        a: stats.ecdf(view.switch_time[:, i], view.replicates, grid)
-        for i, a in enumerate(view.individuals)
+        a: stats.ecdf(result.switch_time[:, i], result.replicates, grid)
+        for i, a in enumerate(result.individuals)
         if isinstance(sc.agents[a], Individual) and sc.agents[a].rules  # type: ignore[union-attr]
     }
     P.step_curves(_times(sc, grid), curves, "share of replicates switched", ax=axes[1])
@@ -204,7 +132,7 @@ def figure_trajectories(view: RunView, population: str | None = None) -> tuple[A
     for t in decision_ticks:
         axes[1].axvline(_times(sc, np.array([t]))[0], ymax=0.03, color="black", linewidth=0.8)
     _finish_time_axis(axes[1], sc)
-    P.footnote(fig, view.footnote() + " · ticks on the lower axis: scheduled votes")
+    P.footnote(fig, _note(result) + " · ticks on the lower axis: scheduled votes")
     data["switch"] = {k: v.tolist() for k, v in curves.items()}
     data["switch_t"] = grid.tolist()
     return fig, data
@@ -243,20 +171,26 @@ def _trajectory_matrix(
 
 # ----------------------------------------------------------- sweep figures
 def figure_sweep(
-    folder: Path, outcome: str | None = None, partial: bool = False
+    table: pa.Table,
+    manifest: dict[str, Any],
+    outcome: str | None = None,
+    partial: str | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """P(outcome) curves for one parameter; for more, a heatmap over the first two.
+    """Where the ending flips, from a sweep's points table and manifest.
 
-    An unfinished sweep is refused unless ``partial``; then the footnote and
-    the data (key ``partial``) say so.
+    One parameter: P(outcome) curves with their 95% bands. Two or more on a
+    grid: a heatmap over the first two (averaged over the others) with the 0.5
+    contour. Two or more sampled (random, LHS, Sobol'): each point coloured by
+    P(outcome) over a surface interpolated between the points, with its 0.5
+    contour. ``partial`` (the reader's note on an unfinished sweep) goes into
+    the footnote and the data.
+
+    See :func:`sim.sweep_results.read_results` for reading a sweep folder.
     """
-    from sim.sweep_results import read_results
-
-    table, manifest, partial_note = read_results(folder, partial)
     params = list(manifest["definition"]["parameters"])
     base = manifest["base_scenario"]
     outcomes = [*base["outcomes"], UNRESOLVED]
-    ok = np.array([s == "ok" for s in table.column("status").to_pylist()])
+    ok = np.array([s == "ok" for s in table.column("status").to_pylist()], dtype=bool)
     col = {
         c: np.array(table.column(c).to_pylist(), dtype=float)
         for c in table.column_names
@@ -266,11 +200,15 @@ def figure_sweep(
         f"sweep of {base['name']} · {table.num_rows} points · "
         f"seed {manifest['definition']['seed']} · stancesim {manifest['stancesim_version']}"
     )
-    if partial_note is not None:
-        note = f"PARTIAL ({partial_note}) · {note}"
-    extra = {} if partial_note is None else {"partial": partial_note}
+    if partial is not None:
+        note = f"PARTIAL ({partial}) · {note}"
+    extra = {} if partial is None else {"partial": partial}
+
+    def values(param: str) -> Array:
+        return np.array(table.column(param).to_pylist(), dtype=float)[ok]
+
     if len(params) == 1:
-        x = np.array(table.column(params[0]).to_pylist(), dtype=float)[ok]
+        x = values(params[0])
         order = np.argsort(x)
         x = x[order]
         shown = [o for o in outcomes if o != UNRESOLVED or col[f"p_{o}"][ok].max() > 0]
@@ -296,13 +234,28 @@ def figure_sweep(
     outcome = outcome or outcomes[0]
     if f"p_{outcome}" not in col:
         raise InputError(f"no outcome {outcome!r} in this sweep (known: {', '.join(outcomes)})")
-    xs = np.array(table.column(params[0]).to_pylist(), dtype=float)[ok]
-    ys = np.array(table.column(params[1]).to_pylist(), dtype=float)[ok]
-    ux, uy, z = stats.pivot_grid(xs, ys, col[f"p_{outcome}"][ok])
-    ax = P.heatmap(ux, uy, z, P.plain_label(params[0]), P.plain_label(params[1]), f"P({outcome})")
+    xs, ys, p = values(params[0]), values(params[1]), col[f"p_{outcome}"][ok]
+    labels = P.plain_label(params[0]), P.plain_label(params[1])
+    others = ", ".join(P.plain_label(q) for q in params[2:])
+    if manifest["definition"].get("sampler", "grid") != "grid":
+        ax, contour = P.scatter_surface(xs, ys, p, *labels, f"P({outcome})")
+        title = f"P({outcome}) at each point: the white line is where it is 0.5"
+        if others:
+            title += f"\n({others} also vary between points)"
+        ax.set_title(title, fontsize=10)
+        P.footnote(ax.figure, note)
+        return ax.figure, {
+            **extra,
+            "x": xs.tolist(),
+            "y": ys.tolist(),
+            "p": p.tolist(),
+            "contour": [seg.tolist() for seg in contour],
+        }
+    ux, uy, z = stats.pivot_grid(xs, ys, p)
+    ax = P.heatmap(ux, uy, z, *labels, f"P({outcome})")
     title = f"P({outcome}): the white line is where it is 0.5"
-    if len(params) > 2:
-        title += f"\n(averaged over {', '.join(P.plain_label(p) for p in params[2:])})"
+    if others:
+        title += f"\n(averaged over {others})"
     ax.set_title(title, fontsize=10)
     P.footnote(ax.figure, note)
     return ax.figure, {
@@ -314,6 +267,7 @@ def figure_sweep(
 
 
 def _base_value(base: dict[str, Any], path: str) -> float | None:
+    """The base scenario's value at ``path``; for a distribution, its mean (closed form)."""
     node: Any = base
     for part in path.split("."):
         if isinstance(node, dict) and part in node:
@@ -322,24 +276,24 @@ def _base_value(base: dict[str, Any], path: str) -> float | None:
             node = node[int(part)]
         else:
             return None
-    if isinstance(node, int | float):
+    if isinstance(node, int | float) and not isinstance(node, bool):
         return float(node)
-    if isinstance(node, dict):  # a distribution: mark its mean
+    if isinstance(node, dict):
         from pydantic import TypeAdapter
 
-        from sim.distributions import Param, draw
-        from sim.seeds import figure_rng
+        from sim.distributions import Param, mean
 
         try:
             dist: Any = TypeAdapter(Param).validate_python(node)
         except ValueError:
             return None
-        return float(np.mean(draw(dist, figure_rng(), 20_000)))
+        value = mean(dist)
+        return value if np.isfinite(value) else None
     return None
 
 
 # --------------------------------------------------------- comparison figure
-def figure_compare(views: list[tuple[str, RunView]]) -> tuple[Any, dict[str, Any]]:
+def figure_compare(views: list[tuple[str, RunResult]]) -> tuple[Any, dict[str, Any]]:
     """Outcome probabilities with 95% intervals for several scenarios or variants."""
     names: list[str] = []
     for _, v in views:

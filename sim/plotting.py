@@ -114,6 +114,48 @@ def heatmap(
     return ax
 
 
+def scatter_surface(
+    xs: Array,
+    ys: Array,
+    p: Array,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    ax: Axes | None = None,
+) -> tuple[Axes, list[Array]]:
+    """P(outcome) at scattered points (random, LHS, Sobol' sweeps) with the 0.5 contour.
+
+    The surface and the contour interpolate linearly between the points over
+    their Delaunay triangulation (matplotlib's ``tricontour``); each point is
+    drawn on top in its own colour, so the data stay visible. Returns the Axes
+    and the 0.5 contour as a list of ``(k, 2)`` vertex arrays (empty when P
+    does not cross 0.5 or the points do not span an area).
+    """
+    import matplotlib.tri as mtri
+
+    ax = _ax(ax, (6.4, 4.8))
+    segments: list[Array] = []
+    tri = None
+    if len(xs) >= 3:
+        try:
+            tri = mtri.Triangulation(xs, ys)
+        except (ValueError, RuntimeError):  # collinear or repeated points: no area to fill
+            tri = None
+    if tri is not None:
+        ax.tricontourf(tri, p, levels=np.linspace(0, 1, 11), cmap="cividis", alpha=0.55)
+        if np.nanmin(p) < 0.5 < np.nanmax(p):
+            cs = ax.tricontour(tri, p, levels=[0.5], colors="white", linewidths=1.8)
+            ax.clabel(cs, fmt="0.5", fontsize=8)
+            segments = [np.asarray(seg) for seg in cs.allsegs[0]]
+    dots = ax.scatter(
+        xs, ys, c=p, cmap="cividis", vmin=0, vmax=1, s=22, edgecolors="black", linewidths=0.4
+    )
+    ax.figure.colorbar(dots, ax=ax, label=title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return ax, segments
+
+
 def fan(
     t: Any,
     bands: Array,

@@ -1,6 +1,6 @@
 """A scenario at a parameter point: the base data with dotted paths set, validated.
 
-Shared by sweeps (:mod:`sim.sweep`) and calibration (:mod:`sim.calibrate`),
+Shared by sweeps (:mod:`sim.sweeps`) and calibration (:mod:`sim.calibrate`),
 which both run a base scenario at many points of its parameters. Values are
 set exactly as ``--set PATH=VALUE`` would set them, and a bad value is reported
 as the ``--param`` flag that gave it.

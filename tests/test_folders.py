@@ -17,13 +17,12 @@ from conftest import ROOT, interruptible
 from typer.testing import CliRunner
 
 import sim
-from sim import folders
+from sim import folders, sweep
 from sim.cli import app
 from sim.errors import InputError
-from sim.figures import RunView
 from sim.output import write_run
+from sim.results import RunResult
 from sim.store import SweepStore
-from sim.sweep import sweep
 
 runner = CliRunner()
 TINY = ROOT / "benchmarks" / "tiny.yaml"
@@ -136,7 +135,7 @@ def test_readers_refuse_an_incomplete_run_folder(tmp_path: Path, damage: str) ->
     r = run_cli("plot", "compare", out, "--out", tmp_path / "p")
     assert r.exit_code == 2
     with pytest.raises(InputError):
-        RunView.from_folder(out)
+        RunResult.read(out)
     assert not (tmp_path / "p").exists()
 
 
@@ -449,7 +448,7 @@ def test_trajectory_positions_are_named(tmp_path: Path) -> None:
         assert set(column.to_pylist()) <= {"no", "yes"}
         assert "yes" in column.to_pylist()
     fresh = sim.run(sim.load_scenario(TINY), 40, seed=3, record=True)
-    view = RunView.from_folder(out)
+    view = RunResult.read(out)
     assert view.trajectories is not None and fresh.trajectories is not None
     for key, values in fresh.trajectories.items():
         assert view.trajectories[key].tolist() == values.tolist(), key

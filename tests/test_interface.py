@@ -14,8 +14,7 @@ from conftest import ROOT
 from typer.testing import CliRunner
 
 import sim
-from sim.cli import app
-from sim.cli import run as run_cli
+from sim.cli import app, common, progress
 
 TINY = ROOT / "benchmarks" / "tiny.yaml"
 
@@ -77,9 +76,9 @@ def test_progress_bar_runs_no_thread_while_workers_are_forked(monkeypatch) -> No
         return real_fork()
 
     monkeypatch.setattr(os, "fork", watched_fork)
-    monkeypatch.setattr(run_cli, "show_progress", lambda: True)
+    monkeypatch.setattr(common, "show_progress", lambda: True)
     scenario = sim.load_scenario(TINY)
-    result = run_cli._execute(scenario, 2048, 4, jobs=2, record=False, processes=[])
+    result = progress.run_with_progress(scenario, 2048, 4, jobs=2, record=False, processes=[])
     assert len(extra_at_fork) == 2, "expected two forked workers"
     assert extra_at_fork == [[], []]
     assert result.outcome.tolist() == sim.run(scenario, 2048, seed=4).outcome.tolist()
@@ -97,3 +96,46 @@ def test_an_interrupted_import_is_reported_as_an_interrupt() -> None:
         assert caused_by_interrupt(exc)
     assert not caused_by_interrupt(ImportError("no module named x"))
     assert caused_by_interrupt(KeyboardInterrupt())
+
+
+# ------------------------------------------------------ sim.sweep and sim.sweeps
+def _fresh_python(code: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return out.stdout.strip()
+
+
+def test_sim_sweep_is_the_function_and_sim_sweeps_the_module() -> None:
+    # importing the module, before or after the function, leaves both where documented
+    code = (
+        "import types, sim, sim.sweeps; from sim import sweep; import sim.sweeps as m; "
+        "print(callable(sim.sweep), type(sim.sweep).__name__, sim.sweep is m.sweep, "
+        "isinstance(sim.sweeps, types.ModuleType), type(sim).__name__)"
+    )
+    assert _fresh_python(code) == "True function True True module"
+    code = "import sim.sweeps, sim; print(sim.sweep.__module__, sim.sweeps.__name__)"
+    assert _fresh_python(code) == "sim.sweeps sim.sweeps"
+
+
+def test_the_package_has_no_module_named_sweep() -> None:
+    # the name belongs to the function: no module hides behind it, and none is faked.
+    # Searched on the package's own path: an editable install of another checkout
+    # may add a finder of its own that would answer for its files.
+    from importlib.machinery import PathFinder
+
+    assert PathFinder.find_spec("sim.sweep", sim.__path__) is None
+    assert PathFinder.find_spec("sim.sweeps", sim.__path__) is not None
+
+
+def test_the_public_sweep_function_runs_a_sweep(tmp_path: Path) -> None:
+    seen: list[int] = []
+    table = sim.sweep(
+        TINY,
+        {"agents.a.rules.0.resistance": "0.2,0.6"},
+        out=tmp_path / "s",
+        replicates=16,
+        seed=1,
+        progress=lambda result: seen.append(result["row"]["point"]),
+    )
+    assert table.num_rows == 2 and sorted(seen) == [0, 1]

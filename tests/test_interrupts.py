@@ -23,9 +23,8 @@ from conftest import ROOT
 from typer.testing import CliRunner
 
 import sim
-from sim import folders
+from sim import folders, sweep
 from sim.cli import app
-from sim.sweep import sweep
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import interrupts as kit

@@ -86,14 +86,13 @@ def test_plot_functions_return_axes_and_draw_the_given_numbers() -> None:
 
 def test_figures_match_the_run() -> None:
     result = sim.run(sim.load_scenario(ARTICLE), replicates=600, seed=3, record=True)
-    view = figures.RunView.from_result(result)
-    fig, data = figures.figure_time_to_outcome(view)
+    fig, data = figures.figure_time_to_outcome(result)
     s = result.summary()["outcomes"]
     assert data["return"][-1] == pytest.approx(s["return"]["p"])
     assert data["microsoft"][-1] == pytest.approx(s["microsoft"]["p"])
     ax = fig.axes[0]
     np.testing.assert_allclose(ax.lines[0].get_ydata(), data["return"])
-    fig, data = figures.figure_trajectories(view)
+    fig, data = figures.figure_trajectories(result)
     # the switch curve ends at each individual's switch probability
     agents = result.summary()["agents"]
     for name in ("sutskever", "dangelo", "toner"):

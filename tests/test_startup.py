@@ -91,8 +91,3 @@ def test_public_names_resolve() -> None:
         assert name in dir(sim)
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = sim.nothing  # type: ignore[attr-defined]
-
-
-def test_sim_sweep_stays_the_function_after_importing_its_module() -> None:
-    out = _python("import sim.sweep, sim; print(callable(sim.sweep), type(sim.sweep).__name__)")
-    assert out == "True function"

@@ -18,14 +18,14 @@ import pytest
 from conftest import ROOT, interruptible
 from typer.testing import CliRunner
 
-from sim import sample
+from sim import sample, sweep
 from sim.cli import app
 from sim.errors import InputError
 from sim.scenario import load_scenario
 from sim.store import SweepStore
-from sim.sweep import build_definition, parse_spec, sweep
+from sim.sweeps import build_definition, parse_spec
 
-sw = importlib.import_module("sim.sweep")  # the module (``sim.sweep`` is also the function)
+sw = importlib.import_module("sim.sweeps")  # the module; ``sim.sweep`` is the function
 runner = CliRunner()
 BENCH = ROOT / "scenarios" / "bench_770.yaml"
 # a quick variant: fewer employees and a short patience keep each point fast

@@ -18,6 +18,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 from sim._version import __version__
 from sim.cli import evidence as _evidence
 from sim.cli import export as _export
+from sim.cli import gallery as _gallery
 from sim.cli import plot as _plot
 from sim.cli import run as _run
 from sim.cli import schema as _schema
@@ -61,10 +62,9 @@ app.command("trace")(_trace.trace)
 app.command("sweep")(_sweep.sweep)
 app.command("export")(_export.export)
 app.add_typer(_plot.app, name="plot")
-app.command("gallery")(_plot.gallery)
+app.command("gallery")(_gallery.gallery)
 app.command("nowcast")(_evidence.nowcast)
 app.command("calibrate")(_evidence.calibrate)
 app.command("backtest")(_evidence.backtest)
 app.command("validate")(_validate.validate)
 app.command("schema")(_schema.schema)
-

@@ -12,7 +12,8 @@ import numpy as np
 import typer
 
 from sim import budget
-from sim.cli.common import stderr, user_errors
+from sim.cli.common import fail, stderr, user_errors
+from sim.cli.progress import progress_bar
 from sim.errors import InputError, caused_by_interrupt
 
 OBS = typer.Option(..., "--observations", help="Observations file (kind: observations).")
@@ -20,6 +21,20 @@ PARTICLES = typer.Option(4096, "--particles", min=1, help="Particles (replicates
 SEED = typer.Option(1, "--seed", min=0, help="Seed.")
 MAX_MEMORY = typer.Option(budget.DEFAULT_MAX_MEMORY_TEXT, "--max-memory", help=budget.MEMORY_HELP)
 MAX_WORK = typer.Option(budget.DEFAULT_MAX_WORK_TEXT, "--max-work", help=budget.WORK_HELP)
+PROCESSES = typer.Option(
+    None, "--processes", help="Not supported yet: refused with the reason (see `stancesim run`)."
+)
+#: why the particle filter (nowcast, backtest, calibrate) refuses users' processes
+NO_PROCESSES = (
+    "--processes: not supported by {command} yet: the nowcast resamples replicates mid-run and "
+    "cannot resample state kept in a process's generator; run them with `stancesim run`"
+)
+
+
+def refuse_processes(processes: Path | None, command: str) -> None:
+    """Exit 2 with one line saying why, when ``--processes`` was given."""
+    if processes is not None:
+        raise fail(NO_PROCESSES.format(command=command))
 
 
 def _check_nowcast(
@@ -42,7 +57,7 @@ def _bounds(param: str) -> tuple[str, tuple[float, float]]:
     """``PATH=LO:HI`` of ``calibrate --param``, with finite bounds, LO <= HI."""
     from pydantic import ValidationError
 
-    from sim.sweep import parse_spec
+    from sim.sweeps import parse_spec
 
     if "=" not in param:
         raise InputError(f"--param {param}: expected PATH=LO:HI")
@@ -76,12 +91,14 @@ def _curve(sc: Any, obs: Any, times: list[float], particles: int, seed: int) -> 
     from sim.nowcast import DegenerateWeights, nowcast
 
     out = []
-    for t in times:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", DegenerateWeights)
-            out.append(nowcast(sc, obs, t, particles, seed))
-        for w in caught:
-            stderr.print(f"warning: at {t:g} h: {w.message}", markup=False)
+    with progress_bar(f"nowcast of {sc.name}", len(times), "times") as advance:
+        for t in times:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DegenerateWeights)
+                out.append(nowcast(sc, obs, t, particles, seed))
+            advance(1)
+            for w in caught:
+                stderr.print(f"warning: at {t:g} h: {w.message}", markup=False)
     return out
 
 
@@ -98,11 +115,13 @@ def nowcast(
     plot: Path | None = typer.Option(None, "--plot", help="Write the nowcast curve figure here."),
     max_memory: str = MAX_MEMORY,
     max_work: str = MAX_WORK,
+    processes: Path | None = PROCESSES,
 ) -> None:
     """P(outcome | observations up to T), by sequential Monte Carlo over replicates."""
     from sim.clocktime import format_time
     from sim.nowcast import default_times
 
+    refuse_processes(processes, "nowcast")
     with user_errors():
         _check_times(at)
         sc, obs = _load(file, observations, sets)
@@ -199,17 +218,19 @@ def calibrate(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace a non-empty --out folder (swapped, never mixed)."
     ),
+    processes: Path | None = PROCESSES,
 ) -> None:
     """Posterior over parameters given the observations, a plot, and a calibrated scenario."""
     from sim.calibrate import calibrate as run_calibration
     from sim.folders import check_target
-    from sim.sweep import check_points
+    from sim.sweeps import check_points
 
+    refuse_processes(processes, "calibrate")
     with user_errors():
         check_target(out, overwrite)  # before the work, not after it
         sc, obs = _load(file, observations, [])
         bounds = dict(_bounds(p) for p in params)
-        from sim.sweep import SweepDefinition
+        from sim.sweeps import SweepDefinition
 
         probe = SweepDefinition.model_validate(
             {
@@ -227,9 +248,17 @@ def calibrate(
         budget.check(estimate, *budget.limits(max_memory, max_work), what="this calibration")
         written = False
         try:
-            cal = run_calibration(
-                sc, obs, bounds, points=points, particles=particles, seed=seed, jobs=jobs
-            )
+            with progress_bar(f"calibration of {sc.name}", points, "design points") as advance:
+                cal = run_calibration(
+                    sc,
+                    obs,
+                    bounds,
+                    points=points,
+                    particles=particles,
+                    seed=seed,
+                    jobs=jobs,
+                    progress=advance,
+                )
             _write_calibration(cal, sc, out, overwrite, seed)
             written = True
             _report(cal, bounds, points, particles, out)

@@ -1,4 +1,8 @@
-"""``stancesim plot ...`` and ``stancesim gallery``: figures as PNG and SVG."""
+"""``stancesim plot ...``: figures as PNG and SVG, from results folders or scenario files.
+
+Loading a folder or running a scenario file happens here; :mod:`sim.figures`
+only draws what it is given.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,13 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
-if TYPE_CHECKING:
-    from sim.figures import RunView
-
 from sim.cli.common import stderr, user_errors
 from sim.errors import InputError
+from sim.results import RunResult
 
 app = typer.Typer(help="Draw figures from run or sweep results (or a scenario file, run first).")
 
@@ -56,6 +58,16 @@ def check_name(name: str) -> str:
     if "\0" in name:
         raise InputError(f"--name {name!r}: contains a NUL character")
     return name
+
+
+def load_run(source: Path, replicates: int, seed: int | None, record: bool) -> RunResult:
+    """A ``run --out`` folder as it was written, or a scenario file run now (with a bar)."""
+    if source.is_dir():
+        return RunResult.read(source)
+    from sim.cli.progress import run_with_progress
+    from sim.scenario import load_scenario
+
+    return run_with_progress(load_scenario(source), replicates, seed, record=record)
 
 
 def save(fig: Any, data: dict[str, Any], out: Path, name: str) -> list[Path]:
@@ -100,8 +112,8 @@ def trajectories(
 
     with user_errors():
         check_name(name)
-        view = figures.load_run(source, replicates, seed, record=True)
-        fig = figures.figure_trajectories(view, population)
+        result = load_run(source, replicates, seed, record=True)
+        fig = figures.figure_trajectories(result, population)
         _written(save(*fig, default_out(source, out), name))
 
 
@@ -118,8 +130,8 @@ def outcomes(
 
     with user_errors():
         check_name(name)
-        view = figures.load_run(source, replicates, seed, record=False)
-        _written(save(*figures.figure_time_to_outcome(view), default_out(source, out), name))
+        result = load_run(source, replicates, seed, record=False)
+        _written(save(*figures.figure_time_to_outcome(result), default_out(source, out), name))
 
 
 @app.command("sweep")
@@ -130,14 +142,20 @@ def sweep(
     name: str = typer.Option("sweep", help="File name (without extension)."),
     partial: bool = PARTIAL,
 ) -> None:
-    """One parameter: P(outcome) curves with bands; two: a heatmap with the 0.5 contour."""
+    """One parameter: P(outcome) curves with bands; two or more: a map with the 0.5 contour.
+
+    A grid sweep is drawn as a heatmap, a random, LHS or Sobol' sweep as its
+    points over the surface interpolated between them.
+    """
     from sim import figures
+    from sim.sweep_results import read_results
 
     with user_errors():
         check_name(name)
-        fig, data = figures.figure_sweep(folder, outcome, partial=partial)
-        if data.get("partial"):
-            stderr.print(f"warning: {data['partial']}", markup=False)
+        table, manifest, note = read_results(folder, partial)
+        if note is not None:
+            stderr.print(f"warning: {note}", markup=False)
+        fig, data = figures.figure_sweep(table, manifest, outcome, note)
         _written(save(fig, data, default_out(folder, out), name))
 
 
@@ -157,128 +175,23 @@ def compare(
 
     with user_errors():
         check_name(name)
-        views = [(f.stem, figures.load_run(f, replicates, seed, record=False)) for f in files]
-        views += [_variant(files[0], v, replicates, seed) for v in variants]
-        _written(save(*figures.figure_compare(views), out or SCENARIO_PLOTS, name))
+        for v in variants:
+            _split_variant(v)  # a malformed one is refused before any run
+        results = [(f.stem, load_run(f, replicates, seed, record=False)) for f in files]
+        results += [_variant(files[0], v, replicates, seed) for v in variants]
+        _written(save(*figures.figure_compare(results), out or SCENARIO_PLOTS, name))
 
 
-def _variant(file: Path, text: str, replicates: int, seed: int) -> tuple[str, RunView]:
-    from sim import figures
-    from sim.runner import run
-    from sim.scenario import load_scenario
-
+def _split_variant(text: str) -> tuple[str, list[str]]:
     if ":" not in text:
         raise InputError(f"--variant {text}: expected LABEL:PATH=VALUE[;PATH=VALUE]")
     label, sets = text.split(":", 1)
-    result = run(load_scenario(file, [s for s in sets.split(";") if s]), replicates, seed=seed)
-    return label, figures.RunView.from_result(result)
+    return label, [s for s in sets.split(";") if s]
 
 
-ARTICLE = Path(__file__).resolve().parents[2] / "scenarios" / "openai_2023_11.yaml"
-
-
-def gallery(
-    out: Path = typer.Option(
-        Path("plots"), "--out", help="Folder for the figures (the repository's plots/)."
-    ),
-    scenario: Path = typer.Option(ARTICLE, help="Scenario to draw (the article's by default)."),
-    replicates: int = typer.Option(
-        4000, "-n", "--replicates", help="Replicates per run and point block."
-    ),
-    seed: int = typer.Option(20231117, "--seed"),
-    quick: bool = typer.Option(False, "--quick", help="Few replicates and points (a smoke run)."),
-    jobs: int = typer.Option(2, "--jobs", "-j", min=1),
-) -> None:
-    """Regenerate the README's figures of a scenario (runs, sweeps, comparison)."""
-    from sim import figures
-    from sim.runner import run
+def _variant(file: Path, text: str, replicates: int, seed: int) -> tuple[str, RunResult]:
+    from sim.cli.progress import run_with_progress
     from sim.scenario import load_scenario
-    from sim.sweep import sweep as run_sweep
 
-    with user_errors():
-        if quick:
-            replicates = min(replicates, 512)
-        base = load_scenario(scenario)
-        result = run(base, replicates, seed=seed, jobs=jobs, record=True)
-        view = figures.RunView.from_result(result)
-        written = save(*figures.figure_trajectories(view), out, "trajectories")
-        written += save(*figures.figure_time_to_outcome(view), out, "time_to_outcome")
-        tmp = Path(tempfile.mkdtemp(prefix="stancesim-gallery-"))
-        try:
-            n1, n2 = (4, 3) if quick else (15, 8)
-            one = {"agents.toner.rules.0.resistance": f"0.5:1.0:{n1}"}
-            run_sweep(
-                base,
-                one,
-                out=tmp / "one",
-                seed=seed,
-                jobs=jobs,
-                replicates=replicates if quick else 1024,
-            )
-            written += save(*figures.figure_sweep(tmp / "one"), out, "sweep_toner")
-            two = {
-                "agents.toner.rules.0.resistance": f"0.6:0.95:{n2}",
-                "agents.employees.rule.resistance": f"0.30:0.60:{n2}",
-            }
-            run_sweep(
-                base, two, out=tmp / "two", seed=seed, jobs=jobs, replicates=512 if quick else 1024
-            )
-            written += save(*figures.figure_sweep(tmp / "two", "return"), out, "sweep_heatmap")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        variants = [
-            ("as in the article", []),
-            ("no Microsoft offer", ["events.microsoft_offer.trigger.time=1000"]),
-            (
-                "Toner immovable",
-                ["agents.toner.rules.0.resistance=2", "agents.toner.rules.1.resistance=2"],
-            ),
-            ("impatient executives", ["agents.altman.patience={uniform: [60, 84]}"]),
-            ("no graceful exit (P6 off)", ["events.negotiation_round.effects=[]"]),
-        ]
-        views = []
-        for label, sets in variants:
-            res = run(load_scenario(scenario, sets), replicates, seed=seed, jobs=jobs)
-            views.append((label, figures.RunView.from_result(res)))
-        written += save(*figures.figure_compare(views), out, "compare")
-        observed = scenario.with_name(scenario.stem + ".observations.yaml")
-        if observed.exists():
-            written += _evidence_figures(base, observed, out, seed, jobs, quick)
-        _written(written)
-
-
-def _evidence_figures(
-    base: Any, observed: Path, out: Path, seed: int, jobs: int, quick: bool
-) -> list[Path]:
-    """The nowcast curve against the facts, and the calibrated parameters."""
-    import warnings
-
-    from sim import figures
-    from sim.calibrate import calibrate
-    from sim.nowcast import DegenerateWeights, default_times, nowcast
-    from sim.observations import OutcomeObs, check_against, load_observations
-
-    obs, located = load_observations(observed)
-    check_against(obs, located, base)
-    realised = next(
-        (o.outcome for o in reversed(obs.observations) if isinstance(o, OutcomeObs)), None
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DegenerateWeights)  # the figure reports the smallest ESS
-        curve = [nowcast(base, obs, t, 256 if quick else 4096, seed) for t in default_times(obs)]
-    written = save(*figures.figure_nowcast(base, curve, obs, realised), out, "nowcast")
-    bounds = {
-        "agents.employees.rule.resistance": (0.3, 0.6),
-        "agents.toner.rules.0.resistance": (0.6, 1.0),
-    }
-    cal = calibrate(
-        base,
-        obs,
-        bounds,
-        points=8 if quick else 160,
-        particles=64 if quick else 512,
-        seed=seed,
-        jobs=jobs,
-    )
-    written += save(*figures.figure_posterior(cal), out, "posterior")
-    return written
+    label, sets = _split_variant(text)
+    return label, run_with_progress(load_scenario(file, sets), replicates, seed, description=label)

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sim import budget
-from sim.cli.common import show_progress, stderr, user_errors
+from sim.cli.common import user_errors
+from sim.cli.progress import run_with_progress
 from sim.clocktime import format_time
-from sim.engine import ProcessFn
 from sim.outcomes import MAX_ORDERS, MIN_ORDER_SHARE, ORDERS_COVER
 from sim.results import RunResult
-from sim.runner import run as run_scenario
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import load_scenario
 from sim.stats import fixed
 from sim.userprocesses import load_processes
 
@@ -70,7 +67,7 @@ def run(
         procs = load_processes(processes) if processes is not None else []
         estimate = budget.estimate_run(scenario, replicates, jobs, record is not None)
         budget.check(estimate, *limits)
-        result = _execute(scenario, replicates, seed, jobs, record is not None, procs)
+        result = run_with_progress(scenario, replicates, seed, jobs, record is not None, procs)
         summary = result.summary()
         if out is not None:
             from sim.output import write_run  # pyarrow only when files are asked for
@@ -82,35 +79,6 @@ def run(
             report(result, Console(highlight=False))
             if out is not None:
                 typer.echo(f"results written to {out}/")
-
-
-def _execute(
-    scenario: Scenario,
-    replicates: int,
-    seed: int | None,
-    jobs: int,
-    record: bool,
-    processes: Sequence[ProcessFn] = (),
-) -> RunResult:
-    if not show_progress() or replicates < 2000:
-        return run_scenario(scenario, replicates, seed, jobs, record, processes=processes)
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} replicates"),
-        TimeRemainingColumn(),
-    )
-    # no refresh thread: with --jobs the workers are forked, and a fork while
-    # another thread holds a lock (rich's, the allocator's) can leave the child
-    # waiting on it forever; the bar is redrawn as blocks finish instead
-    with Progress(*columns, console=stderr, transient=True, auto_refresh=False) as bar:
-        task = bar.add_task(escape(scenario.name), total=replicates)
-
-        def advance(k: int) -> None:
-            bar.advance(task, k)
-            bar.refresh()
-
-        return run_scenario(scenario, replicates, seed, jobs, record, advance, processes=processes)
 
 
 def report(result: RunResult, console: Console) -> None:

@@ -14,7 +14,7 @@ def schema(
 ) -> None:
     """Print the JSON Schema of a file kind (point your editor's YAML plugin at it)."""
     from sim.observations import ObservationsFile
-    from sim.sweep import SweepFile
+    from sim.sweeps import SweepFile
 
     if kind == "scenario":
         out = json_schema()

@@ -10,12 +10,12 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from sim import budget
-from sim.cli.common import show_progress, stderr, user_errors
+from sim.cli.common import fail, show_progress, stderr, user_errors
 from sim.errors import InputError
 from sim.runner import fresh_seed
 from sim.scenario import load_scenario
 from sim.store import SweepStore
-from sim.sweep import build_definition, load_sweep_file, resume_inputs, run_sweep
+from sim.sweeps import build_definition, load_sweep_file, resume_inputs, run_sweep
 from sim.yamlio import load_file
 
 
@@ -46,8 +46,15 @@ def sweep(
         budget.DEFAULT_MAX_MEMORY_TEXT, "--max-memory", help=budget.MEMORY_HELP
     ),
     max_work: str = typer.Option(budget.DEFAULT_MAX_WORK_TEXT, "--max-work", help=budget.WORK_HELP),
+    processes: Path | None = typer.Option(
+        None,
+        "--processes",
+        help="Not supported yet: refused with the reason (see `stancesim run`).",
+    ),
 ) -> None:
     """Run a sweep; results stream to --out as points finish (resume with --resume)."""
+    if processes is not None:
+        raise fail(NO_PROCESSES)
     with user_errors():
         limits = budget.limits(max_memory, max_work)
         flags: dict[str, Any] = {
@@ -93,6 +100,13 @@ def sweep(
             )
             raise typer.Exit(130) from None
         typer.echo(summary)
+
+
+#: why a sweep refuses users' processes
+NO_PROCESSES = (
+    "--processes: not supported by sweep yet: a sweep records its inputs in its manifest so that "
+    "--resume finishes the same sweep, and it cannot record Python code; use `stancesim run`"
+)
 
 
 def _split_param(text: str) -> tuple[str, str]:

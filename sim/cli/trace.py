@@ -10,6 +10,7 @@ from sim import budget
 from sim.cli.common import fail, user_errors
 from sim.runner import trace_replicate
 from sim.scenario import load_scenario
+from sim.userprocesses import load_processes
 
 
 def trace(
@@ -26,11 +27,18 @@ def trace(
         budget.DEFAULT_MAX_MEMORY_TEXT, "--max-memory", help=budget.MEMORY_HELP
     ),
     max_work: str = typer.Option(budget.DEFAULT_MAX_WORK_TEXT, "--max-work", help=budget.WORK_HELP),
+    processes: Path | None = typer.Option(
+        None,
+        "--processes",
+        help="Python file whose list PROCESSES names SimPy processes fn(env, world) to run too "
+        "(as for `stancesim run --processes`); their world.trace lines join the story.",
+    ),
 ) -> None:
     """Tell replicate K of `stancesim run --seed S` as a timestamped story."""
     with user_errors():
         limits = budget.limits(max_memory, max_work)
         scenario = load_scenario(file, sets)
+        procs = load_processes(processes) if processes is not None else []
         budget.check(budget.estimate_trace(scenario), *limits, what="this trace")
         if replicate < 0:
             raise fail(f"replicate must be >= 0, got {replicate}")
@@ -38,7 +46,7 @@ def trace(
             from sim.runner import fresh_seed
 
             seed = fresh_seed()
-        lines, _ = trace_replicate(scenario, seed, replicate)
+        lines, _ = trace_replicate(scenario, seed, replicate, processes=procs)
         typer.echo(f"# {scenario.name}, replicate {replicate}, seed {seed}")
         for line in lines:
             typer.echo(line)

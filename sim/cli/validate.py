@@ -24,7 +24,7 @@ def check_file(path: Path) -> str:
         return f"scenario {sc.name!r}: {len(sc.agents)} agents, {len(sc.outcomes)} outcomes"
     if kind == "sweep":
         from sim.scenario import load_scenario
-        from sim.sweep import build_definition, check_points, load_sweep_file
+        from sim.sweeps import build_definition, check_points, load_sweep_file
 
         scenario_path, sets, fields = load_sweep_file(path)
         base = load_scenario(scenario_path, sets)

@@ -482,12 +482,14 @@ def sweep(
     jobs: int = 1,
     dask: str | None = None,
     resume: bool = False,
+    progress: ProgressFn | None = None,
 ) -> Any:
     """Sweep a scenario over parameter points (the Python form of ``stancesim sweep``).
 
     ``parameters`` maps dotted paths to values: a list, ``"lo:hi:count"``,
     ``"lo:hi"`` (for the samplers) or ``"a,b,c"``. Returns the points table
-    (a :class:`pyarrow.Table`; ``.to_pandas()`` for a DataFrame).
+    (a :class:`pyarrow.Table`; ``.to_pandas()`` for a DataFrame). ``progress``
+    is called with each finished point's result. Available as ``sim.sweep``.
     """
     from sim.scenario import load_scenario
 
@@ -504,4 +506,13 @@ def sweep(
     }
     definition = build_definition(fields, "sweep()")
     file = None if isinstance(scenario, Scenario) else str(scenario)
-    return run_sweep(base, definition, out, jobs=jobs, dask=dask, resume=resume, scenario_file=file)
+    return run_sweep(
+        base,
+        definition,
+        out,
+        jobs=jobs,
+        dask=dask,
+        resume=resume,
+        scenario_file=file,
+        progress=progress,
+    )
