@@ -172,3 +172,14 @@ def test_importing_plotting_leaves_the_backend_alone() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert out.stdout.strip() == "svg"
+
+
+def test_figures_only_draw_what_they_are_given() -> None:
+    """No run, no folder read, no random draw: the caller (sim.cli.plot, a notebook) does those."""
+    graph = import_graph()
+    for forbidden in ("sim.runner", "sim.sweeps"):
+        assert not _reaches(graph, "sim.figures", forbidden), forbidden
+    assert not graph["sim.figures"] & {"sim.sweep_results", "sim.folders", "sim.seeds"}
+    text = (SIM / "figures.py").read_text()
+    for word in ("read_table", "load_scenario", "RunView", "load_run", "default_rng", "draw("):
+        assert word not in text, word
