@@ -138,6 +138,10 @@ def _distributions(data: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[st
     return found
 
 
+def _key(part: str) -> str | int:
+    return int(part) if part.isdigit() else part
+
+
 def scenario_inputs(sc: Scenario, source: str, located: Located | None = None) -> list[Input]:
     """The scenario's per-replicate distributions as inputs (``--from-scenario``).
 
@@ -156,7 +160,7 @@ def scenario_inputs(sc: Scenario, source: str, located: Located | None = None) -
             if path[3] in ("threshold", "resistance"):
                 line = col = None
                 if located is not None:
-                    at = located.locate(path, exact=False)
+                    at = located.locate(tuple(_key(k) for k in path), exact=True)
                     line, col = at.line, at.column
                 problems.append(
                     Problem(

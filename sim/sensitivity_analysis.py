@@ -271,9 +271,9 @@ def write(root: Any, result: dict[str, Any], outcomes: list[str]) -> list[Any]:
     fields = ["output", "parameter", "index", "value", "ci95_lo", "ci95_hi"]
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(_finite(index_rows(result)))
+    writer.writerows(jsonable(index_rows(result)))
     paths = [
-        put("sensitivity.json", json.dumps(_finite(result), indent=2) + "\n"),
+        put("sensitivity.json", json.dumps(jsonable(result), indent=2) + "\n"),
         put("indices.csv", buf.getvalue()),
     ]
     fig, data = figure_indices(result, outcomes)
@@ -281,12 +281,12 @@ def write(root: Any, result: dict[str, Any], outcomes: list[str]) -> list[Any]:
     return paths
 
 
-def _finite(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
     """NaN as None (JSON has no NaN; an empty CSV cell)."""
     if isinstance(v, dict):
-        return {k: _finite(x) for k, x in v.items()}
+        return {k: jsonable(x) for k, x in v.items()}
     if isinstance(v, list):
-        return [_finite(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, float) and not np.isfinite(v):
         return None
     return v
