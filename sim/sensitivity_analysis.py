@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.sensitivity import Design, require_salib
 from sim.seeds import sensitivity_bootstrap_rng
+from sim.sensitivity import Design, require_salib
 
 Array = np.ndarray[Any, Any]
 
@@ -46,12 +46,12 @@ def block_size(design: Design) -> int:
     return 1
 
 
-def _indices(design: Design, x: Array, y: Array) -> dict[str, dict[str, list[float]]]:
+def _indices(design: Design, x: Array, y: Array) -> dict[str, dict[str, Any]]:
     from SALib.analyze import delta, morris, sobol
 
     problem = design.problem()
     rng = sensitivity_bootstrap_rng(design.seed)  # afresh for each output
-    out: dict[str, dict[str, list[float]]] = {}
+    out: dict[str, dict[str, Any]] = {}
 
     def put(name: str, value: Any, conf: Any = None) -> None:
         v = np.asarray(value, dtype=float)
@@ -225,10 +225,11 @@ def figure_indices(result: dict[str, Any], outcomes: list[str]) -> tuple[Any, di
     for ax, oid in zip(axes[0], shown, strict=False):
         res = result["outputs"][f"p_{oid}"]
         order = [result["parameters"].index(r[0]) for r in ranking(result, f"p_{oid}")]
-        bars = {}
+        bars: dict[str, tuple[Array, Array, Array]] = {}
         for name in bars_of[result["method"]]:
             v = res["indices"][name]
-            bars[name] = tuple(np.asarray(v[k])[order] for k in ("value", "lo", "hi"))
+            value, lo, hi = (np.asarray(v[k])[order] for k in ("value", "lo", "hi"))
+            bars[name] = (value, lo, hi)
         share = res.get("noise_share")
         title = f"P({oid})" + ("" if share is None else f"; Monte Carlo noise {share:.1%}")
         labels = [plain_label(result["parameters"][i]) for i in order]

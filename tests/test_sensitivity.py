@@ -290,8 +290,11 @@ def test_out_must_be_empty_and_sweep_resume_refuses_a_sensitivity_folder(tmp_pat
     out = tmp_path / "s"
     run_design(base, design, out)
     _fails(
-        ["sensitivity", str(BENCH), "--from-scenario", "--seed", "1", "--set", QUICK_SETS[0]]
-        + ["--set", "agents.employees.rule.threshold=0.5", "--out", str(out)],
+        [
+            *["sensitivity", str(BENCH), "--from-scenario", "--seed", "1"],
+            *["--set", QUICK_SETS[0], "--set", "agents.employees.rule.threshold=0.5"],
+            *["--out", str(out)],
+        ],
         "folder is not empty",
     )
     _fails(["sweep", "--resume", str(out)], "does not match")

@@ -15,6 +15,7 @@ import typer
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 from sim._version import __version__
+from sim.cli import discover as _discover
 from sim.cli import evidence as _evidence
 from sim.cli import export as _export
 from sim.cli import plot as _plot
@@ -68,6 +69,7 @@ app.command("backtest")(_evidence.backtest)
 app.command("validate")(_validate.validate)
 app.command("schema")(_schema.schema)
 app.command("sensitivity")(_sensitivity.sensitivity)
+app.command("discover")(_discover.discover)
 
 
 def main() -> None:

@@ -41,7 +41,9 @@ def sensitivity(
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Local worker processes."),
     dask: str | None = typer.Option(None, "--dask", help="Scheduler address, or 'local'."),
     out: Path | None = typer.Option(None, "--out", help="Results folder (new or empty)."),
-    resume: Path | None = typer.Option(None, "--resume", help="Finish the analysis in this folder."),
+    resume: Path | None = typer.Option(
+        None, "--resume", help="Finish the analysis in this folder."
+    ),
     max_memory: str = typer.Option(
         budget.DEFAULT_MAX_MEMORY_TEXT, "--max-memory", help=budget.MEMORY_HELP
     ),
@@ -168,7 +170,7 @@ def _from_file(
     inputs += [Input(path=p, low=lo, high=hi) for p, lo, hi in map(_bounds, params)]
     try:
         design = Design(
-            method=method,  # type: ignore[arg-type]
+            method=method,
             inputs=inputs,
             base_samples=n,
             second_order=second_order,
