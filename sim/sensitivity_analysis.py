@@ -20,6 +20,8 @@ share to every ST; more replicates per point shrink it.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from typing import Any
 
@@ -46,11 +48,14 @@ def block_size(design: Design) -> int:
     return 1
 
 
-def _indices(design: Design, x: Array, y: Array) -> dict[str, dict[str, Any]]:
+def _indices(
+    design: Design, x: Array, y: Array, resamples: int = RESAMPLES
+) -> dict[str, dict[str, Any]]:
     from SALib.analyze import delta, morris, sobol
 
     problem = design.problem()
-    rng = sensitivity_bootstrap_rng(design.seed)  # afresh for each output
+    # afresh for each output; an integer, since delta's analyser seeds numpy's legacy generator
+    rng = int(sensitivity_bootstrap_rng(design.seed).integers(2**32))
     out: dict[str, dict[str, Any]] = {}
 
     def put(name: str, value: Any, conf: Any = None) -> None:
@@ -65,7 +70,7 @@ def _indices(design: Design, x: Array, y: Array) -> dict[str, dict[str, Any]]:
                 problem,
                 y,
                 calc_second_order=design.second_order,
-                num_resamples=RESAMPLES,
+                num_resamples=resamples,
                 seed=rng,
             )
             put("S1", si["S1"], si["S1_conf"])
@@ -82,20 +87,28 @@ def _indices(design: Design, x: Array, y: Array) -> dict[str, dict[str, Any]]:
                 }
         elif design.method == "morris":
             si = morris.analyze(
-                problem, x, y, num_resamples=RESAMPLES, num_levels=design.num_levels, seed=rng
+                problem, x, y, num_resamples=resamples, num_levels=design.num_levels, seed=rng
             )
             put("mu_star", si["mu_star"], si["mu_star_conf"])
             put("mu", si["mu"])
             put("sigma", si["sigma"])
         else:
-            si = delta.analyze(problem, x, y, num_resamples=RESAMPLES, seed=rng)
-            put("delta", si["delta"], si["delta_conf"])
+            with contextlib.redirect_stdout(io.StringIO()):  # its notes on bins go to stdout
+                si = delta.analyze(problem, x, y, num_resamples=resamples, seed=rng)
+            # SALib >= 1.5 names Borgonovo's original estimator delta_raw
+            key = "delta" if "delta" in si else "delta_raw"
+            put("delta", si[key], si[f"{key}_conf"])
             put("S1", si["S1"], si["S1_conf"])
     return out
 
 
 def analyze_output(
-    design: Design, unit: Array, y: Array, replicates: int, probability: bool
+    design: Design,
+    unit: Array,
+    y: Array,
+    replicates: int,
+    probability: bool,
+    resamples: int = RESAMPLES,
 ) -> dict[str, Any]:
     """Indices of one output (``y``: one value per design row, NaN where missing)."""
     step = block_size(design)
@@ -121,11 +134,13 @@ def analyze_output(
     if variance == 0:
         res["skipped"] = "the output is the same at every point"
         return res
-    res["indices"] = _indices(design, xk, yk)
+    res["indices"] = _indices(design, xk, yk, resamples)
     return res
 
 
-def analyze(table: Any, design: Design, output_columns: list[str]) -> dict[str, Any]:
+def analyze(
+    table: Any, design: Design, output_columns: list[str], resamples: int = RESAMPLES
+) -> dict[str, Any]:
     """Indices of every output of a finished (or partial) design's points table.
 
     Parameters
@@ -136,6 +151,9 @@ def analyze(table: Any, design: Design, output_columns: list[str]) -> dict[str, 
         The design that made it.
     output_columns : list of str
         Columns to analyse (``p_OUTCOME``, ``time_median_OUTCOME``).
+    resamples : int
+        Bootstrap resamples of the intervals (SALib's delta takes about half
+        a second per resample and parameter at 64 points: lower it there).
 
     Returns
     -------
@@ -160,6 +178,7 @@ def analyze(table: Any, design: Design, output_columns: list[str]) -> dict[str, 
         "replicates": design.replicates,
         "evaluations": n * design.replicates,
         "main_index": MAIN_INDEX[design.method],
+        "resamples": resamples,
         "outputs": {},
     }
     for col in output_columns:
@@ -168,7 +187,7 @@ def analyze(table: Any, design: Design, output_columns: list[str]) -> dict[str, 
             values = np.asarray(table.column(col).to_pylist(), dtype=float)
             y[point[ok]] = values[ok]
         result["outputs"][col] = analyze_output(
-            design, unit, y, design.replicates, col.startswith("p_")
+            design, unit, y, design.replicates, col.startswith("p_"), resamples
         )
     return result
 

@@ -113,6 +113,18 @@ def test_left_out_points_take_their_whole_design_block() -> None:
     assert res["indices"]["mu_star"]["value"] == pytest.approx([1.0, 0.5])
 
 
+@pytest.mark.parametrize("method", ["sobol", "morris", "delta"])
+def test_every_method_ranks_a_known_linear_output(method: str) -> None:
+    inputs = [Input(path=f"x{i}", low=0, high=1) for i in range(3)]
+    design = Design(method=method, inputs=inputs, base_samples=64, replicates=4, seed=2)
+    unit = design.unit_points()
+    y = 3 * unit[:, 0] + unit[:, 1]  # x2 does nothing
+    res = analyze_output(design, unit, y, 4, probability=False, resamples=20)
+    main = {"sobol": "ST", "morris": "mu_star", "delta": "delta"}[method]
+    value = res["indices"][main]["value"]
+    assert value[0] > value[1] > value[2]
+
+
 # -------------------------------------------------------------------- inputs
 def test_seed_keys_of_the_new_streams() -> None:
     def draws(rng: np.random.Generator) -> list[float]:

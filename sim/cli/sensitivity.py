@@ -34,6 +34,9 @@ def sensitivity(
     ),
     replicates: int = typer.Option(512, "-n", "--replicates", min=2, help="Replicates per point."),
     second_order: bool = typer.Option(False, "--second-order", help="Sobol' S2 too."),
+    resamples: int = typer.Option(
+        100, "--resamples", min=10, help="Bootstrap resamples of the intervals (delta is slow)."
+    ),
     seed: int | None = typer.Option(
         None, "--seed", min=0, help="Seed (fresh entropy when omitted, printed)."
     ),
@@ -98,7 +101,7 @@ def sensitivity(
         from sim.sensitivity import outputs
         from sim.sensitivity_analysis import analyze, write
 
-        result = analyze(table, design, outputs(base))
+        result = analyze(table, design, outputs(base), resamples)
         result["seconds"] = round(elapsed, 2)
         write(target, result, list(base.outcomes))
         typer.echo(_describe(result, target))
