@@ -15,6 +15,9 @@ calibrate              design (Latin hypercube)    ``spawn_key=(0,)``
 calibrate              point ``i``'s nowcast seed  the integer ``seed + 1 + i``
 nowcast                particles                   block 0 of a run: ``(0,)``
 nowcast                resampling                  ``spawn_key=(2**32 - 1,)``
+sensitivity            point ``i``'s run seed      ``spawn_key=(1, i)``, as a sweep's
+sensitivity            design (SALib's sampler)    ``spawn_key=(2,)``
+sensitivity            bootstrap (SALib analysers) ``spawn_key=(3,)``, afresh per output
 =====================  ==========================  ===============================
 
 Within one command the keys never repeat. The run's own streams are
@@ -22,6 +25,10 @@ Within one command the keys never repeat. The run's own streams are
 key space (a point's runs use the point seed, never the sweep seed). The
 nowcast's resampling key would be block ``2**32 - 1`` of a run, which would
 take more than 2 * 10**12 replicates.
+
+A sensitivity analysis runs its points through the sweep machinery, so point
+``i`` gets a sweep point's seed; its design and bootstrap keys ``(2,)`` and
+``(3,)`` are apart from the sweep's ``(0,)`` and ``(1, i)``.
 
 Every key is part of the reproducibility contract: changing one changes the
 results of a seed. The calibration points are the one derivation outside
@@ -77,6 +84,20 @@ def sweep_point_seed(seed: int, index: int) -> int:
     """
     state = np.random.SeedSequence(seed, spawn_key=(1, index)).generate_state(2, np.uint32)
     return int(state[0]) << 32 | int(state[1])
+
+
+def sensitivity_design_rng(seed: int) -> np.random.Generator:
+    """The stream of a sensitivity analysis's design (SALib's sampler): ``spawn_key=(2,)``."""
+    return _stream(seed, 2)
+
+
+def sensitivity_bootstrap_rng(seed: int) -> np.random.Generator:
+    """SALib's bootstrap of a sensitivity analysis: ``spawn_key=(3,)``.
+
+    Made afresh for each output analysed, so an output's intervals do not
+    depend on which other outputs were analysed before it.
+    """
+    return _stream(seed, 3)
 
 
 def calibration_point_seed(seed: int, index: int) -> int:

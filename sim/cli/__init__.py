@@ -16,12 +16,14 @@ import typer
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 from sim._version import __version__
+from sim.cli import discover as _discover
 from sim.cli import evidence as _evidence
 from sim.cli import export as _export
 from sim.cli import gallery as _gallery
 from sim.cli import plot as _plot
 from sim.cli import run as _run
 from sim.cli import schema as _schema
+from sim.cli import sensitivity as _sensitivity
 from sim.cli import sweep as _sweep
 from sim.cli import trace as _trace
 from sim.cli import validate as _validate
@@ -68,3 +70,5 @@ app.command("calibrate")(_evidence.calibrate)
 app.command("backtest")(_evidence.backtest)
 app.command("validate")(_validate.validate)
 app.command("schema")(_schema.schema)
+app.command("sensitivity")(_sensitivity.sensitivity)
+app.command("discover")(_discover.discover)
