@@ -63,7 +63,9 @@ def read_results(
 
     root = Path(root)
     manifest = SweepStore.read_manifest(root)
-    again = f"stancesim sweep --resume {root}"
+    # A sensitivity folder is a sweep store too, but only its own command can resume it.
+    command = "sensitivity" if manifest.get("kind") == "sensitivity" else "sweep"
+    again = f"stancesim {command} --resume {root}"
     complete = manifest.get("status") == "complete"
     if complete:
         _verify(root, manifest, again)

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from sim.cli import app
 from sim.discover import find_box, most_restricted, parse_where
 from sim.scenario import load_scenario
-from sim.sweep import sweep
+from sim.sweeps import sweep
 
 pytest.importorskip("ema_workbench")
 runner = CliRunner()

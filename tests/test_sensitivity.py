@@ -312,3 +312,19 @@ def test_out_must_be_empty_and_sweep_resume_refuses_a_sensitivity_folder(tmp_pat
         "folder is not empty",
     )
     _fails(["sweep", "--resume", str(out)], "does not match")
+
+
+def test_an_unfinished_sensitivity_folder_names_its_own_resume_command(tmp_path: Path) -> None:
+    import json
+
+    from sim.errors import InputError
+    from sim.sweep_results import read_results
+
+    base, design = quick_design()
+    out = tmp_path / "s"
+    run_design(base, design, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["status"] = "running"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match=r"stancesim sensitivity --resume"):
+        read_results(out)
