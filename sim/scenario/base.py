@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,3 +34,18 @@ class Strict(BaseModel):
     """Base of every schema object: unknown keys are errors, every number is finite."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def one_or_many(schema: dict[str, Any]) -> None:
+    """JSON Schema of a list field that also accepts one item on its own (``trigger: {...}``)."""
+    branches = schema.get("anyOf", [schema])  # an optional field: [list, null]
+    for i, branch in enumerate(list(branches)):
+        if branch.get("type") == "array" and "items" in branch:
+            array = {
+                k: branch.pop(k) for k in ("type", "items", "minItems", "maxItems") if k in branch
+            }
+            if branch is schema:
+                schema["anyOf"] = [array["items"], array]
+            else:
+                branches[i : i + 1] = [array["items"], array]
+            return

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Discriminator, Field, Tag, field_validator, model_validator
 
 from sim.distributions import MAX_HOURS, HoursOrNever
-from sim.scenario.base import Strict, Time
+from sim.scenario.base import Strict, Time, one_or_many
 
 
 # ------------------------------------------------------------------- signals
@@ -305,7 +305,9 @@ class DeadlineTrigger(Strict):
     kind: Literal["deadline"]
     at: HoursOrNever | None = None
     patience: list[str] | None = Field(
-        None, description="Individuals whose patience is the deadline (the first to run out)."
+        None,
+        description="Individuals whose patience is the deadline (the first to run out).",
+        json_schema_extra=one_or_many,
     )
 
     @field_validator("patience", mode="before")
@@ -346,7 +348,7 @@ class Outcome(Strict):
     ``trigger`` may be a list: the outcome happens when any of them holds.
     """
 
-    trigger: list[OutcomeTrigger] = Field(min_length=1)
+    trigger: list[OutcomeTrigger] = Field(min_length=1, json_schema_extra=one_or_many)
     description: str | None = None
 
     @field_validator("trigger", mode="before")
