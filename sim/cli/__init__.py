@@ -14,7 +14,6 @@ import typer
 # pyplot is first imported; a backend the user chose in the environment wins)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from difflib import get_close_matches
 from importlib import import_module
 from typing import Any
 
@@ -40,38 +39,49 @@ COMMANDS = {
 }
 
 
-class _LazyGroup(TyperGroup):
-    """The top-level group: each command is built from its module on first use.
+def _build(name: str) -> Any:
+    """The click command ``name``, from its module."""
+    module, attribute = COMMANDS[name]
+    target = getattr(import_module(module), attribute)
+    if isinstance(target, typer.Typer):  # a group of its own (plot)
+        command: Any = typer.main.get_group(target)
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
 
-    Typed loosely (``Any``): typer vendors its own click, whose types are private.
-    """
 
-    def list_commands(self, ctx: Any) -> list[str]:
-        return list(COMMANDS)
+class _Commands(dict[str, Any]):
+    """The commands by name, each built from its module on first access."""
 
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        name = args[0] if args else ""
-        if name and name not in COMMANDS and not name.startswith("-"):
-            # typer suggests from the commands built so far, which here are none
-            hint = get_close_matches(name, COMMANDS)
-            if hint:
-                names = ", ".join(f"{m!r}" for m in hint)
-                ctx.fail(f"No such command {name!r}. Did you mean {names}?")
-        return super().resolve_command(ctx, args)
+    def __init__(self) -> None:
+        super().__init__(dict.fromkeys(COMMANDS))
 
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in COMMANDS:
-            return None
-        module, attribute = COMMANDS[cmd_name]
-        target = getattr(import_module(module), attribute)
-        if isinstance(target, typer.Typer):  # a group of its own (plot)
-            command: Any = typer.main.get_group(target)
-        else:
-            single = typer.Typer(add_completion=False)
-            single.command(cmd_name)(target)
-            command = typer.main.get_command(single)
-        command.name = cmd_name
+    def __getitem__(self, name: str) -> Any:
+        command = super().__getitem__(name)
+        if command is None:
+            command = _build(name)
+            self[name] = command
         return command
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default
+
+    def values(self) -> Any:
+        return [self[name] for name in self]
+
+    def items(self) -> Any:
+        return [(name, self[name]) for name in self]
+
+
+class _LazyGroup(TyperGroup):
+    """The top-level group, whose commands are built on first use (see :class:`_Commands`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _Commands()
 
 
 app = typer.Typer(
