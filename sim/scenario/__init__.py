@@ -6,8 +6,9 @@ Modules, one job each:
 - :mod:`sim.scenario.schema_rules`: curves and rules;
 - :mod:`sim.scenario.schema_events`: signals, conditions, events, decisions, outcomes;
 - :mod:`sim.scenario.schema`: clock, agents and :class:`Scenario`;
-- :mod:`sim.scenario.references`: checks that every name a scenario uses exists,
-  on the raw mapping, run by ``Scenario``'s validator;
+- :mod:`sim.scenario.references`: checks that every name a scenario uses exists, on
+  the raw mapping, run by ``Scenario``'s validator (:mod:`sim.scenario.signal_graph`:
+  no cycle or over-long chain of signals);
 - :mod:`sim.scenario.load`: YAML files with locations, every problem reported at once;
 - :mod:`sim.scenario.editor`: the JSON Schema for editors.
 

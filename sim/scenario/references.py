@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from sim.scenario.base import MAX_SIGNAL_DEPTH, PARAM_RANGES, UNRESOLVED
+from sim.scenario.base import PARAM_RANGES, UNRESOLVED
 from sim.scenario.schema_rules import (
     AveragingRule,
     FixedRule,
@@ -28,6 +28,7 @@ from sim.scenario.schema_rules import (
     ScheduledRule,
     ThresholdRule,
 )
+from sim.scenario.signal_graph import signal_chains
 
 Loc = tuple[str | int, ...]
 Found = Iterator[tuple[Loc, str]]
@@ -270,79 +271,9 @@ def signal_terms(ix: Index) -> Found:
             yield from _term(ix, ("signals", sid, i), _map(t))
 
 
-def _signal_graph(ix: Index) -> dict[str, list[str]]:
-    return {
-        s: [
-            _map(t)["signal"]
-            for t in _list(terms)
-            if isinstance(_map(t).get("signal"), str) and _map(t)["signal"] in ix.signals
-        ]
-        for s, terms in ix.signals.items()
-    }
-
-
-def signal_chains(ix: Index) -> Found:
-    """No cycle of signals referring to signals, and no chain too long to evaluate."""
-    graph = _signal_graph(ix)
-    cycle = _cycle(graph)
-    if cycle:
-        yield ("signals", cycle[0]), f"signals refer to each other in a cycle: {' -> '.join(cycle)}"
-        return
-    deep = _too_deep(graph)
-    if deep is not None:
-        yield (
-            ("signals", deep),
-            f"signal {deep!r} starts a chain of more than {MAX_SIGNAL_DEPTH} signals "
-            f"referring to signals; at most {MAX_SIGNAL_DEPTH} are allowed",
-        )
-
-
-def _cycle(graph: dict[str, list[str]]) -> list[str]:
-    """A cycle in ``graph``, or ``[]``; iterative (chains can be long)."""
-    state: dict[str, int] = {}
-    for root in graph:
-        if root in state:
-            continue
-        stack: list[str] = [root]
-        todo: list[Iterator[str]] = [iter(graph[root])]
-        state[root] = 1
-        while todo:
-            nxt = next(todo[-1], None)
-            if nxt is None:
-                state[stack.pop()] = 2
-                todo.pop()
-            elif state.get(nxt) == 1:
-                return [*stack[stack.index(nxt) :], nxt]
-            elif nxt not in state:
-                state[nxt] = 1
-                stack.append(nxt)
-                todo.append(iter(graph[nxt]))
-    return []
-
-
-def _too_deep(graph: dict[str, list[str]]) -> str | None:
-    """A signal that starts a chain longer than :data:`MAX_SIGNAL_DEPTH` (no cycle assumed).
-
-    Signals are evaluated recursively, so a very long chain would overflow the
-    stack at run time.
-    """
-    depth: dict[str, int] = {}
-    for root in graph:
-        stack = [root]
-        while stack:
-            s = stack[-1]
-            if s in depth:
-                stack.pop()
-                continue
-            missing = [t for t in graph[s] if t not in depth]
-            if missing:
-                stack.extend(missing)
-            else:
-                depth[s] = 1 + max((depth[t] for t in graph[s]), default=0)
-                stack.pop()
-                if depth[s] > MAX_SIGNAL_DEPTH:
-                    return s
-    return None
+def signal_chain(ix: Index) -> Found:
+    """Signals referring to signals form no cycle and no chain too long to evaluate."""
+    yield from signal_chains(ix.signals)
 
 
 def event_triggers(ix: Index) -> Found:
@@ -522,7 +453,7 @@ CHECKERS: tuple[Callable[[Index], Found], ...] = (
     group_members,
     rules,
     signal_terms,
-    signal_chains,
+    signal_chain,
     event_triggers,
     event_effects,
     decisions,
