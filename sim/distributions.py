@@ -7,6 +7,7 @@ In YAML a distribution is a one-key mapping naming it, e.g.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -16,9 +17,12 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetJsonSchemaHandler,
     Tag,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -332,11 +336,50 @@ def _time(value: Any) -> Any:
     return value
 
 
+#: distributions whose listed values must all lie within a parameter's bounds
+_BOUNDED_LISTS = {"Uniform": "uniform", "Triangular": "triangular", "Choice": "choice"}
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """JSON Schema bounds of a parameter, so that an editor flags a value out of range.
+
+    Validation itself is done by :func:`within` (and the time check); this
+    only writes ``minimum``/``maximum`` into the number branch of the emitted
+    schema, and into the lists of values of the distributions that list them.
+    """
+
+    minimum: float
+    maximum: float
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Add the bounds to the schema pydantic generates."""
+        schema = handler(core_schema)
+        limits: dict[str, float] = {}
+        if math.isfinite(self.minimum):
+            limits["minimum"] = self.minimum
+        if math.isfinite(self.maximum):
+            limits["maximum"] = self.maximum
+        branches = schema.get("oneOf", [])
+        for i, branch in enumerate(branches):
+            if branch.get("type") == "number":
+                branch.update(limits)
+            if "$ref" not in branch:
+                continue
+            title = handler.resolve_ref_schema(branch).get("title")
+            if title in _BOUNDED_LISTS:
+                values = {"properties": {_BOUNDED_LISTS[title]: {"items": limits}}}
+                branches[i] = {"allOf": [branch, values]}
+        return schema
+
+
 def _never_tag(value: Any) -> str | None:
     return "never" if value == NEVER else _param_tag(value)
 
 
-Hours = Annotated[Param, AfterValidator(_time)]
+Hours = Annotated[Param, AfterValidator(_time), Bounds(0.0, MAX_HOURS)]
 #: A time, or ``never`` (a patience that never runs out, an event that never happens).
 HoursOrNever = Annotated[
     Annotated[Literal["never"], Tag("never")] | _Value,
@@ -346,9 +389,10 @@ HoursOrNever = Annotated[
         custom_error_message=f"expected never, a number or {_DISTRIBUTIONS}",
     ),
     AfterValidator(_time),
+    Bounds(0.0, MAX_HOURS),
 ]
-Probability = Annotated[Param, within(0.0, 1.0, "a probability")]
-NonNegative = Annotated[Param, within(0.0, math.inf, "this value")]
+Probability = Annotated[Param, within(0.0, 1.0, "a probability"), Bounds(0.0, 1.0)]
+NonNegative = Annotated[Param, within(0.0, math.inf, "this value"), Bounds(0.0, math.inf)]
 
 
 def draw(

@@ -5,22 +5,46 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from sim.errors import InputError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    stderr: Console
+
 T = TypeVar("T")
-stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # ":100:" is a line
 EXIT_INPUT = 2
+
+
+@cache
+def _stderr() -> Console:
+    # rich is loaded on first use: ``validate`` and ``schema`` start faster without it
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # ":100:" is a line
+
+
+def __getattr__(name: str) -> Any:
+    """``stderr``, the rich console of the commands, made on first use."""
+    if name == "stderr":
+        return _stderr()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _error(message: str) -> None:
+    """One ``error:`` line on stderr (bold red on a terminal)."""
+    typer.secho("error:", fg="red", bold=True, err=True, nl=False)
+    typer.echo(f" {message}", err=True)
 
 
 def fail(message: str) -> typer.Exit:
     """Print an error and return the exit to raise (status 2)."""
-    stderr.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+    _error(message)
     return typer.Exit(EXIT_INPUT)
 
 
@@ -39,9 +63,7 @@ def user_errors() -> Iterator[None]:
 def print_problems(exc: InputError) -> None:
     """One located line per problem on stderr."""
     for p in exc.problems:
-        stderr.print(
-            f"[bold red]error:[/] {escape(str(p).lstrip(': '))}", markup=True, highlight=False
-        )
+        _error(str(p).lstrip(": "))
 
 
 def show_progress() -> bool:

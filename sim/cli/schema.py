@@ -13,13 +13,14 @@ def schema(
     kind: str = typer.Option("scenario", help="File kind: scenario, sweep or observations."),
 ) -> None:
     """Print the JSON Schema of a file kind (point your editor's YAML plugin at it)."""
-    from sim.observations import ObservationsFile
-    from sim.sweeps import SweepFile
-
     if kind == "scenario":
         out = json_schema()
     elif kind in ("sweep", "observations"):
-        model = SweepFile if kind == "sweep" else ObservationsFile
+        # loaded only for these kinds: the sweep module brings the engine with it
+        if kind == "sweep":
+            from sim.sweeps import SweepFile as model
+        else:
+            from sim.observations import ObservationsFile as model  # type: ignore[assignment]
         out = model.model_json_schema()
         out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         out["title"] = f"stancesim {kind}"

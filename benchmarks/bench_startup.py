@@ -1,0 +1,77 @@
+"""Start-up cost of the command line, above ``python -c 'import numpy, pydantic'``.
+
+Runs each command in a fresh process, several times, interleaved (so a load
+change on the machine hits all of them alike), and prints the median wall time
+and CPU time (user + system) of each, and of each command minus the baseline::
+
+    python benchmarks/bench_startup.py            # 7 rounds
+    python benchmarks/bench_startup.py --rounds 15
+
+Budget (issue 14, item 4): ``validate`` within 0.25 s of wall time above the
+baseline, ``run -n 1`` within 0.45 s. To see where the time goes::
+
+    python -X importtime -m sim validate scenarios/bench_770.yaml 2>&1 | sort -t'|' -k2 -n
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = str(ROOT / "scenarios" / "bench_770.yaml")
+COMMANDS: dict[str, list[str]] = {
+    "baseline (import numpy, pydantic)": [sys.executable, "-c", "import numpy, pydantic"],
+    "validate bench_770": [sys.executable, "-m", "sim", "validate", BENCH],
+    "run -n 1 bench_770": [sys.executable, "-m", "sim", "run", BENCH, "-n", "1"],
+}
+BUDGET = {"validate bench_770": 0.25, "run -n 1 bench_770": 0.45}
+
+
+def once(cmd: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one run of ``cmd`` (its output is discarded)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=ROOT, env=os.environ.copy())
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def main() -> None:
+    """Measure and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    walls: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    cpus: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    for cmd in COMMANDS.values():  # warm the file cache; not counted
+        once(cmd)
+    for _ in range(args.rounds):
+        for name, cmd in COMMANDS.items():
+            wall, cpu = once(cmd)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    base = "baseline (import numpy, pydantic)"
+    base_wall = statistics.median(walls[base])
+    base_cpu = statistics.median(cpus[base])
+    print(f"median of {args.rounds} interleaved rounds, seconds")
+    print(f"{'command':36} {'wall':>7} {'cpu':>7} {'+wall':>7} {'+cpu':>7} {'budget':>7}")
+    for name in COMMANDS:
+        wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
+        budget = f"{BUDGET[name]:.2f}" if name in BUDGET else ""
+        print(
+            f"{name:36} {wall:7.3f} {cpu:7.3f} {wall - base_wall:+7.3f} "
+            f"{cpu - base_cpu:+7.3f} {budget:>7}"
+        )
+
+
+if __name__ == "__main__":
+    main()

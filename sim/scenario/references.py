@@ -1,0 +1,475 @@
+"""References between the objects of a scenario, checked on the raw mapping.
+
+Each checker does one job and yields ``(field path, message)`` pairs. They read
+the data as it came from the file, not the validated models, so they run even
+when other fields fail the schema and every problem is reported in one pass.
+A part too broken to read (positions that are not a list, an agent of an
+unknown kind) is skipped here: the schema already reports it, and guessing
+would only add errors that are not the user's.
+
+:func:`check_references` runs them all; it is called by the loader through
+``Scenario``'s wrap validator, so ``Scenario.model_validate`` runs it too.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeGuard
+
+from sim.scenario.base import PARAM_RANGES, UNRESOLVED
+from sim.scenario.schema_rules import (
+    AveragingRule,
+    FixedRule,
+    HazardRule,
+    LogisticRule,
+    ScheduledRule,
+    ThresholdRule,
+)
+from sim.scenario.signal_graph import signal_chains
+
+Loc = tuple[str | int, ...]
+Found = Iterator[tuple[Loc, str]]
+
+#: the fields of each rule kind (the parameters an event may change among them)
+RULE_PARAMS: dict[str, set[str]] = {
+    str(getattr(cls.model_fields["kind"].annotation, "__args__", ("",))[0]): set(cls.model_fields)
+    for cls in (FixedRule, ScheduledRule, ThresholdRule, HazardRule, LogisticRule, AveragingRule)
+}
+_RULE_CLASS = {
+    "threshold": "ThresholdRule",
+    "hazard": "HazardRule",
+    "logistic": "LogisticRule",
+}
+_AGENT_KINDS = ("individual", "population", "source", "group")
+
+
+def _map(value: Any) -> dict[str, Any]:
+    return {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _names(value: Any) -> list[str] | None:
+    """A list of names, or None when it is not one (the schema reports that)."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
+def unknown(loc: Loc, what: str, name: Any, known: Iterable[str]) -> tuple[Loc, str]:
+    """A reference to nothing, with the nearest known name as a hint."""
+    names = sorted(known)
+    hint = difflib.get_close_matches(str(name), names, n=1)
+    tip = f"; did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(names) or 'none'})"
+    return loc, f"unknown {what} {name!r}{tip}"
+
+
+@dataclass
+class Index:
+    """The names a scenario declares, read from its raw mapping."""
+
+    agents: dict[str, dict[str, Any]]
+    individuals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    populations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources: set[str] = field(default_factory=set)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    signals: dict[str, Any] = field(default_factory=dict)
+    flags: set[str] = field(default_factory=set)
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tick: float | None = 1.0
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> Index:
+        """Index a scenario's raw mapping."""
+        agents = {k: _map(v) for k, v in _map(data.get("agents")).items()}
+        ix = cls(agents=agents)
+        for aid, a in agents.items():
+            kind = a.get("kind")
+            if kind == "individual":
+                ix.individuals[aid] = a
+            elif kind == "population":
+                ix.populations[aid] = a
+            elif kind == "source":
+                ix.sources.add(aid)
+            elif kind == "group":
+                ix.groups[aid] = a
+        ix.signals = _map(data.get("signals"))
+        ix.events = {k: _map(v) for k, v in _map(data.get("events")).items()}
+        ix.flags = set(_map(data.get("flags")))
+        ix.decisions = {k: _map(v) for k, v in _map(data.get("decisions")).items()}
+        ix.outcomes = {k: _map(v) for k, v in _map(data.get("outcomes")).items()}
+        tick = _map(data.get("clock")).get("tick", 1.0)
+        ok = _number(tick) and tick > 0
+        ix.tick = float(tick) if ok else None
+        return ix
+
+    def broken(self, name: Any) -> bool:
+        """Whether ``name`` is an agent whose kind the schema refuses (not checked here)."""
+        return (
+            isinstance(name, str)
+            and name in self.agents
+            and (self.agents[name].get("kind") not in _AGENT_KINDS)
+        )
+
+    def positions(self, agent: Mapping[str, Any]) -> list[str] | None:
+        """An agent's declared positions, or None when they cannot be read."""
+        return _names(agent.get("positions"))
+
+    def group_positions(self, group: Mapping[str, Any]) -> list[str] | None:
+        """Positions any member of a group can hold (None when a member's cannot be read)."""
+        out: set[str] = set()
+        for m in _names(group.get("members")) or []:
+            if m not in self.individuals:
+                continue
+            own = self.positions(self.individuals[m])
+            if own is None:
+                return None
+            out.update(own)
+        return sorted(out)
+
+    def averaging(self) -> list[str]:
+        """Individuals with an averaging rule (they have an opinion)."""
+        return [
+            k
+            for k, a in self.individuals.items()
+            if any(_map(r).get("kind") == "averaging" for r in _list(a.get("rules")))
+        ]
+
+
+def _position(loc: Loc, known: list[str] | None, pos: Any) -> Found:
+    if known is not None and isinstance(pos, str) and pos not in known:
+        yield unknown(loc, "position", pos, known)
+
+
+def _signal(ix: Index, loc: Loc, name: Any) -> Found:
+    if isinstance(name, str) and name not in ix.signals:
+        yield unknown(loc, "signal", name, ix.signals)
+
+
+def _multiple(loc: Loc, every: Any, tick: float | None) -> Found:
+    if tick is None or not _number(every) or every <= 0:
+        return  # the schema reports a bad number
+    k = every / tick
+    if not math.isfinite(k):
+        return
+    if abs(k - round(k)) > 1e-9 or round(k) < 1:
+        what = "shorter than one tick" if round(k) < 1 else "not a whole number of ticks"
+        yield loc, f"every {float(every)} is {what} of {tick}"
+
+
+# ------------------------------------------------------------------ checkers
+def reserved_names(ix: Index) -> Found:
+    """Signals named like agents; an outcome named like "no outcome"."""
+    for name in sorted(set(ix.signals) & set(ix.agents)):
+        yield ("signals", name), f"signal {name!r} has the same name as an agent"
+    if UNRESOLVED in ix.outcomes:
+        yield ("outcomes", UNRESOLVED), f"{UNRESOLVED!r} is reserved for no outcome"
+
+
+def group_members(ix: Index) -> Found:
+    """Members of groups are individuals, each listed once."""
+    for gid, g in ix.groups.items():
+        members = _names(g.get("members"))
+        if members is None:
+            continue
+        for i, m in enumerate(members):
+            if m not in ix.individuals and not ix.broken(m):
+                yield unknown(("agents", gid, "members", i), "individual", m, ix.individuals)
+        if len(set(members)) != len(members):
+            yield ("agents", gid, "members"), "a member is listed twice"
+
+
+def _rule(ix: Index, loc: Loc, agent: Mapping[str, Any], rule: Any, individual: bool) -> Found:
+    rule = _map(rule)
+    if rule.get("kind") == "fixed" or not rule:
+        return
+    positions = ix.positions(agent)
+    to, src = rule.get("to"), rule.get("from")
+    yield from _position((*loc, "to"), positions, to)
+    yield from _position((*loc, "from"), positions, src)
+    start = src if src is not None else agent.get("initial")
+    if isinstance(to, str) and start == to:
+        yield (*loc, "to"), f"rule switches from {start!r} to itself"
+    for name in ("support", "pressure"):
+        yield from _signal(ix, (*loc, name), rule.get(name))
+    if rule.get("kind") == "averaging":
+        for key in _map(rule.get("weights")):
+            if key not in ix.individuals and key not in ix.signals and not ix.broken(key):
+                known = [*ix.individuals, *ix.signals]
+                yield unknown((*loc, "weights", key), "individual or signal", key, known)
+    if individual and isinstance(rule.get("threshold"), list):
+        yield (*loc, "threshold"), "a list of thresholds is for populations only"
+
+
+def rules(ix: Index) -> Found:
+    """Positions and signals that rules name; a population's rule starts from its initial."""
+    for aid, a in ix.individuals.items():
+        for i, rule in enumerate(_list(a.get("rules"))):
+            yield from _rule(ix, ("agents", aid, "rules", i), a, rule, individual=True)
+    for aid, a in ix.populations.items():
+        rule = _map(a.get("rule"))
+        yield from _rule(ix, ("agents", aid, "rule"), a, rule, individual=False)
+        src, initial = rule.get("from"), a.get("initial")
+        if src is not None and isinstance(initial, str) and src != initial:
+            yield (
+                ("agents", aid, "rule", "from"),
+                f"a population's rule starts from its initial position {initial!r}",
+            )
+
+
+def _term(ix: Index, loc: Loc, term: Mapping[str, Any]) -> Found:
+    if "fraction" in term:
+        name = term["fraction"]
+        if not isinstance(name, str):
+            return
+        if name in ix.populations:
+            known = ix.positions(ix.populations[name])
+            yield from _position((*loc, "position"), known, term.get("position"))
+        elif name in ix.groups:
+            known = ix.group_positions(ix.groups[name])
+            yield from _position((*loc, "position"), known, term.get("position"))
+        elif not ix.broken(name):
+            known = [*ix.populations, *ix.groups]
+            yield unknown((*loc, "fraction"), "population or group", name, known)
+    elif "agent" in term:
+        name = term["agent"]
+        if not isinstance(name, str):
+            return
+        if name in ix.individuals:
+            known = ix.positions(ix.individuals[name])
+            yield from _position((*loc, "position"), known, term.get("position"))
+        elif not ix.broken(name):
+            yield unknown((*loc, "agent"), "individual", name, ix.individuals)
+    elif "opinion" in term:
+        averaging = ix.averaging()
+        name = term["opinion"]
+        if isinstance(name, str) and name not in averaging and not ix.broken(name):
+            yield unknown((*loc, "opinion"), "averaging individual", name, averaging)
+    elif "flag" in term:
+        flags = ix.flags | set(ix.events)
+        if isinstance(term["flag"], str) and term["flag"] not in flags:
+            yield unknown((*loc, "flag"), "flag or event", term["flag"], flags)
+    elif "curve" in term:
+        name = term["curve"]
+        if isinstance(name, str) and name not in ix.sources and not ix.broken(name):
+            yield unknown((*loc, "curve"), "source", name, ix.sources)
+    elif "signal" in term:
+        yield from _signal(ix, (*loc, "signal"), term["signal"])
+
+
+def signal_terms(ix: Index) -> Found:
+    """What each term of a signal names exists, with the position it names."""
+    for sid, terms in ix.signals.items():
+        for i, t in enumerate(_list(terms)):
+            yield from _term(ix, ("signals", sid, i), _map(t))
+
+
+def signal_chain(ix: Index) -> Found:
+    """Signals referring to signals form no cycle and no chain too long to evaluate."""
+    yield from signal_chains(ix.signals)
+
+
+def event_triggers(ix: Index) -> Found:
+    """A ``when`` names a signal; an ``every`` is a whole number of ticks."""
+    for eid, e in ix.events.items():
+        trigger = _map(e.get("trigger"))
+        loc: Loc = ("events", eid, "trigger")
+        if trigger.get("kind") == "when":
+            condition = _map(trigger.get("condition"))
+            yield from _signal(ix, (*loc, "condition", "signal"), condition.get("signal"))
+        elif trigger.get("kind") == "every":
+            yield from _multiple((*loc, "every"), trigger.get("every"), ix.tick)
+
+
+def _rules_of(ix: Index, agent_id: str) -> list[dict[str, Any]]:
+    if agent_id in ix.individuals:
+        return [_map(r) for r in _list(ix.individuals[agent_id].get("rules"))]
+    return [_map(ix.populations[agent_id].get("rule"))]
+
+
+def _param_effect(ix: Index, loc: Loc, effect: Mapping[str, Any]) -> Found:
+    """An ``offset`` or ``change`` names an agent, a rule and a parameter it has."""
+    agent_id = effect.get("agent")
+    if not isinstance(agent_id, str) or (
+        agent_id not in ix.individuals and agent_id not in ix.populations
+    ):
+        if isinstance(agent_id, str) and not ix.broken(agent_id):
+            known = [*ix.individuals, *ix.populations]
+            yield unknown((*loc, "agent"), "individual or population", agent_id, known)
+        return
+    rules = _rules_of(ix, agent_id)
+    index = effect.get("rule")
+    if _number(index) and index >= len(rules):
+        yield (*loc, "rule"), f"agent {agent_id!r} has {len(rules)} rule(s), no index {index}"
+        return
+    chosen = [rules[index]] if isinstance(index, int) and 0 <= index < len(rules) else rules
+    param = effect.get("param") if effect.get("kind") == "change" else None
+    name = param if isinstance(param, str) else "offset"
+    kinds = [k if isinstance(k, str) else "" for k in (r.get("kind") for r in chosen)]
+    if all(k in RULE_PARAMS for k in kinds) and not any(name in RULE_PARAMS[k] for k in kinds):
+        where = (*loc, "param" if param else "agent")
+        yield where, f"no rule of {agent_id!r} has a parameter {name!r}"
+    if agent_id in ix.populations and name == "threshold":
+        yield (*loc, "param"), "a population's thresholds are per individual and cannot be changed"
+    if effect.get("kind") == "change":
+        yield from _param_range(loc, agent_id, name, kinds, effect)
+
+
+def _param_range(
+    loc: Loc, agent_id: str, name: str, kinds: list[Any], effect: Mapping[str, Any]
+) -> Found:
+    """A ``change`` that sets a bounded parameter keeps it in its range."""
+    new, scale = effect.get("set"), effect.get("scale")
+    for kind in kinds:
+        bounds = PARAM_RANGES.get((_RULE_CLASS.get(str(kind), ""), name))
+        if bounds is None:
+            continue
+        lo, hi = bounds
+        span = f"[{lo:g}, {hi:g}]".replace("inf", "∞")
+        if _number(new) and not lo <= new <= hi:
+            yield (*loc, "set"), f"{name} of {agent_id!r} must lie in {span}, got {float(new)}"
+            return
+        if _number(scale) and scale < 0:
+            yield (
+                (*loc, "scale"),
+                f"{name} of {agent_id!r} must lie in {span}; "
+                f"a negative scale {float(scale)} leaves it",
+            )
+            return
+
+
+def _number(value: Any) -> TypeGuard[float]:
+    """A finite number (the schema reports anything else)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def event_effects(ix: Index) -> Found:
+    """Flags, agents, rules, parameters and positions that effects name."""
+    for eid, e in ix.events.items():
+        for i, raw in enumerate(_list(e.get("effects"))):
+            effect, loc = _map(raw), ("events", eid, "effects", i)
+            kind = effect.get("kind")
+            if kind == "set_flag":
+                flag = effect.get("flag")
+                if isinstance(flag, str) and flag not in ix.flags:
+                    yield unknown((*loc, "flag"), "declared flag", flag, ix.flags)
+            elif kind in ("offset", "change"):
+                yield from _param_effect(ix, loc, effect)
+            elif kind == "force":
+                agent_id = effect.get("agent")
+                if not isinstance(agent_id, str):
+                    continue
+                if agent_id in ix.individuals:
+                    known = ix.positions(ix.individuals[agent_id])
+                    yield from _position((*loc, "position"), known, effect.get("position"))
+                elif not ix.broken(agent_id):
+                    yield unknown((*loc, "agent"), "individual", agent_id, ix.individuals)
+
+
+def decisions(ix: Index) -> Found:
+    """The group, event, motion, absent positions, vetoes and quorum of each decision."""
+    for did, d in ix.decisions.items():
+        loc: Loc = ("decisions", did)
+        group_id = d.get("group")
+        on = d.get("on")
+        if isinstance(on, str) and on not in ix.events:
+            yield unknown((*loc, "on"), "event", on, ix.events)
+        yield from _multiple(
+            (*loc, "schedule", "every"), _map(d.get("schedule")).get("every"), ix.tick
+        )
+        if not isinstance(group_id, str):
+            continue
+        if group_id not in ix.groups:
+            if not ix.broken(group_id):
+                yield unknown((*loc, "group"), "group", group_id, ix.groups)
+            continue
+        group = ix.groups[group_id]
+        known = ix.group_positions(group)
+        motion = d.get("motion")
+        yield from _position((*loc, "motion"), known, motion)
+        absent = _list(d.get("absent"))
+        for i, p in enumerate(absent):
+            yield from _position((*loc, "absent", i), known, p)
+        if isinstance(motion, str) and motion in absent:
+            yield (*loc, "absent"), f"the motion {motion!r} cannot also be an absent position"
+        members = _names(group.get("members"))
+        if members is None:
+            continue
+        for i, v in enumerate(_list(d.get("veto"))):
+            if isinstance(v, str) and v not in members:
+                yield unknown((*loc, "veto", i), f"member of {group_id!r}", v, members)
+        at_least = _map(d.get("quorum")).get("at_least")
+        if _number(at_least) and at_least > len(members):
+            yield (
+                (*loc, "quorum", "at_least"),
+                f"quorum {at_least} is larger than group {group_id!r} ({len(members)} members)",
+            )
+
+
+def _outcome_trigger(ix: Index, loc: Loc, trigger: Mapping[str, Any]) -> Found:
+    kind = trigger.get("kind")
+    if kind == "decision":
+        name = trigger.get("decision")
+        if isinstance(name, str) and name not in ix.decisions:
+            yield unknown((*loc, "decision"), "decision", name, ix.decisions)
+    elif kind == "deadline" and trigger.get("patience") is not None:
+        who = trigger["patience"]
+        names = [who] if isinstance(who, str) else _names(who) or []
+        patient = [k for k, v in ix.individuals.items() if v.get("patience") is not None]
+        for n, name in enumerate(names):
+            if name not in patient:
+                yield unknown((*loc, "patience", n), "individual with a patience", name, patient)
+    elif kind == "condition":
+        yield from _signal(
+            ix, (*loc, "condition", "signal"), _map(trigger.get("condition")).get("signal")
+        )
+    elif kind == "event":
+        name = trigger.get("event")
+        if isinstance(name, str) and name not in ix.events:
+            yield unknown((*loc, "event"), "event", name, ix.events)
+
+
+def outcomes(ix: Index) -> Found:
+    """What each outcome's trigger (or list of triggers) names exists."""
+    for oid, o in ix.outcomes.items():
+        trigger = o.get("trigger")
+        loc: Loc = ("outcomes", oid, "trigger")
+        if isinstance(trigger, list):
+            for k, t in enumerate(trigger):
+                yield from _outcome_trigger(ix, (*loc, k) if len(trigger) > 1 else loc, _map(t))
+        else:
+            yield from _outcome_trigger(ix, loc, _map(trigger))
+
+
+CHECKERS: tuple[Callable[[Index], Found], ...] = (
+    reserved_names,
+    group_members,
+    rules,
+    signal_terms,
+    signal_chain,
+    event_triggers,
+    event_effects,
+    decisions,
+    outcomes,
+)
+
+
+def check_references(data: Mapping[str, Any] | Any) -> list[tuple[Loc, str]]:
+    """Every reference to something that does not exist, as ``(field path, message)`` pairs.
+
+    Parameters
+    ----------
+    data : mapping or Scenario
+        A scenario's raw mapping (as read from YAML), or a validated scenario.
+    """
+    if not isinstance(data, Mapping):
+        data = data.canonical()
+    ix = Index.of(data)
+    return [problem for checker in CHECKERS for problem in checker(ix)]

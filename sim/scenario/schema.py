@@ -1,0 +1,231 @@
+"""The scenario file: clock, agents and the :class:`Scenario` model itself.
+
+Every "kind" is a tagged union (``kind: Literal[...]``) with ``extra="forbid"``;
+intra-object rules live in ``model_validator(mode="after")``. References between
+objects (agents, groups, positions, signals, events) are checked by
+:mod:`sim.scenario.references` on the raw mapping, from a wrap validator of
+:class:`Scenario`, so that ``Scenario.model_validate`` cannot skip them and
+their problems come together with the schema's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from sim.distributions import MAX_HOURS, MIN_TICK, HoursOrNever
+from sim.scenario.base import MAX_POSITIONS, MAX_TICKS, Id, Strict
+from sim.scenario.references import check_references
+from sim.scenario.schema_events import Decision, Event, Outcome, Term
+from sim.scenario.schema_rules import Curve, IndividualRule, PopulationRule, ThresholdRule
+
+
+# --------------------------------------------------------------------- clock
+class Clock(Strict):
+    """Simulated time: ticks of ``tick`` hours up to ``horizon`` hours."""
+
+    start: datetime | None = Field(
+        None, description="Wall-clock time of t = 0, with a time zone (results then show dates)."
+    )
+    timezone: str | None = Field(
+        None, description="IANA zone for showing dates, e.g. America/Los_Angeles."
+    )
+    tick: float = Field(1.0, ge=MIN_TICK, description="Length of one tick in hours.")
+    horizon: float = Field(
+        gt=0,
+        le=MAX_HOURS,
+        description=f"Simulated hours; a multiple of tick, at most {MAX_TICKS} ticks.",
+    )
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("start needs a time zone, e.g. 2023-11-17T12:00:00-08:00")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _whole_ticks(self) -> Clock:
+        ticks = self.horizon / self.tick
+        if ticks < 1 - 1e-9:
+            raise ValueError(f"tick {self.tick} is longer than the horizon {self.horizon}")
+        if abs(ticks - round(ticks)) > 1e-9:
+            raise ValueError(
+                f"horizon {self.horizon} is not a whole number of ticks of {self.tick}"
+            )
+        if round(ticks) > MAX_TICKS:
+            raise ValueError(
+                f"horizon {self.horizon} h in ticks of {self.tick} h is {round(ticks)} ticks; "
+                f"at most {MAX_TICKS} are allowed (use a longer tick)"
+            )
+        if self.start is not None:
+            try:
+                end = self.start + timedelta(hours=self.horizon + 24)
+                if self.timezone is not None:
+                    end.astimezone(ZoneInfo(self.timezone))
+            except (OverflowError, ValueError):
+                raise ValueError(
+                    f"start {self.start.isoformat()} plus the horizon {self.horizon} h "
+                    "is past the year 9999"
+                ) from None
+        return self
+
+    @property
+    def n_ticks(self) -> int:
+        """Number of ticks in the horizon."""
+        return round(self.horizon / self.tick)
+
+
+# -------------------------------------------------------------------- agents
+class _Positions(Strict):
+    positions: list[Id] = Field(
+        min_length=1, max_length=MAX_POSITIONS, description="Declared stances."
+    )
+    initial: str = Field(description="Stance at t = 0.")
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _initial_declared(self) -> _Positions:
+        if len(set(self.positions)) != len(self.positions):
+            raise ValueError(f"positions repeat a name: {self.positions}")
+        if self.initial not in self.positions:
+            raise ValueError(f"initial {self.initial!r} is not one of positions {self.positions}")
+        return self
+
+
+class Individual(_Positions):
+    """A person with a discrete stance (a board member, an executive)."""
+
+    kind: Literal["individual"]
+    rules: list[IndividualRule] = Field(
+        default_factory=list, description="Tried in order each tick; the first that fires wins."
+    )
+    patience: HoursOrNever | None = Field(
+        None, description="Hours until this person walks away, or never."
+    )
+
+
+class Population(_Positions):
+    """N exchangeable individuals (employees); the fraction in each position is observable."""
+
+    kind: Literal["population"]
+    size: int = Field(ge=1, le=100_000, description="Number of individuals N.")
+    rule: PopulationRule
+
+    @model_validator(mode="after")
+    def _list_length(self) -> Population:
+        if isinstance(self.rule, ThresholdRule) and isinstance(self.rule.threshold, list):
+            if len(self.rule.threshold) != self.size:
+                raise ValueError(
+                    f"rule.threshold lists {len(self.rule.threshold)} values for size {self.size}"
+                )
+        return self
+
+
+class Source(Strict):
+    """An exogenous pressure (investors) following a time curve."""
+
+    kind: Literal["source"]
+    curve: Curve
+    description: str | None = None
+
+
+class Group(Strict):
+    """A set of individuals that votes and is counted (the board)."""
+
+    kind: Literal["group"]
+    members: list[str] = Field(min_length=1)
+    description: str | None = None
+
+
+Agent = Annotated[Individual | Population | Source | Group, Field(discriminator="kind")]
+
+
+# ------------------------------------------------------------------ scenario
+class Scenario(Strict):
+    """A whole scenario file (``kind: scenario``)."""
+
+    kind: Literal["scenario"]
+    name: str
+    description: str | None = None
+    clock: Clock
+    agents: dict[Id, Agent] = Field(min_length=1)
+    flags: dict[Id, bool] = Field(
+        default_factory=dict, description="Declared flags, initial value."
+    )
+    signals: dict[Id, list[Term]] = Field(default_factory=dict)
+    events: dict[Id, Event] = Field(default_factory=dict)
+    decisions: dict[Id, Decision] = Field(default_factory=dict)
+    outcomes: dict[Id, Outcome] = Field(min_length=1)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _references(cls, data: Any, handler: ModelWrapValidatorHandler[Scenario]) -> Scenario:
+        """Check references on the raw mapping, and report them with the schema's problems.
+
+        They run even when fields fail the schema, so that one pass reports all.
+        """
+        try:
+            result = handler(data)
+        except ValidationError as exc:
+            found = check_references(data) if isinstance(data, dict) else []
+            if not found:
+                raise
+            raise _combined(exc, found) from None
+        if isinstance(data, dict):
+            found = check_references(data)
+            if found:
+                raise _combined(None, found)
+        return result
+
+    def canonical(self) -> dict[str, Any]:
+        """Plain-data form with every default filled in (what the hash covers)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def sha256(self) -> str:
+        """Hash of the canonical resolved scenario."""
+        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def ids(self, kind: type) -> list[str]:
+        """Ids of the agents of one class, in file order."""
+        return [k for k, a in self.agents.items() if isinstance(a, kind)]
+
+
+def _combined(
+    exc: ValidationError | None, found: list[tuple[tuple[str | int, ...], str]]
+) -> ValidationError:
+    """One error holding the schema's problems (if any) and the reference problems."""
+    details: list[InitErrorDetails] = []
+    if exc is not None:
+        for err in exc.errors(include_url=False):
+            # re-raised under its own type and message; the context is kept for the
+            # messages that read it (a kind that is not one of the tags)
+            kind = PydanticCustomError(err["type"], err["msg"], err.get("ctx"))
+            details.append(InitErrorDetails(type=kind, loc=err["loc"], input=err["input"]))
+    for loc, message in found:
+        kind = PydanticCustomError("reference", message)
+        details.append(InitErrorDetails(type=kind, loc=loc, input=None))
+    return ValidationError.from_exception_data("Scenario", details)

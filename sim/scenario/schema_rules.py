@@ -1,0 +1,158 @@
+"""Curves of sources and the rules by which agents switch position."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Annotated, Literal
+
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from sim.distributions import Hours, HoursOrNever, NonNegative, Param, Probability
+from sim.scenario.base import Strict
+
+
+# -------------------------------------------------------------------- curves
+class ConstantCurve(Strict):
+    """The same value at every time."""
+
+    kind: Literal["constant"]
+    value: Param
+
+
+class StepCurve(Strict):
+    """``before`` until time ``at``, ``after`` from then on."""
+
+    kind: Literal["step"]
+    at: Hours
+    before: Param = 0.0
+    after: Param = 1.0
+
+
+class RampCurve(Strict):
+    """Linear from ``start_value`` at ``start`` to ``end_value`` at ``end``, flat outside."""
+
+    kind: Literal["ramp"]
+    start: Hours = 0.0
+    end: Hours
+    start_value: Param = 0.0
+    end_value: Param = 1.0
+
+
+class PiecewiseCurve(Strict):
+    """Linear interpolation between ``[time, value]`` points, flat outside them."""
+
+    kind: Literal["piecewise"]
+    points: list[tuple[float, float]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> PiecewiseCurve:
+        times = [t for t, _ in self.points]
+        if any(b <= a for a, b in itertools.pairwise(times)):
+            raise ValueError(f"points need strictly increasing times, got {times}")
+        return self
+
+
+Curve = Annotated[
+    ConstantCurve | StepCurve | RampCurve | PiecewiseCurve, Field(discriminator="kind")
+]
+
+
+# --------------------------------------------------------------------- rules
+class _Transition(Strict):
+    to: str = Field(description="Position the rule switches to.")
+    from_: str | None = Field(
+        None, alias="from", description="Position it switches from (default: initial)."
+    )
+
+
+class FixedRule(Strict):
+    """Never switches."""
+
+    kind: Literal["fixed"]
+
+
+class ScheduledRule(_Transition):
+    """Switches at a fixed or random time (first tick >= it)."""
+
+    kind: Literal["scheduled"]
+    at: HoursOrNever
+
+
+class ThresholdRule(_Transition):
+    """Granovetter: switch when support + offset >= own threshold (1e-9 tolerance)."""
+
+    kind: Literal["threshold"]
+    support: str = Field(description="Name of the signal that is compared with the threshold.")
+    threshold: Annotated[
+        Annotated[Param, Tag("param")] | Annotated[list[float], Tag("list")],
+        Discriminator(lambda v: "list" if isinstance(v, list) else "param"),
+    ] = Field(description="Threshold; in a population drawn per individual, or a list of N values.")
+    spontaneous: Probability = Field(0.0, description="Per-hour probability of switching anyway.")
+    offset: float = Field(0.0, description="Added to the support.")
+    reversible: bool = Field(False, description="Switch back when support falls below threshold.")
+
+    @model_validator(mode="after")
+    def _reversible_spontaneous(self) -> ThresholdRule:
+        if self.reversible and self.spontaneous != 0.0:
+            raise ValueError("spontaneous switching needs reversible: false")
+        return self
+
+
+class HazardRule(_Transition):
+    """Per-hour switch probability ``min(1, rate * max(0, pressure + offset - resistance))``."""
+
+    kind: Literal["hazard"]
+    pressure: str = Field(description="Name of the pressure signal.")
+    resistance: Param = Field(description="Pressure needed before switching becomes possible.")
+    rate: NonNegative = Field(description="Per-hour probability per unit of excess pressure.")
+    offset: float = Field(0.0, description="Added to the pressure.")
+    reversible: bool = Field(
+        False, description="Switch back at rate * max(0, resistance - pressure)."
+    )
+
+
+class LogisticRule(_Transition):
+    """Per-hour probability ``rate / (1 + exp(-slope * (pressure + offset - resistance)))``."""
+
+    kind: Literal["logistic"]
+    pressure: str
+    resistance: Param
+    rate: Probability = Field(description="Largest per-hour probability.")
+    slope: NonNegative = Field(10.0, description="Steepness of the logistic curve.")
+    offset: float = 0.0
+    reversible: bool = Field(
+        False, description="Switch back at rate / (1 + exp(slope * (pressure - resistance)))."
+    )
+
+
+class AveragingRule(_Transition):
+    """Friedkin-Johnsen opinion x(t+1) = s x(0) + (1 - s) sum_j w_j x_j(t); position by cut-off.
+
+    Keys of ``weights`` are individuals (their opinion: an averaging agent's x,
+    otherwise 1 when in this rule's ``to`` position, else 0) or signal names.
+    """
+
+    kind: Literal["averaging"]
+    opinion: Probability = Field(description="Initial opinion x(0) in [0, 1].")
+    stubbornness: Probability = Field(description="Weight s on the initial opinion.")
+    weights: dict[str, float] = Field(min_length=1, description="Row-stochastic weights.")
+    cutoff: float = Field(0.5, description="In the `to` position while x >= cutoff.")
+    reversible: bool = True
+
+    @model_validator(mode="after")
+    def _stochastic(self) -> AveragingRule:
+        if any(w < 0 for w in self.weights.values()):
+            raise ValueError("weights must be >= 0")
+        total = sum(self.weights.values())
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"weights must sum to 1, they sum to {total:g}")
+        return self
+
+
+IndividualRule = Annotated[
+    FixedRule | ScheduledRule | ThresholdRule | HazardRule | LogisticRule | AveragingRule,
+    Field(discriminator="kind"),
+]
+PopulationRule = Annotated[
+    FixedRule | ThresholdRule | HazardRule | LogisticRule, Field(discriminator="kind")
+]
