@@ -208,6 +208,23 @@ def batch_bytes(sc: Scenario, rows: int, record: bool = False) -> int:
     return total
 
 
+#: Memory a batch of blocks may take (:func:`blocks_per_batch`): batches of a
+#: few thousand rows pay numpy's per-call cost once for all their rows, but
+#: past a few tens of MB per batch the arrays outgrow the CPU's caches and
+#: bigger batches stop paying.
+BATCH_MEMORY = 48 * 2**20
+
+
+def blocks_per_batch(sc: Scenario, most: int, record: bool = False) -> int:
+    """How many blocks of :data:`_BLOCK` rows to advance as one batch: at most ``most``.
+
+    As many as fit in :data:`BATCH_MEMORY` (at least one): a large population
+    kept person by person, or a recording, makes for smaller batches.
+    """
+    per_block = max(1, batch_bytes(sc, _BLOCK, record))
+    return max(1, min(most, BATCH_MEMORY // per_block))
+
+
 def _block_text(sc: Scenario, rows: int, what: str = "block", of: str = "replicates") -> str:
     _, notes = _person_bytes(sc)
     detail = f" with {', '.join(notes)}" if notes else ""
