@@ -111,13 +111,14 @@ class SortedThresholds:
     ----------
     thresholds : array, shape (rows, N)
     inplace : bool
-        Reuse ``thresholds`` (a writable array of its own) for the sorted keys,
+        Reuse ``thresholds`` (a writable C-ordered array, or a view, that
+        nothing else reads) for the sorted keys,
         so that no second rows x N array is made.
     """
 
     def __init__(self, thresholds: Array, inplace: bool = False) -> None:
         if inplace:
-            a = np.require(thresholds, dtype=float, requirements=["C", "W", "O"])
+            a = np.require(thresholds, dtype=float, requirements=["C", "W"])
         else:
             a = np.array(thresholds, dtype=float)
         a.sort(axis=1)

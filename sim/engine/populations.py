@@ -76,26 +76,39 @@ class Population:
         return ""
 
 
+def _sorted_blocks(
+    thresholds: Array | list[Array], n: int, streams: Streams
+) -> tuple[list[slice], list[R.SortedThresholds]]:
+    """Each block's rows and sorted thresholds (sorted in place when drawn for it alone)."""
+    blocks = [rows for _, rows in streams.spans(n)]
+    if isinstance(thresholds, list):  # drawn block by block
+        return blocks, [R.SortedThresholds(t, inplace=True) for t in thresholds]
+    if len(blocks) == 1:
+        return blocks, [R.SortedThresholds(thresholds, inplace=True)]
+    return blocks, [R.SortedThresholds(thresholds[rows], inplace=True) for rows in blocks]
+
+
 class ThresholdPopulation(Population):
     """Irreversible thresholds against the running maximum of the support, in counts.
 
     Each block of a batch keeps its own sorted thresholds (their search keys
     depend on the block's values), so a count is exactly what the block alone
-    finds. Only rows whose running maximum rises are searched: elsewhere the
-    count reached cannot change.
+    finds. Only blocks where some row's running maximum rises are searched:
+    elsewhere the count reached cannot change.
     """
 
     ROWS = ("counts", "crossed", "spont", "running_max")
 
     def __init__(
-        self, spec: PopulationSpec, n: int, tick: float, thresholds: Array, streams: Streams
+        self,
+        spec: PopulationSpec,
+        n: int,
+        tick: float,
+        thresholds: Array | list[Array],
+        streams: Streams,
     ) -> None:
         super().__init__(spec, n, tick)
-        self.blocks = [rows for _, rows in streams.spans(n)]
-        if len(self.blocks) == 1:
-            self.sorted = [R.SortedThresholds(thresholds, inplace=True)]
-        else:
-            self.sorted = [R.SortedThresholds(thresholds[rows]) for rows in self.blocks]
+        self.blocks, self.sorted = _sorted_blocks(thresholds, n, streams)
         self.crossed = np.zeros(n, dtype=np.int64)
         self.spont = np.zeros(n, dtype=np.int64)
         self.running_max = np.full(n, -np.inf)
@@ -112,14 +125,9 @@ class ThresholdPopulation(Population):
         new_crossed = self.crossed.copy()
         if rising.any():
             for rows, st in zip(self.blocks, self.sorted, strict=True):
-                up = np.flatnonzero(rising[rows])
-                if up.size == rows.stop - rows.start:
+                if rising[rows].any():
                     reached = st.count_reached(self.running_max[rows])
                     np.maximum(new_crossed[rows], reached, out=new_crossed[rows])
-                elif up.size:
-                    at = rows.start + up
-                    reached = st.count_reached(self.running_max[at], up)
-                    new_crossed[at] = np.maximum(new_crossed[at], reached)
         p = R.per_tick(s.param[self.spec.spontaneous], self.tick)
         self.crossed, self.spont = R.threshold_population_step(
             rng.spans(len(before)), self.N, self.crossed, self.spont, new_crossed, p
@@ -134,14 +142,15 @@ class ReversibleThresholdPopulation(Population):
     """Reversible thresholds: in the target position while the support reaches them."""
 
     def __init__(
-        self, spec: PopulationSpec, n: int, tick: float, thresholds: Array, streams: Streams
+        self,
+        spec: PopulationSpec,
+        n: int,
+        tick: float,
+        thresholds: Array | list[Array],
+        streams: Streams,
     ) -> None:
         super().__init__(spec, n, tick)
-        self.blocks = [rows for _, rows in streams.spans(n)]
-        if len(self.blocks) == 1:
-            self.sorted = [R.SortedThresholds(thresholds, inplace=True)]
-        else:
-            self.sorted = [R.SortedThresholds(thresholds[rows]) for rows in self.blocks]
+        self.blocks, self.sorted = _sorted_blocks(thresholds, n, streams)
 
     def take(self, index: Array) -> None:  # noqa: D102
         super().take(index)
@@ -242,5 +251,8 @@ def make_population(
     if spec.mode == "hazard_counts":
         return HazardCountsPopulation(spec, n, tick)
     if spec.mode == "hazard_dense":
-        return HazardDensePopulation(spec, n, tick, person[spec.person])
+        resistance = person[spec.person]
+        if isinstance(resistance, list):  # drawn block by block
+            resistance = np.concatenate(resistance)
+        return HazardDensePopulation(spec, n, tick, resistance)
     return Population(spec, n, tick)

@@ -280,8 +280,11 @@ class BlockState:
 
 def _sample(d: Any, streams: Streams, n: int, tick: float) -> Any:
     """One set-up draw for ``n`` rows, each block's rows from its own stream."""
-    if d.kind == "person" and isinstance(d.value, list):
-        return d.sample(streams.generators[0], n, tick)  # fixed values: a view, nothing drawn
+    if d.kind == "person":
+        if isinstance(d.value, list):
+            return d.sample(streams.generators[0], n, tick)  # fixed values: a view, nothing drawn
+        if len(streams) > 1:  # one array per block: thresholds are sorted block by block
+            return [d.sample(g, rows.stop - rows.start, tick) for g, rows in streams.spans(n)]
     return streams.joined(n, lambda g, m: d.sample(g, m, tick))
 
 
