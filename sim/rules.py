@@ -214,7 +214,8 @@ def threshold_population_step(
                 )
     out = n - new_crossed - spontaneous
     p = np.broadcast_to(p_spontaneous, out.shape)
+    draws = (out > 0) & (p > 0)
     for g, rows in spans:
-        if np.any(p[rows] > 0) and out[rows].any():
+        if draws[rows].any():
             spontaneous[rows] += g.binomial(out[rows], p[rows])
     return new_crossed, spontaneous
