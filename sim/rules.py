@@ -214,7 +214,7 @@ def threshold_population_step(
                 )
     out = n - new_crossed - spontaneous
     p = np.broadcast_to(p_spontaneous, out.shape)
-    draws = (out > 0) & (p > 0)
+    draws = (out > 0) & ~(p <= 0)  # NaN draws, so that numpy refuses it as before
     for g, rows in spans:
         if draws[rows].any():
             spontaneous[rows] += g.binomial(out[rows], p[rows])

@@ -98,3 +98,12 @@ def test_batches_are_whole_blocks_and_a_partial_last_block_alone() -> None:
 def test_batch_blocks_must_be_positive() -> None:
     with pytest.raises(ValueError, match="batch_blocks"):
         sim.run(sim.load_scenario(BENCH), 10, seed=1, batch_blocks=0)
+
+
+def test_the_draws_skipped_would_take_nothing_from_the_stream() -> None:
+    """Blocks where nobody can move make no binomial call: numpy's call would draw nothing."""
+    g, h = np.random.default_rng(4), np.random.default_rng(4)
+    assert np.all(g.binomial(np.array([0, 0, 5, 7]), np.array([0.3, 0.0, 0.0, 0.0])) == 0)
+    assert g.bit_generator.state == h.bit_generator.state
+    with pytest.raises(ValueError):  # NaN is still refused: such rows still make the call
+        g.binomial(np.array([3]), np.array([np.nan]))

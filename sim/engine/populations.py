@@ -196,9 +196,15 @@ class HazardCountsPopulation(_Hazard):
         fwd = R.per_tick(fwd_p, self.tick)
         back = None if back_p is None else R.per_tick(back_p, self.tick)
         moved = before.copy()
+        out = self.N - before
+        # a binomial with nobody to move or a probability of 0 takes nothing from
+        # the stream: a block where no row has both makes no call (NaN still calls)
+        go_fwd = (out > 0) & ~(fwd <= 0)
+        go_back = None if back is None else (before > 0) & ~(back <= 0)
         for g, rows in rng.spans(len(before)):  # in a block's order: forward, then back
-            moved[rows] += g.binomial(self.N - before[rows], fwd[rows])
-            if back is not None:
+            if go_fwd[rows].any():
+                moved[rows] += g.binomial(out[rows], fwd[rows])
+            if back is not None and go_back is not None and go_back[rows].any():
                 moved[rows] -= g.binomial(before[rows], back[rows])
         return moved
 
