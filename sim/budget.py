@@ -208,6 +208,8 @@ def batch_bytes(sc: Scenario, rows: int, record: bool = False) -> int:
     return total
 
 
+#: Most blocks the runner advances as one batch (``sim.runner.BATCH_BLOCKS``).
+MAX_BATCH_BLOCKS = 8
 #: Memory a batch of blocks may take (:func:`blocks_per_batch`): batches of a
 #: few thousand rows pay numpy's per-call cost once for all their rows, but
 #: past a few tens of MB per batch the arrays outgrow the CPU's caches and
@@ -240,10 +242,12 @@ def estimate_run(sc: Scenario, replicates: int, jobs: int = 1, record: bool = Fa
     """``stancesim run``: blocks in ``jobs`` processes, results and trajectories here."""
     ticks = sc.clock.n_ticks
     workers = max(1, min(jobs, math.ceil(replicates / _BLOCK)))
-    block = batch_bytes(sc, _BLOCK, record)
+    blocks = min(blocks_per_batch(sc, MAX_BATCH_BLOCKS, record), math.ceil(replicates / _BLOCK))
+    block = batch_bytes(sc, _BLOCK * blocks, record)
     results = replicates * _result_bytes(sc)
+    what = _block_text(sc, _BLOCK * blocks, "batch" if blocks > 1 else "block")
     parts = [
-        f"{format_bytes(block)} for {_block_text(sc, _BLOCK)}"
+        f"{format_bytes(block)} for {what}"
         + (f" in each of {workers} workers" if workers > 1 else ""),
         f"{format_bytes(results)} for the results of {replicates:,} replicates",
     ]

@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from sim.budget import blocks_per_batch
+from sim.budget import MAX_BATCH_BLOCKS, blocks_per_batch
 from sim.engine import BlockResult, ProcessFn, Streams, Tracer, World, simulate_block
 from sim.executors import make_executor
 from sim.plan import Plan, compile_plan
-from sim.results import RunResult
+from sim.results import RunResult, TrajectoryWriter, run_metadata
 from sim.scenario import Scenario, load_scenario
 from sim.seeds import block_rng, fresh_seed, process_rng
 
@@ -37,7 +38,7 @@ from sim.seeds import block_rng, fresh_seed, process_rng
 BLOCK_SIZE = 512
 #: Most seed blocks advanced together as one batch (an internal knob: results
 #: never depend on it; see the module docstring for how it was chosen).
-BATCH_BLOCKS = 8
+BATCH_BLOCKS = MAX_BATCH_BLOCKS
 
 Array = np.ndarray[Any, Any]
 
@@ -211,19 +212,45 @@ def run(
         (scenario, seed, first, blocks, rows, record, procs)
         for first, blocks, rows in batches(replicates, batch_blocks, jobs)
     ]
-    results: list[BlockResult] = []
-    with make_executor(min(jobs, len(tasks))) as executor:
-        for res in executor.map_unordered(_run_batch_args, tasks):
-            results.append(res)
-            if progress:
-                progress(len(res.outcome))
-    results.sort(key=lambda r: r.index)
     provenance = None
     if procs:
         from sim.userprocesses import provenance as where_from
 
         provenance = where_from(procs)
-    return combine(scenario, seed, replicates, results, provenance)
+    writer = None
+    if record:
+        plan = _plan(scenario)
+        meta = run_metadata(scenario, seed, provenance)
+        writer = TrajectoryWriter(scenario, plan.individuals, meta)
+    results: list[BlockResult] = []
+    waiting: dict[int, BlockResult] = {}  # finished out of order, trajectories not yet written
+    try:
+        with make_executor(min(jobs, len(tasks))) as executor:
+            for res in executor.map_unordered(_run_batch_args, tasks):
+                if progress:
+                    progress(len(res.outcome))
+                if writer is None:
+                    results.append(res)
+                    continue
+                waiting[res.index] = res
+                next_block = _after(results[-1]) if results else 0
+                while next_block in waiting:
+                    part = waiting.pop(next_block)
+                    writer.add(part.trajectories)  # streamed: memory stays flat
+                    results.append(replace(part, trajectories=None))
+                    next_block = _after(part)
+        trajectories = writer.close() if writer is not None else None
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    results.sort(key=lambda r: r.index)
+    return combine(scenario, seed, replicates, results, provenance, trajectories)
+
+
+def _after(part: BlockResult) -> int:
+    """Index of the block after the blocks of ``part``."""
+    return part.index + math.ceil(len(part) / BLOCK_SIZE)
 
 
 def combine(
@@ -232,11 +259,16 @@ def combine(
     replicates: int,
     parts: list[BlockResult],
     processes: list[dict[str, Any]] | None = None,
+    trajectories: Mapping[str, Array] | None = None,
 ) -> RunResult:
-    """Join block (or batch) results, in block order, into one run result."""
+    """Join block (or batch) results, in block order, into one run result.
+
+    ``trajectories``, when given, were streamed already; otherwise the parts'
+    are joined.
+    """
     plan = _plan(scenario)
-    traj = None
-    if parts and parts[0].trajectories is not None:
+    traj = trajectories
+    if traj is None and parts and parts[0].trajectories is not None:
         keys = list(parts[0].trajectories)
         traj = {
             k: np.concatenate([p.trajectories[k] for p in parts if p.trajectories]) for k in keys
