@@ -69,8 +69,8 @@ _KEPT = 9
 #: Bytes per replicate of a finished run held for its summary and files.
 _RESULT_BASE, _RESULT_PER_AGENT = 512, 64
 #: Bytes per recorded value and replicate-tick: the block's history, its
-#: stacked copy and the table built from it; in the parent, the blocks' parts,
-#: their concatenation and the Arrow table that is written.
+#: stacked copy and the table built from it; in the parent, a batch's part and
+#: the Arrow table written from it (trajectories are streamed to Parquet).
 _RECORD_WORKER, _RECORD_PARENT = 24, 24
 #: Bytes per sweep point held by the parent (values, row, points table).
 _POINT_BASE, _POINT_PER_COLUMN = 256, 24
@@ -253,8 +253,16 @@ def estimate_run(sc: Scenario, replicates: int, jobs: int = 1, record: bool = Fa
     ]
     memory = workers * block + results
     if record:
-        traj = replicates * ticks * _RECORD_PARENT * (_recorded_columns(sc) + 2)
-        parts.append(f"{format_bytes(traj)} for the trajectories ({replicates * ticks:,} rows)")
+        # streamed to Parquet in replicate order as batches finish: the parent
+        # holds the batch being written and those that finished ahead of it
+        # (the executor keeps at most 4 per worker in flight)
+        batch_rows = min(replicates, _BLOCK * blocks)
+        held = min(math.ceil(replicates / batch_rows), 4 * workers + 1 if workers > 1 else 1)
+        traj = held * batch_rows * ticks * _RECORD_PARENT * (_recorded_columns(sc) + 2)
+        parts.append(
+            f"{format_bytes(traj)} for the trajectories of {held * batch_rows:,} replicates "
+            "on their way to Parquet"
+        )
         memory += traj
     work_text = f"{replicates:,} replicates x {ticks:,} ticks"
     return Estimate(memory, replicates * ticks, parts, work_text)
