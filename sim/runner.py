@@ -12,6 +12,30 @@ finish. Users' processes draw from a stream of their own per block,
 ``SeedSequence(seed, spawn_key=(b, 1))`` (:func:`sim.seeds.process_rng`), so
 that they never change the model's draws. Every stream is derived in
 :mod:`sim.seeds`.
+
+Batches: the seed block is the unit of the random streams, not of the work.
+Whole blocks are advanced together, up to :data:`BATCH_BLOCKS` at a time, as
+one batch on one SimPy environment (:func:`batches`), so that each tick's
+numpy calls work on thousands of rows; every draw is still made block by
+block, from the block's own stream into its rows, with the same call, size
+and order as the block alone (:class:`sim.engine.Streams`), so results never
+depend on the batch (``tests/test_golden.py`` checks every shipped scenario
+at one block per batch and at the default). A last, partial block is a
+batch of its own. The batch is also capped by memory
+(:data:`sim.budget.BATCH_MEMORY`, 48 MiB): a population kept person by
+person, or a recording, makes for fewer blocks per batch.
+
+The size was chosen by measurement (bench-770, 20,480 replicates in one
+process, replicates per CPU-second of the simulation, a loaded 2-core
+machine): 1 block per batch 5,600-6,800; 2 blocks 7,300; 4 blocks 8,600;
+8 blocks 9,300; 16 blocks 8,800; 40 blocks 9,500. Past 8 blocks (4,096 rows)
+nothing more is gained while memory keeps growing. At 7,700 employees
+(31 MB of thresholds per block) one block per batch was fastest (2,500-2,650
+against 2,300-2,400 for 2 or 4), which the memory cap gives.
+
+Trajectories (``record=True``) are streamed: each batch's part is written to
+a Parquet file as soon as the batches before it are (:class:`sim.results.
+TrajectoryWriter`), so a run holds about one batch of them, not all.
 """
 
 from __future__ import annotations
