@@ -34,8 +34,9 @@ nothing more is gained while memory keeps growing. At 7,700 employees
 against 2,300-2,400 for 2 or 4), which the memory cap gives.
 
 Trajectories (``record=True``) are streamed: each batch's part is written to
-a Parquet file as soon as the batches before it are (:class:`sim.results.
-TrajectoryWriter`), so a run holds about one batch of them, not all.
+a Parquet file as soon as the batches before it are
+(:class:`sim.results.TrajectoryWriter`), so a run holds about one batch of
+them, not all.
 """
 
 from __future__ import annotations
