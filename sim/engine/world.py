@@ -304,6 +304,10 @@ class World:
     Every reader returns one value per replicate (row) of the block, as of the
     last tick that ran; every writer takes ``where``, a boolean mask of the
     rows to change (all rows when omitted). Names are the scenario's ids.
+    A run may advance several blocks together as one batch (see
+    :mod:`sim.runner`): the rows are then the batch's, and a process runs once
+    for all of them, so a process that acts row by row (through masks, and
+    :meth:`random` for chance) gives the same results whatever the batch.
     A process that wakes at time ``t`` acts between ticks, before the phases
     of a tick at ``t``; its switches and trace lines are stamped ``t``.
 
@@ -350,7 +354,7 @@ class World:
 
     @property
     def replicates(self) -> int:
-        """Rows of the block."""
+        """Rows of the block (of the batch)."""
         return self._s.size
 
     # ----------------------------------------------------------------- reads
