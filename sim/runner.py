@@ -25,7 +25,8 @@ batch of its own. The batch is also capped by memory
 (:data:`sim.budget.BATCH_MEMORY`, 48 MiB): a population kept person by
 person, or a recording, makes for fewer blocks per batch.
 
-The size was chosen by measurement (bench-770, 20,480 replicates in one
+The size was chosen by measurement (``benchmarks/bench_batches.py``: bench-770,
+20,480 replicates in one
 process, replicates per CPU-second of the simulation, a loaded 2-core
 machine): 1 block per batch 5,600-6,800; 2 blocks 7,300; 4 blocks 8,600;
 8 blocks 9,300; 16 blocks 8,800; 40 blocks 9,500. Past 8 blocks (4,096 rows)

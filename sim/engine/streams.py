@@ -80,3 +80,16 @@ class Streams:
         if len(parts) == 1 or not isinstance(parts[0], np.ndarray):
             return parts[0]
         return np.concatenate(parts)
+
+    def sample(self, d: Any, size: int, tick: float) -> Any:
+        """A block's set-up draw (:class:`sim.plan.Draw`) for ``size`` rows, block by block.
+
+        Per-person values of several blocks stay one array per block (each
+        block sorts its own thresholds); fixed ones are a view, drawing nothing.
+        """
+        if d.kind == "person":
+            if isinstance(d.value, list):
+                return d.sample(self.generators[0], size, tick)
+            if len(self) > 1:
+                return [d.sample(g, rows.stop - rows.start, tick) for g, rows in self.spans(size)]
+        return self.joined(size, lambda g, m: d.sample(g, m, tick))

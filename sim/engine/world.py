@@ -88,7 +88,7 @@ class BlockState:
         self.k, self.t, n = 0, 0.0, size
         drawn: dict[str, list[Any]] = {kind: [None] * m for kind, m in plan.n_slots.items()}
         for d in plan.draws:  # the order of each block's first draws
-            drawn[d.kind][d.slot] = _sample(d, self.streams, n, plan.tick)
+            drawn[d.kind][d.slot] = self.streams.sample(d, n, plan.tick)
         self.param: list[Array] = drawn["param"]
         self.curve: list[Value] = drawn["curve"]
         self.due: list[Array] = drawn["tick"]
@@ -276,16 +276,6 @@ class BlockState:
         """A trace line, when the traced replicate is in ``mask`` and still running."""
         if self.tracer is not None and mask[self.tracer.row] and self.active[self.tracer.row]:
             self.tracer.say(self.t, text)
-
-
-def _sample(d: Any, streams: Streams, n: int, tick: float) -> Any:
-    """One set-up draw for ``n`` rows, each block's rows from its own stream."""
-    if d.kind == "person":
-        if isinstance(d.value, list):
-            return d.sample(streams.generators[0], n, tick)  # fixed values: a view, nothing drawn
-        if len(streams) > 1:  # one array per block: thresholds are sorted block by block
-            return [d.sample(g, rows.stop - rows.start, tick) for g, rows in streams.spans(n)]
-    return streams.joined(n, lambda g, m: d.sample(g, m, tick))
 
 
 def _take(value: Any, index: Array) -> Any:
