@@ -69,8 +69,8 @@ _KEPT = 9
 #: Bytes per replicate of a finished run held for its summary and files.
 _RESULT_BASE, _RESULT_PER_AGENT = 512, 64
 #: Bytes per recorded value and replicate-tick: the block's history, its
-#: stacked copy and the table built from it; in the parent, the blocks' parts,
-#: their concatenation and the Arrow table that is written.
+#: stacked copy and the table built from it; in the parent, a batch's part and
+#: the Arrow table written from it (trajectories are streamed to Parquet).
 _RECORD_WORKER, _RECORD_PARENT = 24, 24
 #: Bytes per sweep point held by the parent (values, row, points table).
 _POINT_BASE, _POINT_PER_COLUMN = 256, 24
@@ -208,6 +208,25 @@ def batch_bytes(sc: Scenario, rows: int, record: bool = False) -> int:
     return total
 
 
+#: Most blocks the runner advances as one batch (``sim.runner.BATCH_BLOCKS``).
+MAX_BATCH_BLOCKS = 8
+#: Memory a batch of blocks may take (:func:`blocks_per_batch`): batches of a
+#: few thousand rows pay numpy's per-call cost once for all their rows, but
+#: past a few tens of MB per batch the arrays outgrow the CPU's caches and
+#: bigger batches stop paying.
+BATCH_MEMORY = 48 * 2**20
+
+
+def blocks_per_batch(sc: Scenario, most: int, record: bool = False) -> int:
+    """How many blocks of :data:`_BLOCK` rows to advance as one batch: at most ``most``.
+
+    As many as fit in :data:`BATCH_MEMORY` (at least one): a large population
+    kept person by person, or a recording, makes for smaller batches.
+    """
+    per_block = max(1, batch_bytes(sc, _BLOCK, record))
+    return max(1, min(most, BATCH_MEMORY // per_block))
+
+
 def _block_text(sc: Scenario, rows: int, what: str = "block", of: str = "replicates") -> str:
     _, notes = _person_bytes(sc)
     detail = f" with {', '.join(notes)}" if notes else ""
@@ -223,17 +242,27 @@ def estimate_run(sc: Scenario, replicates: int, jobs: int = 1, record: bool = Fa
     """``stancesim run``: blocks in ``jobs`` processes, results and trajectories here."""
     ticks = sc.clock.n_ticks
     workers = max(1, min(jobs, math.ceil(replicates / _BLOCK)))
-    block = batch_bytes(sc, _BLOCK, record)
+    blocks = min(blocks_per_batch(sc, MAX_BATCH_BLOCKS, record), math.ceil(replicates / _BLOCK))
+    block = batch_bytes(sc, _BLOCK * blocks, record)
     results = replicates * _result_bytes(sc)
+    what = _block_text(sc, _BLOCK * blocks, "batch" if blocks > 1 else "block")
     parts = [
-        f"{format_bytes(block)} for {_block_text(sc, _BLOCK)}"
+        f"{format_bytes(block)} for {what}"
         + (f" in each of {workers} workers" if workers > 1 else ""),
         f"{format_bytes(results)} for the results of {replicates:,} replicates",
     ]
     memory = workers * block + results
     if record:
-        traj = replicates * ticks * _RECORD_PARENT * (_recorded_columns(sc) + 2)
-        parts.append(f"{format_bytes(traj)} for the trajectories ({replicates * ticks:,} rows)")
+        # streamed to Parquet in replicate order as batches finish: the parent
+        # holds the batch being written and those that finished ahead of it
+        # (the executor keeps at most 4 per worker in flight)
+        batch_rows = min(replicates, _BLOCK * blocks)
+        held = min(math.ceil(replicates / batch_rows), 4 * workers + 1 if workers > 1 else 1)
+        traj = held * batch_rows * ticks * _RECORD_PARENT * (_recorded_columns(sc) + 2)
+        parts.append(
+            f"{format_bytes(traj)} for the trajectories of {held * batch_rows:,} replicates "
+            "on their way to Parquet"
+        )
         memory += traj
     work_text = f"{replicates:,} replicates x {ticks:,} ticks"
     return Estimate(memory, replicates * ticks, parts, work_text)

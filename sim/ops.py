@@ -221,7 +221,10 @@ class PressureStep(RuleStep):
 
     def moves(self, s: State, cur: Array, u: Array | None) -> tuple[Array, Array | None]:  # noqa: D102
         assert u is not None
-        in_from, in_to = cur == self.from_idx, cur == self.to_idx
+        in_from = cur == self.from_idx
+        if not self.reversible and not in_from.any():
+            return in_from, None  # no one can move: no probability to compute
+        in_to = cur == self.to_idx
         pressure = s.signal(self.signal) + s.param[self.offset]
         col = u[:, self.column]
         fwd = in_from & (col < R.per_tick(self.probabilities(s, pressure, False), self.tick))

@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,7 +63,10 @@ class RunResult:
     final_pos: Array  # (n, individuals)
     half_time: Array  # (n, populations)
     final_fraction: Array  # (n, populations)
-    trajectories: dict[str, Array] | None = None
+    #: per-tick history (``record=True``): column names to arrays; a run
+    #: streams it to a Parquet file and reads columns back when asked
+    #: (:class:`Trajectories`), so that it never sits in memory whole
+    trajectories: Mapping[str, Array] | None = None
     processes: list[dict[str, Any]] | None = None  # where users' processes came from
     version: str = __version__
 
@@ -110,6 +117,8 @@ class RunResult:
         if trajectories:
             if self.trajectories is None:
                 raise ValueError("this run recorded no trajectories: run it with record=True")
+            if isinstance(self.trajectories, Trajectories):
+                return self.trajectories.table()
             return _trajectories_table(self)
         return _replicates_table(self)
 
@@ -156,7 +165,9 @@ class RunResult:
             pq.write_table(_replicates_table(self), tmp / "replicates.parquet")
             (tmp / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
             (tmp / "scenario.resolved.yaml").write_text(dump(self.scenario.canonical()))
-            if self.trajectories is not None:
+            if isinstance(self.trajectories, Trajectories):
+                self.trajectories.copy_to(tmp / "trajectories.parquet")
+            elif self.trajectories is not None:
                 pq.write_table(_trajectories_table(self), tmp / "trajectories.parquet")
             names = sorted(p.name for p in tmp.iterdir())
         return [target / n for n in names] + [target / "run.json"]
@@ -248,13 +259,24 @@ def _replicates_table(result: RunResult) -> pa.Table:
 
 
 def _trajectories_table(result: RunResult) -> pa.Table:
+    assert result.trajectories is not None
+    positions = [result.position_names(i) for i in range(len(result.individuals))]
+    return trajectory_table(result.trajectories, result.individuals, positions, _metadata(result))
+
+
+def trajectory_table(
+    columns: Mapping[str, Array],
+    individuals: Sequence[str],
+    positions: Sequence[Sequence[str]],
+    metadata: dict[str, str],
+) -> pa.Table:
+    """The Arrow table of trajectory columns (as ``trajectories.parquet`` holds them)."""
     # an individual's position becomes a dictionary column of its position
     # names, so that readers get names, not bare integer codes
     import pyarrow as pa
 
-    assert result.trajectories is not None
-    cols: dict[str, Any] = dict(result.trajectories)
-    for i, aid in enumerate(result.individuals):
+    cols: dict[str, Any] = dict(columns)
+    for aid, names in zip(individuals, positions, strict=True):
         key = f"{aid}.position"
         if key in cols:
             codes = np.asarray(cols[key], dtype=float)
@@ -262,21 +284,137 @@ def _trajectories_table(result: RunResult) -> pa.Table:
             indices = pa.array(
                 np.where(missing, 0, codes).astype(np.int32), mask=missing, type=pa.int32()
             )
-            cols[key] = pa.DictionaryArray.from_arrays(
-                indices, pa.array(result.position_names(i), type=pa.string())
-            )
-    return pa.table(cols).replace_schema_metadata(_metadata(result))
+            cols[key] = pa.DictionaryArray.from_arrays(indices, pa.array(names, type=pa.string()))
+    return pa.table(cols).replace_schema_metadata(metadata)
 
 
 def _metadata(result: RunResult) -> dict[str, str]:
+    return run_metadata(result.scenario, result.seed, result.processes, result.version)
+
+
+def run_metadata(
+    scenario: Scenario,
+    seed: int,
+    processes: list[dict[str, Any]] | None = None,
+    version: str = __version__,
+) -> dict[str, str]:
+    """The metadata of a run's Parquet files: what produced them."""
     meta = {
-        "stancesim.scenario_sha256": result.scenario_sha256,
-        "stancesim.seed": str(result.seed),
-        "stancesim.version": result.version,
+        "stancesim.scenario_sha256": scenario.sha256(),
+        "stancesim.seed": str(seed),
+        "stancesim.version": version,
     }
-    if result.processes:
-        meta["stancesim.processes"] = json.dumps(result.processes)
+    if processes:
+        meta["stancesim.processes"] = json.dumps(processes)
     return meta
+
+
+# ------------------------------------------------------- streamed trajectories
+class Trajectories(Mapping[str, Array]):
+    """Trajectories held in a Parquet file, each column read when it is asked for.
+
+    A recorded run writes them as it goes (:class:`TrajectoryWriter`), so that
+    memory stays flat whatever the number of replicates. The file lives in a
+    temporary folder, removed when this object is garbage-collected;
+    :meth:`RunResult.write` copies it into the run folder.
+    """
+
+    def __init__(self, path: Path, scenario: Scenario, names: list[str], rows: int) -> None:
+        self.path = path
+        self.rows = rows  #: one per replicate and tick it was running
+        self._scenario = scenario
+        self._names = names
+        self._finalizer = weakref.finalize(self, shutil.rmtree, path.parent, True)
+
+    def __getitem__(self, name: str) -> Array:
+        import pyarrow.parquet as pq
+
+        if name not in self._names:
+            raise KeyError(name)
+        column = pq.read_table(self.path, columns=[name]).column(name)
+        return trajectory_numbers(column, self._scenario, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def table(self) -> pa.Table:
+        """The whole table, as ``trajectories.parquet`` holds it."""
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.path)
+
+    def copy_to(self, target: Path) -> None:
+        """Put the file at ``target`` (a hard link where the file system allows one)."""
+        try:
+            os.link(self.path, target)
+        except OSError:
+            shutil.copyfile(self.path, target)
+
+
+class TrajectoryWriter:
+    """Writes a run's trajectories to a temporary Parquet file, part after part.
+
+    Parts are added in replicate order (block after block), so the file holds
+    exactly the rows, in the order, that one table of the whole run would.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    individuals : list of str
+        The individuals, in the plan's order (their positions become names).
+    metadata : dict
+        The file's schema metadata (:func:`run_metadata`).
+    """
+
+    def __init__(
+        self, scenario: Scenario, individuals: list[str], metadata: dict[str, str]
+    ) -> None:
+        self.scenario = scenario
+        self.individuals = individuals
+        self.positions = [_positions(scenario, aid) for aid in individuals]
+        self.metadata = metadata
+        self.folder = Path(tempfile.mkdtemp(prefix="stancesim-trajectories-"))
+        self.path = self.folder / "trajectories.parquet"
+        self._writer: Any = None
+        self._names: list[str] = []
+        self._rows = 0
+
+    def add(self, columns: Mapping[str, Array] | None) -> None:
+        """Append one part (a block or a batch of blocks)."""
+        if columns is None:
+            return
+        import pyarrow.parquet as pq
+
+        table = trajectory_table(columns, self.individuals, self.positions, self.metadata)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+            self._names = list(table.column_names)
+        self._writer.write_table(table)
+        self._rows += table.num_rows
+
+    def close(self) -> Trajectories | None:
+        """Finish the file; None when nothing was recorded."""
+        if self._writer is None:
+            self.abort()
+            return None
+        self._writer.close()
+        return Trajectories(self.path, self.scenario, self._names, self._rows)
+
+    def abort(self) -> None:
+        """Remove the file (of a run that did not finish)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _positions(scenario: Scenario, aid: str) -> list[str]:
+    agent = scenario.agents[aid]
+    assert isinstance(agent, Individual)
+    return list(agent.positions)
 
 
 def trajectory_numbers(column: Any, scenario: Scenario, name: str) -> Array:

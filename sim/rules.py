@@ -7,6 +7,7 @@ a generator, so each can be tested against its closed form.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any
 
@@ -110,13 +111,14 @@ class SortedThresholds:
     ----------
     thresholds : array, shape (rows, N)
     inplace : bool
-        Reuse ``thresholds`` (a writable array of its own) for the sorted keys,
+        Reuse ``thresholds`` (a writable C-ordered array, or a view, that
+        nothing else reads) for the sorted keys,
         so that no second rows x N array is made.
     """
 
     def __init__(self, thresholds: Array, inplace: bool = False) -> None:
         if inplace:
-            a = np.require(thresholds, dtype=float, requirements=["C", "W", "O"])
+            a = np.require(thresholds, dtype=float, requirements=["C", "W"])
         else:
             a = np.array(thresholds, dtype=float)
         a.sort(axis=1)
@@ -140,25 +142,33 @@ class SortedThresholds:
             return self.sorted
         return self.keys.reshape(-1, self.n) - self.offsets[:, None]
 
-    def count_reached(self, support: Array) -> Array:
-        """Number of thresholds reached by ``support`` in each row (``>=`` with tolerance)."""
+    def count_reached(self, support: Array, rows: Array | None = None) -> Array:
+        """Number of thresholds reached by ``support`` in each row (``>=`` with tolerance).
+
+        With ``rows`` (indices), ``support`` holds one value for each of those
+        rows only; each count is exactly what the whole call would give it.
+        """
         q = np.clip(np.asarray(support, dtype=float) + THRESHOLD_TOLERANCE, self.lo, self.hi)
         if self.exact_rows:
+            which = self.sorted if rows is None else self.sorted[rows]
             return np.array(
-                [
-                    np.searchsorted(row, v, side="right")
-                    for row, v in zip(self.sorted, q, strict=True)
-                ]
+                [np.searchsorted(row, v, side="right") for row, v in zip(which, q, strict=True)],
+                dtype=np.int64,
             )
-        return np.searchsorted(self.keys, q + self.offsets, side="right") - self.base
+        if rows is None:
+            return np.searchsorted(self.keys, q + self.offsets, side="right") - self.base
+        return np.searchsorted(self.keys, q + self.offsets[rows], side="right") - self.base[rows]
 
     def take(self, index: Array) -> SortedThresholds:
         """Rows ``index`` as a new object (for resampling replicates)."""
         return SortedThresholds(self.rows()[index], inplace=True)
 
 
+Spans = Iterable[tuple[np.random.Generator, slice]]
+
+
 def threshold_population_step(
-    rng: np.random.Generator,
+    rng: np.random.Generator | Spans,
     n: int,
     crossed: Array,
     spontaneous: Array,
@@ -179,20 +189,33 @@ def threshold_population_step(
       hypergeometric draw from the individuals above the old count.
     - Those still out then switch spontaneously: a binomial draw.
 
+    ``rng`` is a generator, or ``(generator, rows)`` pairs when blocks of rows
+    draw from streams of their own (a batch, :mod:`sim.engine.streams`): each
+    block then draws exactly as it would alone. A binomial draw with no one
+    out (or a probability of 0) takes nothing from the stream, so a block
+    whose rows are all saturated makes no binomial call.
+
     Returns
     -------
     crossed, spontaneous : arrays of int
         The new counts; the number in the target position is their sum.
     """
+    spans = [(rng, slice(0, len(crossed)))] if isinstance(rng, np.random.Generator) else list(rng)
     delta = new_crossed - crossed
     spontaneous = spontaneous.copy()
-    hit = np.flatnonzero((delta > 0) & (spontaneous > 0))
-    if hit.size:
-        above = n - crossed[hit]
-        spontaneous[hit] -= rng.hypergeometric(
-            spontaneous[hit], above - spontaneous[hit], delta[hit]
-        )
+    hits = (delta > 0) & (spontaneous > 0)
+    if hits.any():
+        for g, rows in spans:
+            hit = rows.start + np.flatnonzero(hits[rows])
+            if hit.size:
+                above = n - crossed[hit]
+                spontaneous[hit] -= g.hypergeometric(
+                    spontaneous[hit], above - spontaneous[hit], delta[hit]
+                )
     out = n - new_crossed - spontaneous
-    if np.any(p_spontaneous > 0):
-        spontaneous += rng.binomial(out, p_spontaneous)
+    p = np.broadcast_to(p_spontaneous, out.shape)
+    draws = (out > 0) & ~(p <= 0)  # NaN draws, so that numpy refuses it as before
+    for g, rows in spans:
+        if draws[rows].any():
+            spontaneous[rows] += g.binomial(out[rows], p[rows])
     return new_crossed, spontaneous

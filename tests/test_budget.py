@@ -115,10 +115,15 @@ def test_work_limit_refuses_what_fits_in_memory_but_never_ends() -> None:
     assert "replicate-ticks" in out and "168 ticks" in out
 
 
-def test_trajectories_count_in_the_estimate() -> None:
-    args = ["run", ARTICLE, "-n", "200000", "--seed", "1", "--json"]
-    out = refused(runner.invoke(app, [*args, "--record", "trajectories"]), "--max-memory")
-    assert "trajectories" in out
+def test_trajectories_count_in_the_estimate_and_do_not_grow_with_replicates() -> None:
+    sc = load_scenario(ARTICLE)
+    est = budget.estimate_run(sc, 200_000, 1, record=True)
+    assert any("trajectories" in p for p in est.memory_parts)
+
+    def extra(n: int) -> int:  # streamed to Parquet: a batch or so at a time
+        return budget.estimate_run(sc, n, 1, True).memory - budget.estimate_run(sc, n, 1).memory
+
+    assert extra(200_000) == extra(20_000) > 0
 
 
 def test_per_person_population_is_refused_per_worker(crowd: Path) -> None:

@@ -62,6 +62,39 @@ def compute(name: str, replicates: int, jobs: int, record: bool = False) -> dict
     return out
 
 
+#: Every shipped scenario at -n 1300 (two whole blocks and a partial one), run
+#: at several internal batch sizes: the batch must never change a result. The
+#: board's population is shrunk so that its three blocks stay quick.
+BATCH_CASES: dict[str, list[str]] = {
+    "openai_2023_11": [],
+    "bench_770": [],
+    "union_strike": [],
+    "five_member_board": ["agents.shareholders.size=300"],
+}
+BATCH_REPLICATES = 1300
+#: blocks per batch: one (each block alone, as before batches) and the default
+BATCH_SIZES = (1, None)
+
+
+def compute_batched(
+    name: str, jobs: int, batch_blocks: int | None, record: bool = False
+) -> dict[str, Any]:
+    """Digests of a -n 1300 run; ``batch_blocks=None`` leaves the runner's default."""
+    import sim
+
+    scenario = sim.load_scenario(ROOT / "scenarios" / f"{name}.yaml", BATCH_CASES[name])
+    knob = {} if batch_blocks is None else {"batch_blocks": batch_blocks}
+    res = sim.run(scenario, BATCH_REPLICATES, seed=SEED, jobs=jobs, record=record, **knob)
+    out: dict[str, Any] = {
+        k: _digest(getattr(res, k))
+        for k in ("outcome", "time", "switch_time", "final_pos", "half_time", "final_fraction")
+    }
+    if record:
+        assert res.trajectories is not None
+        out["trajectories"] = {k: _digest(v) for k, v in sorted(res.trajectories.items())}
+    return out
+
+
 def _golden(name: str) -> dict[str, Any]:
     return json.loads((GOLDEN / f"{name}.json").read_text())
 
@@ -83,6 +116,20 @@ def test_golden_results_with_two_workers() -> None:
 def test_golden_trajectories() -> None:
     got = compute("openai_2023_11", 600, jobs=1, record=True)
     assert got["trajectories"] == _golden("openai_2023_11.trajectories")["trajectories"]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("batch_blocks", BATCH_SIZES)
+@pytest.mark.parametrize("name", sorted(BATCH_CASES))
+def test_golden_results_whatever_the_batch(name: str, batch_blocks: int | None, jobs: int) -> None:
+    got = compute_batched(name, jobs, batch_blocks)
+    assert got == _golden("batches")[name]
+
+
+@pytest.mark.parametrize("batch_blocks", [1, 2])
+def test_golden_trajectories_whatever_the_batch(batch_blocks: int) -> None:
+    got = compute_batched("openai_2023_11", 1, batch_blocks, record=True)
+    assert got == _golden("batches")["openai_2023_11.trajectories"]
 
 
 def compute_evidence() -> dict[str, Any]:
@@ -128,8 +175,16 @@ def test_golden_trace_nowcast_sweep_and_calibration() -> None:
     assert compute_evidence() == _golden("openai_2023_11.evidence")
 
 
+def _write_batches() -> None:
+    # written once by the engine before batches (each block alone), then never again
+    out = {name: compute_batched(name, 1, None) for name in BATCH_CASES}
+    out["openai_2023_11.trajectories"] = compute_batched("openai_2023_11", 1, None, record=True)
+    (GOLDEN / "batches.json").write_text(json.dumps(out, indent=1) + "\n")
+
+
 def _write() -> None:
     GOLDEN.mkdir(exist_ok=True)
+    _write_batches()
     for name, n in CASES.items():
         (GOLDEN / f"{name}.json").write_text(json.dumps(compute(name, n, 1), indent=1) + "\n")
     traj = compute("openai_2023_11", 600, 1, record=True)
@@ -139,6 +194,9 @@ def _write() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: python tests/test_golden.py --write")
-    _write()
+    if sys.argv[1:] == ["--write-batches"]:
+        _write_batches()
+    elif sys.argv[1:] == ["--write"]:
+        _write()
+    else:
+        sys.exit("usage: python tests/test_golden.py --write | --write-batches")

@@ -6,21 +6,25 @@
   public view of them (:class:`World`);
 - :mod:`sim.engine.populations`: one class per way a population moves;
 - :mod:`sim.engine.trace`: one replicate's story, per-tick recordings;
-- :mod:`sim.engine.block`: a block, its environment and its processes.
+- :mod:`sim.engine.block`: a block (or batch of blocks), its environment and
+  its processes;
+- :mod:`sim.engine.streams`: each block's random stream, in a batch.
 
 The engine reads only the compiled :class:`~sim.plan.Plan`.
 """
 
-from sim.engine.block import Block, BlockOutput, ProcessFn, simulate_block
+from sim.engine.block import Block, BlockResult, ProcessFn, simulate_block
+from sim.engine.streams import Streams
 from sim.engine.trace import Recording, Tracer
 from sim.engine.world import BlockState, World
 
 __all__ = [
     "Block",
-    "BlockOutput",
+    "BlockResult",
     "BlockState",
     "ProcessFn",
     "Recording",
+    "Streams",
     "Tracer",
     "World",
     "simulate_block",

@@ -11,6 +11,7 @@ import numpy as np
 import simpy
 
 from sim.engine.processes import END, PhaseEvent, TickEnvironment, priority, start
+from sim.engine.streams import Streams
 from sim.engine.trace import Recording, Tracer
 from sim.engine.world import BlockState, World
 from sim.plan import Plan
@@ -21,16 +22,27 @@ ProcessFn = Callable[[simpy.Environment, World], Any]
 
 
 @dataclass(frozen=True)
-class BlockOutput:
-    """What a finished block leaves: per-replicate arrays (one row per replicate)."""
+class BlockResult:
+    """What a finished block (or batch of consecutive blocks) leaves, one row per replicate.
 
+    Row ``r`` is replicate ``first + r``. ``index`` is the (first) block's
+    index, by which a run puts its parts in order. ``trajectories`` (when
+    recorded) holds one entry per replicate and tick it was running, block
+    after block, and within a block tick after tick, row after row.
+    """
+
+    index: int
     outcome: Array
     end_time: Array
     switch_time: Array
     final_pos: Array
     half_time: Array
     final_fraction: Array
-    recording: Recording | None
+    trajectories: dict[str, Array] | None = None
+    first: int = 0
+
+    def __len__(self) -> int:
+        return len(self.outcome)
 
 
 class Block:
@@ -40,10 +52,12 @@ class Block:
     ----------
     plan : Plan
         The compiled scenario.
-    rng : numpy.random.Generator
-        The block's stream (the model's every random number).
+    rng : numpy.random.Generator or Streams
+        The block's stream (the model's every random number), or the streams
+        of a batch of blocks advanced together (each block's rows drawn from
+        its own stream, :mod:`sim.engine.streams`).
     size : int
-        Replicates in the block.
+        Replicates in the block (in the batch).
     record : bool
         Keep per-tick aggregates.
     tracer : Tracer, optional
@@ -51,20 +65,21 @@ class Block:
     processes : iterable of callables
         Users' processes ``fn(env, world)``, started after the scenario's own.
     process_rng : callable, optional
-        Makes the block's stream for processes (:meth:`World.random`); never
-        the model's stream, so processes leave the model's draws alone.
+        Makes the block's stream for processes (:meth:`World.random`), or a
+        batch's :class:`~sim.engine.streams.Streams`; never the model's
+        stream, so processes leave the model's draws alone.
     """
 
     def __init__(
         self,
         plan: Plan,
-        rng: np.random.Generator,
+        rng: np.random.Generator | Streams,
         size: int,
         *,
         record: bool = False,
         tracer: Tracer | None = None,
         processes: Iterable[ProcessFn] = (),
-        process_rng: Callable[[], np.random.Generator] | None = None,
+        process_rng: Callable[[], np.random.Generator | Streams] | None = None,
     ) -> None:
         self.plan = plan
         self.env = TickEnvironment()
@@ -88,7 +103,7 @@ class Block:
         """The last tick that began (0 before the first)."""
         return self.state.k
 
-    def run(self) -> BlockOutput:
+    def run(self) -> BlockResult:
         """Run to the horizon, or until every replicate has ended."""
         self.env.run(until=self.done)
         self.close()
@@ -116,28 +131,64 @@ class Block:
         """Keep replicates ``index`` between ticks (see :meth:`BlockState.take`)."""
         self.state.take(index)
 
-    def output(self) -> BlockOutput:
-        """The per-replicate results so far."""
+    def output(self, index: int = 0, first: int = 0, block_rows: int | None = None) -> BlockResult:
+        """The per-replicate results so far, of the wanted rows (:meth:`BlockState.compute_only`).
+
+        Parameters
+        ----------
+        index : int
+            Index of the (first) block, kept in the result.
+        first : int
+            Replicate number of row 0.
+        block_rows : int, optional
+            Rows per seed block in a batch: trajectories are laid out block
+            after block, as the blocks run alone would give them.
+        """
         s = self.state
-        return BlockOutput(
-            s.outcome,
-            s.end_time,
-            s.switch_time,
-            s.final_pos,
-            s.half_time,
-            s.final_fraction,
-            s.recording,
+        rows = s.wanted
+        return BlockResult(
+            index=index,
+            outcome=s.outcome[:rows],
+            end_time=s.end_time[:rows],
+            switch_time=s.switch_time[:rows],
+            final_pos=s.final_pos[:rows],
+            half_time=s.half_time[:rows],
+            final_fraction=s.final_fraction[:rows],
+            trajectories=_trajectories(s.recording, rows, first, block_rows or rows),
+            first=first,
         )
+
+
+def _trajectories(
+    rec: Recording | None, rows: int, first: int, block_rows: int
+) -> dict[str, Array] | None:
+    """One entry per replicate and tick it ran: block by block, then tick by tick, row by row."""
+    if rec is None or not rec.ticks:
+        return None
+    values = np.stack(rec.values)[:, :rows]  # (T, R, C)
+    alive = np.stack(rec.alive)[:, :rows]  # (T, R)
+    ticks = np.asarray(rec.ticks)
+    parts: list[dict[str, Array]] = []
+    for lo in range(0, rows, block_rows):
+        t_idx, r_idx = np.nonzero(alive[:, lo : min(rows, lo + block_rows)])
+        r_idx += lo
+        part = {"replicate": first + r_idx, "t": ticks[t_idx]}
+        for c, name in enumerate(rec.columns):
+            part[name] = values[t_idx, r_idx, c]
+        parts.append(part)
+    if len(parts) == 1:
+        return parts[0]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def simulate_block(
     plan: Plan,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Streams,
     size: int,
     record: bool = False,
     tracer: Tracer | None = None,
     processes: Iterable[ProcessFn] = (),
-    process_rng: Callable[[], np.random.Generator] | None = None,
+    process_rng: Callable[[], np.random.Generator | Streams] | None = None,
     rows: int | None = None,
 ) -> Block:
     """Run one block of replicates to its end; returns the finished block.

@@ -3,7 +3,9 @@
 One class per way a population's rule is advanced (:attr:`PopulationSpec.mode`).
 Every class keeps one row per replicate, so :meth:`Population.take` can
 resample a block between ticks. A population draws from the block's stream
-only in :meth:`Population.advance`, in population order, every tick.
+only in :meth:`Population.advance`, in population order, every tick; in a
+batch of blocks each block's rows draw from that block's stream
+(:class:`~sim.engine.streams.Streams`), exactly as the block alone would.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from sim import rules as R
+from sim.engine.streams import Streams
 from sim.ops import State
 from sim.plan import PopulationSpec
 
@@ -47,8 +50,8 @@ class Population:
             return None
         return s.signal(self.spec.drive) + s.param[self.spec.offset]
 
-    def advance(self, s: State, drive: Array | None, rng: np.random.Generator) -> None:
-        """One tick; draws from ``rng`` (the block's stream) as its mode needs."""
+    def advance(self, s: State, drive: Array | None, rng: Streams) -> None:
+        """One tick; draws from ``rng`` (each block's stream) as its mode needs."""
         if drive is None:
             return
         spec = self.spec
@@ -64,7 +67,7 @@ class Population:
                 text = f"{spec.id}: {before[r]} -> {moved[r]} of {self.N} {target} ({detail})"
                 s.say(np.ones(s.size, dtype=bool), text)
 
-    def moved(self, s: State, drive: Array, before: Array, rng: np.random.Generator) -> Array:
+    def moved(self, s: State, drive: Array, before: Array, rng: Streams) -> Array:
         """How many are in the target position after this tick."""
         return before
 
@@ -73,28 +76,61 @@ class Population:
         return ""
 
 
+def _sorted_blocks(
+    thresholds: Array | list[Array], n: int, streams: Streams
+) -> tuple[list[slice], list[R.SortedThresholds]]:
+    """Each block's rows and sorted thresholds (sorted in place when drawn for it alone)."""
+    blocks = [rows for _, rows in streams.spans(n)]
+    if isinstance(thresholds, list):  # drawn block by block
+        return blocks, [R.SortedThresholds(t, inplace=True) for t in thresholds]
+    if len(blocks) == 1:
+        return blocks, [R.SortedThresholds(thresholds, inplace=True)]
+    return blocks, [R.SortedThresholds(thresholds[rows], inplace=True) for rows in blocks]
+
+
 class ThresholdPopulation(Population):
-    """Irreversible thresholds against the running maximum of the support, in counts."""
+    """Irreversible thresholds against the running maximum of the support, in counts.
+
+    Each block of a batch keeps its own sorted thresholds (their search keys
+    depend on the block's values), so a count is exactly what the block alone
+    finds. Only blocks where some row's running maximum rises are searched:
+    elsewhere the count reached cannot change.
+    """
 
     ROWS = ("counts", "crossed", "spont", "running_max")
 
-    def __init__(self, spec: PopulationSpec, n: int, tick: float, thresholds: Array) -> None:
+    def __init__(
+        self,
+        spec: PopulationSpec,
+        n: int,
+        tick: float,
+        thresholds: Array | list[Array],
+        streams: Streams,
+    ) -> None:
         super().__init__(spec, n, tick)
-        self.sorted = R.SortedThresholds(thresholds, inplace=True)
+        self.blocks, self.sorted = _sorted_blocks(thresholds, n, streams)
         self.crossed = np.zeros(n, dtype=np.int64)
         self.spont = np.zeros(n, dtype=np.int64)
         self.running_max = np.full(n, -np.inf)
 
     def take(self, index: Array) -> None:  # noqa: D102
         super().take(index)
-        self.sorted = self.sorted.take(index)
+        (st,) = self.sorted  # a batch of several blocks is never resampled
+        self.sorted = [st.take(index)]
+        self.blocks = [slice(0, len(index))]
 
-    def moved(self, s: State, drive: Array, before: Array, rng: np.random.Generator) -> Array:  # noqa: D102
+    def moved(self, s: State, drive: Array, before: Array, rng: Streams) -> Array:  # noqa: D102
+        rising = ~(drive <= self.running_max)  # NaN compares as rising, as before
         self.running_max = np.maximum(self.running_max, drive)
-        new_crossed = np.maximum(self.crossed, self.sorted.count_reached(self.running_max))
+        new_crossed = self.crossed.copy()
+        if rising.any():
+            for rows, st in zip(self.blocks, self.sorted, strict=True):
+                if rising[rows].any():
+                    reached = st.count_reached(self.running_max[rows])
+                    np.maximum(new_crossed[rows], reached, out=new_crossed[rows])
         p = R.per_tick(s.param[self.spec.spontaneous], self.tick)
         self.crossed, self.spont = R.threshold_population_step(
-            rng, self.N, self.crossed, self.spont, new_crossed, p
+            rng.spans(len(before)), self.N, self.crossed, self.spont, new_crossed, p
         )
         return self.crossed + self.spont
 
@@ -105,16 +141,28 @@ class ThresholdPopulation(Population):
 class ReversibleThresholdPopulation(Population):
     """Reversible thresholds: in the target position while the support reaches them."""
 
-    def __init__(self, spec: PopulationSpec, n: int, tick: float, thresholds: Array) -> None:
+    def __init__(
+        self,
+        spec: PopulationSpec,
+        n: int,
+        tick: float,
+        thresholds: Array | list[Array],
+        streams: Streams,
+    ) -> None:
         super().__init__(spec, n, tick)
-        self.sorted = R.SortedThresholds(thresholds, inplace=True)
+        self.blocks, self.sorted = _sorted_blocks(thresholds, n, streams)
 
     def take(self, index: Array) -> None:  # noqa: D102
         super().take(index)
-        self.sorted = self.sorted.take(index)
+        (st,) = self.sorted  # a batch of several blocks is never resampled
+        self.sorted = [st.take(index)]
+        self.blocks = [slice(0, len(index))]
 
-    def moved(self, s: State, drive: Array, before: Array, rng: np.random.Generator) -> Array:  # noqa: D102
-        return self.sorted.count_reached(drive)
+    def moved(self, s: State, drive: Array, before: Array, rng: Streams) -> Array:  # noqa: D102
+        if len(self.sorted) == 1:
+            return self.sorted[0].count_reached(drive)
+        pairs = zip(self.blocks, self.sorted, strict=True)
+        return np.concatenate([st.count_reached(drive[rows]) for rows, st in pairs])
 
 
 class _Hazard(Population):
@@ -141,13 +189,23 @@ class _Hazard(Population):
 class HazardCountsPopulation(_Hazard):
     """One resistance per replicate: everyone out switches with the same probability (binomial)."""
 
-    def moved(self, s: State, drive: Array, before: Array, rng: np.random.Generator) -> Array:  # noqa: D102
+    def moved(self, s: State, drive: Array, before: Array, rng: Streams) -> Array:  # noqa: D102
         spec = self.spec
         res, rate = s.param[spec.resistance], s.param[spec.rate]
         fwd_p, back_p = self.probabilities(s, drive, res, rate)
-        moved = before + rng.binomial(self.N - before, R.per_tick(fwd_p, self.tick))
-        if back_p is not None:
-            moved -= rng.binomial(before, R.per_tick(back_p, self.tick))
+        fwd = R.per_tick(fwd_p, self.tick)
+        back = None if back_p is None else R.per_tick(back_p, self.tick)
+        moved = before.copy()
+        out = self.N - before
+        # a binomial with nobody to move or a probability of 0 takes nothing from
+        # the stream: a block where no row has both makes no call (NaN still calls)
+        go_fwd = (out > 0) & ~(fwd <= 0)
+        go_back = None if back is None else (before > 0) & ~(back <= 0)
+        for g, rows in rng.spans(len(before)):  # in a block's order: forward, then back
+            if go_fwd[rows].any():
+                moved[rows] += g.binomial(out[rows], fwd[rows])
+            if back is not None and go_back is not None and go_back[rows].any():
+                moved[rows] -= g.binomial(before[rows], back[rows])
         return moved
 
 
@@ -166,15 +224,19 @@ class HazardDensePopulation(_Hazard):
         self.resistance = self.resistance[:rows].copy()
         self.in_to = self.in_to[:rows].copy()
 
-    def moved(self, s: State, drive: Array, before: Array, rng: np.random.Generator) -> Array:  # noqa: D102
+    def moved(self, s: State, drive: Array, before: Array, rng: Streams) -> Array:  # noqa: D102
         live = len(self.in_to)  # rows past it are not computed (BlockState.compute_only)
         rate = s.param[self.spec.rate][:live, None]
         fwd_p, back_p = self.probabilities(s, drive[:live, None], self.resistance, rate)
-        u = rng.random((live, self.N))
         if live < len(before):
             # PCG64 spends exactly one 64-bit output per double, row after row:
             # skipping the other rows' outputs leaves the stream as a whole block's
-            rng.bit_generator.advance((len(before) - live) * self.N)  # type: ignore[attr-defined]
+            g = rng.single
+            assert g is not None  # compute_only applies to a block on its own only
+            u = g.random((live, self.N))
+            g.bit_generator.advance((len(before) - live) * self.N)  # type: ignore[attr-defined]
+        else:
+            u = rng.random(live, self.N)
         go = ~self.in_to & (u < R.per_tick(fwd_p, self.tick))
         if back_p is not None:
             self.in_to &= ~(u < R.per_tick(back_p, self.tick))
@@ -184,14 +246,19 @@ class HazardDensePopulation(_Hazard):
         return moved
 
 
-def make_population(spec: PopulationSpec, n: int, tick: float, person: list[Any]) -> Population:
+def make_population(
+    spec: PopulationSpec, n: int, tick: float, person: list[Any], streams: Streams
+) -> Population:
     """The population object for a spec; ``person`` holds the drawn per-person arrays."""
     if spec.mode == "threshold":
-        return ThresholdPopulation(spec, n, tick, person[spec.person])
+        return ThresholdPopulation(spec, n, tick, person[spec.person], streams)
     if spec.mode == "threshold_reversible":
-        return ReversibleThresholdPopulation(spec, n, tick, person[spec.person])
+        return ReversibleThresholdPopulation(spec, n, tick, person[spec.person], streams)
     if spec.mode == "hazard_counts":
         return HazardCountsPopulation(spec, n, tick)
     if spec.mode == "hazard_dense":
-        return HazardDensePopulation(spec, n, tick, person[spec.person])
+        resistance = person[spec.person]
+        if isinstance(resistance, list):  # drawn block by block
+            resistance = np.concatenate(resistance)
+        return HazardDensePopulation(spec, n, tick, resistance)
     return Population(spec, n, tick)

@@ -247,7 +247,7 @@ def advance_populations(s: BlockState) -> None:
     """Phase 2: every population reads its drive first, then all move."""
     drives = [p.drive(s) for p in s.populations]
     for p, d in zip(s.populations, drives, strict=True):
-        p.advance(s, d, s.rng)
+        p.advance(s, d, s.streams)
     for j, p in enumerate(s.populations):
         moved = 1.0 - p.fraction(p.spec.initial_idx)
         first = s.active & np.isnan(s.half_time[:, j]) & (moved >= 0.5)
@@ -259,7 +259,7 @@ def advance_individuals(s: BlockState) -> None:
     plan = s.plan
     if not plan.rules:
         return
-    u = s.rng.random((s.size, plan.n_columns)) if plan.n_columns else None
+    u = s.streams.random(s.size, plan.n_columns) if plan.n_columns else None
     if plan.averaging:
         O.update_opinions(s, plan.averaging)
     new_pos = s.pos.copy()

@@ -22,6 +22,7 @@ from sim.engine.populations import (
     ReversibleThresholdPopulation,
     make_population,
 )
+from sim.engine.streams import Streams
 from sim.engine.trace import Recording, Tracer
 from sim.plan import Plan, param_op, ticks_of
 
@@ -36,8 +37,9 @@ class BlockState:
     ----------
     plan : Plan
         The compiled scenario.
-    rng : numpy.random.Generator
-        The block's stream; every random number of the model comes from it.
+    rng : numpy.random.Generator or Streams
+        The block's stream (every random number of the model comes from it),
+        or the streams of a batch of blocks, each drawing into its own rows.
     size : int
         Number of replicates (rows).
     record : bool
@@ -71,12 +73,13 @@ class BlockState:
     def __init__(
         self,
         plan: Plan,
-        rng: np.random.Generator,
+        rng: np.random.Generator | Streams,
         size: int,
         record: bool = False,
         tracer: Tracer | None = None,
     ) -> None:
-        self.plan, self.rng, self.size, self.tracer = plan, rng, size, tracer
+        self.plan, self.size, self.tracer = plan, size, tracer
+        self.streams = rng if isinstance(rng, Streams) else Streams([rng])
         #: leading rows whose results are wanted; the clock stops once they have ended
         self.wanted = size
         #: leading rows whose per-person population state is computed (compute_only)
@@ -84,13 +87,14 @@ class BlockState:
         self.tracing = tracer is not None
         self.k, self.t, n = 0, 0.0, size
         drawn: dict[str, list[Any]] = {kind: [None] * m for kind, m in plan.n_slots.items()}
-        for d in plan.draws:  # the order of the block's first draws
-            drawn[d.kind][d.slot] = d.sample(rng, n, plan.tick)
+        for d in plan.draws:  # the order of each block's first draws
+            drawn[d.kind][d.slot] = self.streams.sample(d, n, plan.tick)
         self.param: list[Array] = drawn["param"]
         self.curve: list[Value] = drawn["curve"]
         self.due: list[Array] = drawn["tick"]
         self.populations: list[Population] = [
-            make_population(spec, n, plan.tick, drawn["person"]) for spec in plan.populations
+            make_population(spec, n, plan.tick, drawn["person"], self.streams)
+            for spec in plan.populations
         ]
         for slot, at in plan.scheduled_due:
             self.due[slot] = ticks_of(self.param[at], plan.tick)
@@ -121,14 +125,25 @@ class BlockState:
         self._signals: dict[int, Array] = {}
         self._curves: dict[int, Value] = {}
 
+    @property
+    def rng(self) -> np.random.Generator:
+        """The block's stream (a block on its own; a batch has one per block, see ``streams``)."""
+        single = self.streams.single
+        if single is None:
+            raise RuntimeError("a batch of blocks has one stream per block: use .streams")
+        return single
+
     def take(self, index: Array) -> None:
         """Keep replicates ``index`` (in that order, repeats allowed), between ticks.
 
         This is how a block is resampled (rows copied), cut (rows dropped) or
-        reordered mid-run; the random stream goes on unchanged.
+        reordered mid-run; the random stream goes on unchanged. Only a block on
+        its own stream can be resampled (a batch's rows belong to their blocks).
         """
         if self.live < self.size:
             raise RuntimeError("a block restricted by compute_only cannot be resampled")
+        if self.streams.single is None:
+            raise RuntimeError("a batch of several blocks cannot be resampled")
         index = np.asarray(index, dtype=np.int64)
         for name in self.ROWS:
             setattr(self, name, _take(getattr(self, name), index))
@@ -159,6 +174,8 @@ class BlockState:
             Whether the per-person restriction applies.
         """
         self.wanted = max(1, min(rows, self.size))
+        if self.streams.single is None:
+            return False
         bitgen = self.rng.bit_generator
         kinds = {type(p) for p in self.populations}
         applies = (
@@ -277,6 +294,10 @@ class World:
     Every reader returns one value per replicate (row) of the block, as of the
     last tick that ran; every writer takes ``where``, a boolean mask of the
     rows to change (all rows when omitted). Names are the scenario's ids.
+    A run may advance several blocks together as one batch (see
+    :mod:`sim.runner`): the rows are then the batch's, and a process runs once
+    for all of them, so a process that acts row by row (through masks, and
+    :meth:`random` for chance) gives the same results whatever the batch.
     A process that wakes at time ``t`` acts between ticks, before the phases
     of a tick at ``t``; its switches and trace lines are stamped ``t``.
 
@@ -286,19 +307,20 @@ class World:
     env : simpy.Environment
         The block's environment (its clock is in hours).
     process_rng : callable, optional
-        Makes the block's stream for processes (see :meth:`random`).
+        Makes the block's stream for processes (see :meth:`random`), or the
+        streams of a batch's blocks (:class:`~sim.engine.streams.Streams`).
     """
 
     def __init__(
         self,
         state: BlockState,
         env: simpy.Environment,
-        process_rng: Callable[[], np.random.Generator] | None = None,
+        process_rng: Callable[[], np.random.Generator | Streams] | None = None,
     ) -> None:
         self._s = state
         self._env = env
         self._make_rng = process_rng
-        self._rng: np.random.Generator | None = None
+        self._rng: Streams | None = None
         plan = state.plan
         self._signal_index = {name: i for i, name in enumerate(plan.signal_names)}
         self._flag_index = {name: i for i, name in enumerate(plan.flag_names)}
@@ -322,7 +344,7 @@ class World:
 
     @property
     def replicates(self) -> int:
-        """Rows of the block."""
+        """Rows of the block (of the batch)."""
         return self._s.size
 
     # ----------------------------------------------------------------- reads
@@ -435,13 +457,15 @@ class World:
         """Uniforms on [0, 1): one row per replicate (shape ``(replicates, *shape)``).
 
         They come from the block's stream for processes (not the model's), row
-        after row, so a replicate's numbers depend on its block and seed only.
+        after row, so a replicate's numbers depend on its block and seed only
+        (in a batch, each block's rows come from that block's stream).
         """
         if self._rng is None:
             if self._make_rng is None:
                 raise RuntimeError("this block has no stream for processes")
-            self._rng = self._make_rng()
-        return self._rng.random((self._s.size, *shape))
+            made = self._make_rng()
+            self._rng = made if isinstance(made, Streams) else Streams([made])
+        return self._rng.random(self._s.size, *shape)
 
     def state(self, name: str, init: float | bool | int = 0.0) -> Array:
         """Per-replicate state of a process, kept (and resampled) with the block.
