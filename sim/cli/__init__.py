@@ -21,6 +21,7 @@ from sim.cli import evidence as _evidence
 from sim.cli import export as _export
 from sim.cli import gallery as _gallery
 from sim.cli import plot as _plot
+from sim.cli import report as _report
 from sim.cli import run as _run
 from sim.cli import schema as _schema
 from sim.cli import sensitivity as _sensitivity
@@ -72,3 +73,4 @@ app.command("validate")(_validate.validate)
 app.command("schema")(_schema.schema)
 app.command("sensitivity")(_sensitivity.sensitivity)
 app.command("discover")(_discover.discover)
+app.command("report")(_report.report)
