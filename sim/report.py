@@ -17,7 +17,6 @@ that, and a sweep whose scenario file has changed since, get a note instead.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shlex
 import sys
@@ -34,7 +33,7 @@ KINDS = ("run", "sweep", "sensitivity", "backtest")
 
 
 def command_line() -> str | None:
-    """This process's command line when it is the stancesim program, else None.
+    """The command line of this process when it is the stancesim program, else None.
 
     Under a test runner or in a notebook ``sys.argv`` is someone else's, and
     recording it would be wrong.
@@ -59,7 +58,13 @@ def run_record() -> dict[str, Any]:
 
 # ------------------------------------------------------------- what it is
 def detect(path: Path) -> str:
-    """``run``, ``sweep``, ``sensitivity``, ``backtest`` or ``scenario`` (a file); else InputError."""
+    """``run``, ``sweep``, ``sensitivity``, ``backtest`` or ``scenario`` (a file).
+
+    Raises
+    ------
+    InputError
+        ``path`` is none of these.
+    """
     if path.is_file():
         return "scenario"
     if not path.is_dir():
@@ -165,7 +170,9 @@ def run_sections(
     prem = _premises(source, SOURCE_NAME, notes)
     if resolved:
         prem.blocks.append(
-            Details("The resolved scenario (every default filled in)", dump(result.scenario.canonical()))
+            Details(
+                "The resolved scenario (every default filled in)", dump(result.scenario.canonical())
+            )
         )
     out = Section(
         "Outcomes",
@@ -185,8 +192,10 @@ def run_sections(
     if result.trajectories is not None:
         fig, _ = figures.figure_trajectories(result)
         figs.blocks.append(
-            Figure("The first population's support, and when each individual switched.",
-                   figure_svg(fig))  # fmt: skip
+            Figure(
+                "The first population's support, and when each individual switched.",
+                figure_svg(fig),
+            )
         )
     return [out, figs, prem]  # the answer first, what it rests on after
 
@@ -194,7 +203,10 @@ def run_sections(
 def run_provenance(summary: dict[str, Any], record: dict[str, Any] | None) -> list[tuple[str, str]]:
     """Version, seed, scenario hash, command line and date of a run."""
     record = record or {}
-    command = record.get("command") or "not recorded (by this folder, or not run by the stancesim command)"
+    command = (
+        record.get("command")
+        or "not recorded (by this folder, or not run by the stancesim command)"
+    )
     prov = [
         ("scenario", str(summary["scenario"])),
         ("stancesim version", str(summary["version"])),
@@ -280,14 +292,26 @@ def report_folder(root: Path, partial: bool = False, discoveries: list[Path] | N
         from sim.report_sweeps import backtest_sections
 
         sections, _ = backtest_sections(root)
+        note = (
+            "Backtest folders do not record their scenario, so its premises are not shown here; "
+            "a report of the scenario itself: stancesim report SCENARIO_FILE -o report.html"
+        )
+        sections.append(Section("Premises and assumptions", [Text(note, "warn")]))
         prov = [
             ("folder", str(root)),
-            ("seed, scenario, version", "not recorded by backtest folders (see the figure's "
-             "footnote for the scenario and version)"),  # fmt: skip
+            (
+                "seed, scenario, version",
+                "not recorded by backtest folders (see the figure's "
+                "footnote for the scenario and version)",
+            ),
             ("command line", "not recorded by backtest folders"),
-            ("date", time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                   time.gmtime((root / "backtest.json").stat().st_mtime))
-             + " (when backtest.json was written)"),  # fmt: skip
+            (
+                "date",
+                time.strftime(
+                    "%Y-%m-%dT%H:%M:%SZ", time.gmtime((root / "backtest.json").stat().st_mtime)
+                )
+                + " (when backtest.json was written)",
+            ),
         ]
         lead = f"A backtest: the nowcast scored against the realised outcome, from {root}."
         return _page("stancesim report: backtest", lead, prov, sections)
@@ -325,8 +349,10 @@ def _report_sweep_folder(root: Path, kind: str, partial: bool, extra: list[Path]
     prem = _premises(source, str(manifest.get("scenario_file")), notes)
     if source is None:
         prem.blocks.append(
-            Details("The resolved base scenario (every default filled in)",
-                    dump(manifest["base_scenario"]))  # fmt: skip
+            Details(
+                "The resolved base scenario (every default filled in)",
+                dump(manifest["base_scenario"]),
+            )
         )
     sections = []
     if sens is not None:
@@ -337,8 +363,9 @@ def _report_sweep_folder(root: Path, kind: str, partial: bool, extra: list[Path]
     params = ", ".join(manifest["definition"]["parameters"])
     what = "A sensitivity analysis" if kind == "sensitivity" else "A sweep"
     lead = f"{what} of {name} over {params}, from {root}."
-    return _page(f"stancesim report: {name} ({kind})", lead, sweep_provenance(manifest, root),
-                 sections)  # fmt: skip
+    return _page(
+        f"stancesim report: {name} ({kind})", lead, sweep_provenance(manifest, root), sections
+    )
 
 
 def write_atomic(text: str, out: Path) -> Path:

@@ -165,7 +165,9 @@ def _block(b: Block | Section, counter: list[int], level: int) -> str:
             f"<figcaption>Figure {counter[0]}. {escape(b.caption)}</figcaption></figure>"
         )
     if isinstance(b, Details):
-        return f"<details><summary>{escape(b.summary)}</summary><pre>{escape(b.text)}</pre></details>"
+        return (
+            f"<details><summary>{escape(b.summary)}</summary><pre>{escape(b.text)}</pre></details>"
+        )
     cls = f' class="{b.kind}"' if b.kind else ""
     return f"<p{cls}>{escape(b.text)}</p>"
 
@@ -179,8 +181,8 @@ def _section(s: Section, counter: list[int], level: int = 2) -> str:
 def premises_section(p: Premises | None, source: str | None, notes: Sequence[str]) -> Section:
     """The scenario's premises: preamble, premise index, annotated fields, the file verbatim."""
     s = Section("Premises and assumptions")
-    for n in notes:
-        s.blocks.append(Text(n, "warn"))
+    for warning in notes:
+        s.blocks.append(Text(warning, "warn"))
     if p is None:
         return s
     s.blocks += [Text(par) for par in p.preamble]
@@ -196,10 +198,15 @@ def premises_section(p: Premises | None, source: str | None, notes: Sequence[str
         s.blocks.append(
             Section(
                 "Where each premise is encoded",
-                [Table(["premise", "fields"], [[k, ", ".join(v) or "—"] for k, v in index.items()])],
+                [
+                    Table(
+                        ["premise", "fields"], [[k, ", ".join(v) or "—"] for k, v in index.items()]
+                    )
+                ],
             )
         )
-    rows, classes = [], []
+    rows: list[list[str]] = []
+    classes: list[str] = []
     for n in p.notes:
         kinds = n.kinds
         rows.append([str(n.line), n.path or "—", n.code, " ".join([*kinds, *n.premises]), n.text])

@@ -52,14 +52,21 @@ def sweep_sections(table: Any, manifest: dict[str, Any], partial: str | None) ->
     rows = []
     shown = []
     for o in outcomes:
-        p = np.array([v for v, good in zip(cols.get(f"p_{o}", []), ok, strict=False) if good], float)
+        p = np.array(
+            [v for v, good in zip(cols.get(f"p_{o}", []), ok, strict=False) if good], float
+        )
         if p.size == 0 or (o == UNRESOLVED and np.nanmax(p) == 0):
             continue
         shown.append(o)
         rows.append(
-            [o, _num(np.nanmin(p)), _num(np.nanmedian(p)), _num(np.nanmax(p)),
-             f"{int((p >= 0.5).sum())} of {p.size}"]
-        )  # fmt: skip
+            [
+                o,
+                _num(np.nanmin(p)),
+                _num(np.nanmedian(p)),
+                _num(np.nanmax(p)),
+                f"{int((p >= 0.5).sum())} of {p.size}",
+            ]
+        )
     what = Section(
         "Outcomes",
         [
@@ -69,8 +76,11 @@ def sweep_sections(table: Any, manifest: dict[str, Any], partial: str | None) ->
                 f"(sampler {manifest['definition'].get('sampler', 'grid')}). P at each point has "
                 "its own 95% Wilson interval (in the points table)."
             ),
-            Table(["outcome", "lowest P", "median P", "highest P", "points with P ≥ 0.5"],
-                  rows, {1, 2, 3, 4}),  # fmt: skip
+            Table(
+                ["outcome", "lowest P", "median P", "highest P", "points with P ≥ 0.5"],
+                rows,
+                {1, 2, 3, 4},
+            ),
         ],
     )
     if partial:
@@ -89,7 +99,7 @@ def sweep_sections(table: Any, manifest: dict[str, Any], partial: str | None) ->
             )
         point_rows.append(row)
     more = table.num_rows - len(point_rows)
-    pts = Section("Points", [Table(headers, point_rows, {0})])
+    pts = Section("Points", [Table(headers, point_rows, set(range(len(headers))))])
     if more > 0:
         pts.blocks.append(Text(f"… and {more} more points (all are in the figures).", "note"))
     what.blocks.append(pts)
@@ -116,23 +126,26 @@ def sweep_provenance(manifest: dict[str, Any], root: Path) -> list[tuple[str, st
         ("scenario file", str(manifest.get("scenario_file"))),
         (
             "command line",
-            str(manifest.get("command") or "not recorded by sweep folders; the folder's "
+            str(
+                manifest.get("command")
+                or "not recorded by sweep folders; the folder's "
                 f"manifest holds every input (finish or repeat: stancesim "
                 f"{'sensitivity' if manifest.get('kind') == 'sensitivity' else 'sweep'} "
-                f"--resume {root})"),
-        ),  # fmt: skip
+                f"--resume {root})"
+            ),
+        ),
         ("date", str(manifest.get("created") or "not recorded")),
     ]
 
 
 # ------------------------------------------------------------- sensitivity
-def _nan(v: Any) -> Any:
-    """JSON's None back to NaN, as the analysis made it."""
+def _nan(v: Any, inside: bool = False) -> Any:
+    """JSON's None back to NaN in the index arrays, as the analysis made it."""
     if isinstance(v, dict):
-        return {k: _nan(x) for k, x in v.items()}
+        return {k: _nan(x, inside) for k, x in v.items()}
     if isinstance(v, list):
-        return [_nan(x) for x in v]
-    return float("nan") if v is None else v
+        return [_nan(x, True) for x in v]
+    return float("nan") if v is None and inside else v
 
 
 def read_sensitivity(root: Path) -> dict[str, Any]:
@@ -141,7 +154,7 @@ def read_sensitivity(root: Path) -> dict[str, Any]:
     again = f"stancesim sensitivity --resume {root}"
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
-        result["outputs"], result["parameters"], result["method"]  # noqa: B018
+        result["outputs"], result["parameters"], result["method"]
     except FileNotFoundError:
         raise InputError(
             f"{root}: incomplete sensitivity folder: no sensitivity.json (the indices were not "
@@ -173,7 +186,9 @@ def sensitivity_section(result: dict[str, Any], outcomes: list[str]) -> Section:
             continue
         name = f"P({output[2:]})"
         if res.get("skipped") or not res.get("indices"):
-            s.blocks.append(Text(f"{name}: not analysed ({res.get('skipped', 'no indices')}).", "note"))
+            s.blocks.append(
+                Text(f"{name}: not analysed ({res.get('skipped') or 'no indices'}).", "note")
+            )
             continue
         rows = [
             [str(k + 1), path, _num(v), f"[{_num(lo)}, {_num(hi)}]"]
@@ -183,13 +198,16 @@ def sensitivity_section(result: dict[str, Any], outcomes: list[str]) -> Section:
         sub = Section(name, [Table(["rank", "parameter", main, "95% CI"], rows, {0, 2, 3})])
         if isinstance(share, float) and math.isfinite(share):
             sub.blocks.append(
-                Text(f"Monte Carlo noise: {share:.1%} of the variance of {name} over the points.",
-                     "note")  # fmt: skip
+                Text(
+                    f"Monte Carlo noise: {share:.1%} of the variance of {name} over the points.",
+                    "note",
+                )
             )
         s.blocks.append(sub)
     fig, _ = figure_indices(result, outcomes)
-    s.blocks.append(Figure("Indices of each outcome probability, sorted, with 95% intervals.",
-                           figure_svg(fig)))  # fmt: skip
+    s.blocks.append(
+        Figure("Indices of each outcome probability, sorted, with 95% intervals.", figure_svg(fig))
+    )
     return s
 
 
@@ -229,12 +247,21 @@ def discovery_section(folder: Path) -> Section:
         qps = [q for q in (lim.get("qp_low"), lim.get("qp_high")) if q is not None]
         lo, hi = d.get("ranges", {}).get(name, [None, None])
         rows.append(
-            [name, "yes" if lim.get("restricted") else "no", _g(lim.get("low")),
-             _g(lim.get("high")), f"{_g(lo)} – {_g(hi)}", f"{max(qps):.2g}" if qps else "—"]
-        )  # fmt: skip
+            [
+                name,
+                "yes" if lim.get("restricted") else "no",
+                _g(lim.get("low")),
+                _g(lim.get("high")),
+                f"{_g(lo)} – {_g(hi)}",
+                f"{max(qps):.2g}" if qps else "—",
+            ]
+        )
     s.blocks.append(
-        Table(["parameter", "restricted", "box low", "box high", "range swept", "quasi-p"],
-              rows, {2, 3, 4, 5})  # fmt: skip
+        Table(
+            ["parameter", "restricted", "box low", "box high", "range swept", "quasi-p"],
+            rows,
+            {2, 3, 4, 5},
+        )
     )
     for name, caption in (
         ("tradeoff", "PRIM's peeling trajectory: density against coverage."),
@@ -285,8 +312,10 @@ def backtest_sections(root: Path) -> tuple[list[Section], dict[str, Any]]:
     out = Section(
         "Outcomes: the nowcast against what happened",
         [
-            Text(f"It ended: {realised}. P({realised}) as the observations came in, with the "
-                 "Brier and log scores of each nowcast (lower is better)."),  # fmt: skip
+            Text(
+                f"It ended: {realised}. P({realised}) as the observations came in, with the "
+                "Brier and log scores of each nowcast (lower is better)."
+            ),
             Table(["T (hours)", f"P({realised})", "Brier", "log score"], rows, {0, 1, 2, 3}),
         ],
     )
@@ -296,7 +325,11 @@ def backtest_sections(root: Path) -> tuple[list[Section], dict[str, Any]]:
         )
     marks = data.get("marks") or []
     if marks:
-        out.blocks.append(Section("Observations (numbered in the figure)",
-                                  [Table(["observation"], [[str(m)] for m in marks])]))  # fmt: skip
+        out.blocks.append(
+            Section(
+                "Observations (numbered in the figure)",
+                [Table(["observation"], [[str(m)] for m in marks])],
+            )
+        )
     figs = Section("Figures", [Figure("Nowcast: the odds as the news came in.", svg)])
     return [out, figs], data

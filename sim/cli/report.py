@@ -39,7 +39,9 @@ def report(
 
     with user_errors():
         if out.is_dir():
-            raise rep.InputError(f"-o {out}: is a folder; give a file name such as {out}/report.html")
+            raise rep.InputError(
+                f"-o {out}: is a folder; give a file name such as {out}/report.html"
+            )
         if rep.detect(source) == "scenario":
             from sim.cli.progress import run_with_progress
             from sim.scenario import load_scenario
