@@ -25,6 +25,7 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -222,8 +223,33 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+#: Files (name -> bytes) and ``run.json`` fields that folders sealed in this context also get.
+_KEPT: ContextVar[tuple[dict[str, bytes], dict[str, Any]]] = ContextVar(
+    "stancesim_kept", default=({}, {})
+)
+
+
+@contextmanager
+def keeping(files: dict[str, bytes], **fields: Any) -> Iterator[None]:
+    """Folders sealed inside this block also hold ``files`` and record ``fields`` in ``run.json``.
+
+    ``stancesim run --out`` keeps the scenario file verbatim
+    (``scenario.source.yaml``, its comments being the premises) and its command
+    line this way: the run's writer (:meth:`sim.results.RunResult.write`) knows
+    neither. The files are written before the seal, so they are listed and hashed.
+    """
+    token = _KEPT.set(({**_KEPT.get()[0], **files}, {**_KEPT.get()[1], **fields}))
+    try:
+        yield
+    finally:
+        _KEPT.reset(token)
+
+
 def seal(folder: Path, kind: str) -> dict[str, Any]:
-    """Write ``run.json`` listing every file of ``folder`` with its sha256."""
+    """Write ``run.json`` listing every file of ``folder`` with its sha256 (and kept files)."""
+    kept, fields = _KEPT.get()
+    for name, data in kept.items():
+        (folder / name).write_bytes(data)
     files = {}
     for p in sorted(folder.rglob("*")):
         if p.is_file() and p.name != MARKER:
@@ -237,6 +263,7 @@ def seal(folder: Path, kind: str) -> dict[str, Any]:
         "kind": kind,
         "status": "complete",
         "stancesim_version": __version__,
+        **fields,
         "files": files,
     }
     tmp = folder / f".{MARKER}.tmp"

@@ -77,6 +77,7 @@ def test_out_writes_parquet_summary_and_resolved_scenario(tmp_path: Path) -> Non
         "replicates.parquet",
         "run.json",
         "scenario.resolved.yaml",
+        "scenario.source.yaml",
         "summary.json",
         "trajectories.parquet",
     ]

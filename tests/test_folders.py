@@ -109,6 +109,7 @@ def test_run_json_lists_files_and_hashes_and_summary_stays_the_json_object(
     assert sorted(record["files"]) == [
         "replicates.parquet",
         "scenario.resolved.yaml",
+        "scenario.source.yaml",
         "summary.json",
     ]
     assert json.loads((out / "summary.json").read_text()) == json.loads(r.stdout)

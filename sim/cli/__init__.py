@@ -39,6 +39,7 @@ COMMANDS = {
     "plot": ("sim.cli.plot", "app"),
     "sensitivity": ("sim.cli.sensitivity", "sensitivity"),
     "discover": ("sim.cli.discover", "discover"),
+    "report": ("sim.cli.report", "report"),
 }
 
 

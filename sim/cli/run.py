@@ -70,9 +70,13 @@ def run(
         result = run_with_progress(scenario, replicates, seed, jobs, record is not None, procs)
         summary = result.summary()
         if out is not None:
+            from sim.folders import keeping
             from sim.output import write_run  # pyarrow only when files are asked for
+            from sim.report import SOURCE_NAME, run_record
 
-            write_run(result, out, overwrite)
+            # the file verbatim (its comments are the premises) and how it was run
+            with keeping({SOURCE_NAME: file.read_bytes()}, **run_record()):
+                write_run(result, out, overwrite)
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
         else:
