@@ -84,6 +84,11 @@ def group_fraction(members: list[int], idx: Array) -> Term:
     return lambda s: np.mean(s.pos[:, members] == idx, axis=1)
 
 
+def group_count(members: list[int], idx: Array) -> Term:
+    """Number of a group's members in a position (``idx`` as for :func:`group_fraction`)."""
+    return lambda s: np.count_nonzero(s.pos[:, members] == idx, axis=1).astype(float)
+
+
 def position_is(i: int, j: int) -> Term:
     """1 where individual ``i`` is in position ``j``."""
     return lambda s: s.pos[:, i] == j
@@ -133,15 +138,68 @@ class SignalOp:
         return total
 
 
-def comparison(signal: int, op: str, value: float) -> Condition:
-    """A signal compared with a value (``op``: at_least, at_most, above or below)."""
-    if op == "at_least":
-        return lambda s: s.signal(signal) >= value
-    if op == "at_most":
-        return lambda s: s.signal(signal) <= value
-    if op == "above":
-        return lambda s: s.signal(signal) > value
-    return lambda s: s.signal(signal) < value
+# ----------------------------------------------------------------- conditions
+@dataclass(frozen=True)
+class Compare:
+    """A value (a signal, a count) compared with a number, within :data:`sim.rules.TOLERANCE`."""
+
+    value: Term
+    test: Callable[[Array, float], Array]  # one of sim.rules.COMPARISONS
+    number: float
+
+    def __call__(self, s: State) -> Array:
+        """Where it holds."""
+        return np.broadcast_to(self.test(self.value(s), self.number), (s.size,))
+
+
+@dataclass(frozen=True)
+class InPositions:
+    """Individual ``agent_index`` is in one of ``positions``."""
+
+    agent_index: int
+    positions: tuple[int, ...]
+
+    def __call__(self, s: State) -> Array:  # noqa: D102
+        column = s.pos[:, self.agent_index]
+        if len(self.positions) == 1:
+            return column == self.positions[0]
+        return np.isin(column, self.positions)
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Every one of ``parts`` holds."""
+
+    parts: tuple[Condition, ...]
+
+    def __call__(self, s: State) -> Array:  # noqa: D102
+        out = self.parts[0](s).copy()
+        for part in self.parts[1:]:
+            out &= part(s)
+        return out
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """At least one of ``parts`` holds."""
+
+    parts: tuple[Condition, ...]
+
+    def __call__(self, s: State) -> Array:  # noqa: D102
+        out = self.parts[0](s).copy()
+        for part in self.parts[1:]:
+            out |= part(s)
+        return out
+
+
+@dataclass(frozen=True)
+class NotOf:
+    """``part`` does not hold."""
+
+    part: Condition
+
+    def __call__(self, s: State) -> Array:  # noqa: D102
+        return ~self.part(s)
 
 
 # --------------------------------------------------------------------- curves
@@ -289,7 +347,7 @@ class AveragingStep(RuleStep):
 
     def moves(self, s: State, cur: Array, u: Array | None) -> tuple[Array, Array | None]:  # noqa: D102
         in_from, in_to = cur == self.from_idx, cur == self.to_idx
-        high = s.opinion[:, self.col] >= self.cutoff
+        high = R.at_least(s.opinion[:, self.col], self.cutoff)
         return in_from & high, (in_to & ~high if self.reversible else None)
 
     def detail(self, s: State, r: int) -> str:  # noqa: D102

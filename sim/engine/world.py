@@ -360,9 +360,16 @@ class World:
         """An averaging individual's opinion."""
         return self._s.opinion[:, _known(self._s.plan.opinion_col, agent, "averaging agent")].copy()
 
-    def param(self, agent: str, name: str, rule: int = 0) -> Array:
-        """A rule parameter (e.g. ``resistance``, ``offset``) of an agent's rule ``rule``."""
-        slot = _known(self._s.plan.param_slot, (agent, rule, name), "rule parameter")
+    def param(self, agent: str, name: str, rule: int | str = 0) -> Array:
+        """A rule parameter (e.g. ``resistance``, ``offset``) of an agent's rule ``rule``.
+
+        ``rule`` is the rule's index or its id.
+        """
+        plan = self._s.plan
+        index = plan.rule_index(agent, rule)
+        if index < 0:
+            _known({i: None for i in plan.rule_ids.get(agent, []) if i}, rule, "rule id")
+        slot = _known(plan.param_slot, (agent, index, name), "rule parameter")
         return self._s.param[slot].copy()
 
     @property
@@ -411,14 +418,20 @@ class World:
         set: float | None = None,
         add: float | None = None,
         scale: float | None = None,
-        rule: int | None = None,
+        rule: int | str | None = None,
         where: Array | None = None,
     ) -> None:
-        """Change a rule parameter: exactly one of ``set``, ``add``, ``scale`` (as ``change``)."""
+        """Change a rule parameter: exactly one of ``set``, ``add``, ``scale`` (as ``change``).
+
+        ``rule`` (its index or id) picks one rule; by default every rule that has ``param``.
+        """
         given = [(k, v) for k, v in (("set", set), ("add", add), ("scale", scale)) if v is not None]
         if len(given) != 1:
             raise ValueError(f"change needs exactly one of set, add, scale; got {given}")
-        op = param_op(self._s.plan, agent, param, given[0][0], float(given[0][1]), rule)
+        plan = self._s.plan
+        if isinstance(rule, str) and plan.rule_index(agent, rule) < 0:
+            _known({i: None for i in plan.rule_ids.get(agent, []) if i}, rule, "rule id")
+        op = param_op(plan, agent, param, given[0][0], float(given[0][1]), rule)
         if not op.targets:
             raise ValueError(f"{agent!r} has no rule with a per-replicate {param!r}")
         with self._stamped():
