@@ -22,6 +22,7 @@ from sim._version import __version__
 from sim.clocktime import to_datetime
 from sim.errors import InputError
 from sim.scenario import UNRESOLVED, AtTrigger, Individual, Population, Scenario
+from sim.yamlio import item_index
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -272,8 +273,8 @@ def _base_value(base: dict[str, Any], path: str) -> float | None:
     for part in path.split("."):
         if isinstance(node, dict) and part in node:
             node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
+        elif isinstance(node, list) and (index := item_index(node, part)) is not None:
+            node = node[index]  # by index or by id, as --set
         else:
             return None
     if isinstance(node, int | float) and not isinstance(node, bool):

@@ -378,7 +378,7 @@ def _no_way(walked: list[str], node: Any, part: str) -> str:
         valid = f" (indices 0 to {n - 1})" if n else ""
         ids = [str(v["id"]) for v in node if isinstance(v, Mapping) and v.get("id") is not None]
         if ids:
-            valid = f"{valid[:-1]} or ids {', '.join(ids)})"
+            valid = f"{valid[:-1]}; ids: {', '.join(ids)})"
         missing = "index" if part.isdigit() else "index or id"
         return f"{what}{valid}, no {missing} {part!r}"
     kind = "null" if node is None else type(node).__name__
