@@ -33,6 +33,7 @@ class State(Protocol):
     k: int
     t: float
     pos: Array
+    pinned: Array
     opinion: Array
     opinion0: Array
     flags: list[Array]
@@ -144,7 +145,7 @@ class Compare:
     """A value (a signal, a count) compared with a number, within :data:`sim.rules.TOLERANCE`."""
 
     value: Term
-    test: Callable[[Array, float], Array]  # one of sim.rules.COMPARISONS
+    test: Callable[[Value, float], Array]  # one of sim.rules.COMPARISONS
     number: float
 
     def __call__(self, s: State) -> Array:
@@ -447,14 +448,24 @@ class ParamOp:
 
 @dataclass(frozen=True)
 class ForceOp:
-    """Put an individual in a position."""
+    """Put an individual in a position, for good (see :func:`force`)."""
 
     agent_index: int
     to: int
 
     def apply(self, s: State, mask: Array) -> None:  # noqa: D102
-        i = self.agent_index
-        s.switch(i, mask & (s.pos[:, i] != self.to), self.to, "forced")
+        force(s, self.agent_index, self.to, mask)
+
+
+def force(s: State, i: int, to: int, mask: Array) -> None:
+    """Put individual ``i`` in position ``to`` where ``mask``, for good.
+
+    A force is final: the individual's rules (``scheduled`` ones too) no longer
+    move it, so an averaging or reversible rule cannot undo it in the same
+    tick. Its opinion, if it averages, goes on evolving and being heard.
+    """
+    s.switch(i, mask & (s.pos[:, i] != to), to, "forced")
+    s.pinned[:, i] |= mask
 
 
 @dataclass(frozen=True)
@@ -574,9 +585,19 @@ class EventOp:
         return True
 
 
+#: ``due`` of a scheduled rule that has switched: it waits for nothing more.
+DONE = np.iinfo(np.int64).max
+
+
 @dataclass(frozen=True)
 class ScheduledOp:
-    """A ``scheduled`` rule: switch at each replicate's own tick (``due[slot]``) if in ``from``."""
+    """A ``scheduled`` rule: switch once, at the first tick >= its time when in ``from``.
+
+    Each replicate's time is its own tick (``due[slot]``). An individual not in
+    ``from`` then waits: the rule switches it at the first later tick that
+    starts (phase 1) with it in ``from``; a forced individual is never moved.
+    Once it has switched, ``due`` becomes :data:`DONE`.
+    """
 
     agent_index: int
     from_idx: int
@@ -584,8 +605,17 @@ class ScheduledOp:
     slot: int
 
     def apply(self, s: State) -> None:
-        """Switch the rows due now."""
-        i = self.agent_index
-        now = (s.due[self.slot] == s.k) & (s.pos[:, i] == self.from_idx)
+        """Switch the rows due now or waiting since."""
+        i, due = self.agent_index, s.due[self.slot]
+        now = (due <= s.k) & (s.pos[:, i] == self.from_idx) & ~s.pinned[:, i]
         if now.any():
             s.switch(i, now, self.to_idx, "scheduled")
+            s.due[self.slot] = np.where(now, DONE, due)
+
+    def next_tick(self, s: State) -> int | None:
+        """The next tick this rule must look at: the next, while a row waits; else the next due."""
+        due = s.due[self.slot]
+        waiting = due < DONE
+        if not waiting.any():
+            return None
+        return max(s.k + 1, int(due[waiting].min()))

@@ -15,6 +15,7 @@ the deadlines. That order is part of the reproducibility contract.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Literal
@@ -468,11 +469,17 @@ def _condition(plan: Plan, sc: S.Scenario, cond: Any) -> O.Condition:
     return O.Compare(value, R.COMPARISONS[op], number)
 
 
-def _group_term(plan: Plan, sc: S.Scenario, group: str, position: str, make: Any) -> O.Term:
+def _group_term(
+    plan: Plan,
+    sc: S.Scenario,
+    group: str,
+    position: str,
+    make: Callable[[list[int], Array], O.Term],
+) -> O.Term:
     """A term over a group's members (``make``: :func:`sim.ops.group_fraction` or ``count``)."""
     names = sc.agents[group].members  # type: ignore[union-attr]
     idx = np.array([plan.position(m, position) for m in names])
-    return make(plan.groups[group], idx)  # type: ignore[no-any-return]
+    return make(plan.groups[group], idx)
 
 
 def _effect(plan: Plan, sc: S.Scenario, eff: Any) -> O.Effect:

@@ -25,22 +25,22 @@ TOLERANCE = 1e-9
 THRESHOLD_TOLERANCE = TOLERANCE
 
 
-def at_least(x: Array, value: float) -> Array:
+def at_least(x: Array | float, value: Array | float) -> Array:
     """``x >= value``, within :data:`TOLERANCE`."""
     return np.asarray(x >= value - TOLERANCE)
 
 
-def at_most(x: Array, value: float) -> Array:
+def at_most(x: Array | float, value: Array | float) -> Array:
     """``x <= value``, within :data:`TOLERANCE`."""
     return np.asarray(x <= value + TOLERANCE)
 
 
-def above(x: Array, value: float) -> Array:
+def above(x: Array | float, value: Array | float) -> Array:
     """``x > value`` by more than :data:`TOLERANCE` (equal values are not above)."""
     return np.asarray(x > value + TOLERANCE)
 
 
-def below(x: Array, value: float) -> Array:
+def below(x: Array | float, value: Array | float) -> Array:
     """``x < value`` by more than :data:`TOLERANCE` (equal values are not below)."""
     return np.asarray(x < value - TOLERANCE)
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim import ops as O
 from sim.engine.populations import (
     HazardDensePopulation,
     Population,
@@ -49,6 +50,7 @@ class BlockState:
     #: attributes with one row (or one row per list or dict item) per replicate
     ROWS = (
         "pos",
+        "pinned",
         "param",
         "curve",
         "due",
@@ -100,6 +102,8 @@ class BlockState:
         self.initial_pos = np.array(plan.initial_pos, dtype=np.int16)
         self.pos = np.zeros((n, n_ind), dtype=np.int16)
         self.pos[:] = self.initial_pos
+        #: individuals put in a position by a force, whose rules no longer move them
+        self.pinned = np.zeros((n, n_ind), dtype=bool)
         self.opinion0 = np.zeros((n, len(plan.opinion_slots)))
         for col, slot in enumerate(plan.opinion_slots):
             self.opinion0[:, col] = self.param[slot]
@@ -399,11 +403,14 @@ class World:
         self._s.invalidate()
 
     def force(self, agent: str, position: str, where: Array | None = None) -> None:
-        """Put an individual in a position (a switch like any other, traced as ``forced``)."""
+        """Put an individual in a position for good, as the ``force`` effect (traced ``forced``).
+
+        Its rules no longer move it (see :func:`sim.ops.force`).
+        """
         i = _known(self._s.plan.ind_index, agent, "individual")
         to = self._position(agent, position)
         with self._stamped():
-            self._s.switch(i, self._mask(where) & (self._s.pos[:, i] != to), to, "forced")
+            O.force(self._s, i, to, self._mask(where))
         self._s.invalidate()
 
     def offset(self, agent: str, add: float, where: Array | None = None) -> None:
