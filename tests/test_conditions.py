@@ -109,7 +109,9 @@ def test_a_count_test_of_hazard_members_is_the_poisson_binomial_tail() -> None:
             "kind": "individual",
             "positions": ["no", "yes"],
             "initial": "no",
-            "rules": [{"kind": "hazard", "to": "yes", "pressure": "p", "resistance": r, "rate": rate}],
+            "rules": [
+                {"kind": "hazard", "to": "yes", "pressure": "p", "resistance": r, "rate": rate}
+            ],
         }
         for i, r in enumerate(res)
     }

@@ -71,8 +71,14 @@ def test_a_scheduled_rule_switches_once() -> None:
     """After switching, a reversible rule may bring the agent back: the schedule does not repeat."""
     data = _three_step("first", 5, 0, horizon=20)
     data["agents"]["a"]["rules"].append(
-        {"kind": "threshold", "from": "x", "to": "y", "support": "s", "threshold": 1,
-         "reversible": True}  # fmt: skip
+        {
+            "kind": "threshold",
+            "from": "x",
+            "to": "y",
+            "support": "s",
+            "threshold": 1,
+            "reversible": True,
+        }
     )
     data["signals"] = {"s": [{"constant": 0.0}]}
     data["outcomes"] = {"end": {"trigger": {"kind": "deadline", "at": 20}}}

@@ -377,8 +377,9 @@ def _param_effect(ix: Index, loc: Loc, effect: Mapping[str, Any]) -> Found:
     if isinstance(index, str):
         ids = [r.get("id") for r in rules]
         if index not in ids:
-            named = [i for i in ids if isinstance(i, str)]
-            yield unknown((*loc, "rule"), f"rule id of {agent_id!r}", index, named)
+            named = sorted({i for i in ids if isinstance(i, str)})
+            where, message = unknown((*loc, "rule"), "rule id", index, named)
+            yield where, message.replace("rule id", f"rule id of {agent_id!r}:", 1)
             return
         index = ids.index(index)
     if _number(index) and index >= len(rules):
