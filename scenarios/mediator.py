@@ -18,7 +18,7 @@ def mediator(env, world):
         hot &= offers < 3  # three offers at most
         offers[hot] += 1
         accepted = hot & (world.random() < 0.3)
-        world.change("toner", "offset", add=0.1, rule=0, where=accepted)
+        world.change("toner", "offset", add=0.1, rule="reinstate", where=accepted)
         world.trace("mediator: Toner accepts an offer", where=accepted)
         yield env.timeout(12)
 

@@ -11,6 +11,7 @@ and CI can check them).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from sim._version import __version__
 from sim.clocktime import to_datetime
 from sim.errors import InputError
 from sim.scenario import UNRESOLVED, AtTrigger, Individual, Population, Scenario
+from sim.yamlio import item_index
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -156,7 +158,7 @@ def _decision_times(sc: Scenario) -> list[list[float]]:
 
 
 def _trajectory_matrix(
-    traj: dict[str, Array], column: str, replicates: int, n_ticks: int, tick: float
+    traj: Mapping[str, Array], column: str, replicates: int, n_ticks: int, tick: float
 ) -> Array:
     """(replicates, ticks) matrix of one trajectory column; NaN after a replicate ended."""
     if column not in traj:
@@ -272,8 +274,8 @@ def _base_value(base: dict[str, Any], path: str) -> float | None:
     for part in path.split("."):
         if isinstance(node, dict) and part in node:
             node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
+        elif isinstance(node, list) and (index := item_index(node, part)) is not None:
+            node = node[index]  # by index or by id, as --set
         else:
             return None
     if isinstance(node, int | float) and not isinstance(node, bool):

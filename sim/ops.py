@@ -33,6 +33,7 @@ class State(Protocol):
     k: int
     t: float
     pos: Array
+    pinned: Array
     opinion: Array
     opinion0: Array
     flags: list[Array]
@@ -84,6 +85,11 @@ def group_fraction(members: list[int], idx: Array) -> Term:
     return lambda s: np.mean(s.pos[:, members] == idx, axis=1)
 
 
+def group_count(members: list[int], idx: Array) -> Term:
+    """Number of a group's members in a position (``idx`` as for :func:`group_fraction`)."""
+    return lambda s: np.count_nonzero(s.pos[:, members] == idx, axis=1).astype(float)
+
+
 def position_is(i: int, j: int) -> Term:
     """1 where individual ``i`` is in position ``j``."""
     return lambda s: s.pos[:, i] == j
@@ -133,15 +139,68 @@ class SignalOp:
         return total
 
 
-def comparison(signal: int, op: str, value: float) -> Condition:
-    """A signal compared with a value (``op``: at_least, at_most, above or below)."""
-    if op == "at_least":
-        return lambda s: s.signal(signal) >= value
-    if op == "at_most":
-        return lambda s: s.signal(signal) <= value
-    if op == "above":
-        return lambda s: s.signal(signal) > value
-    return lambda s: s.signal(signal) < value
+# ----------------------------------------------------------------- conditions
+@dataclass(frozen=True)
+class Compare:
+    """A value (a signal, a count) compared with a number, within :data:`sim.rules.TOLERANCE`."""
+
+    value: Term
+    test: Callable[[Value, float], Array]  # one of sim.rules.COMPARISONS
+    number: float
+
+    def __call__(self, s: State) -> Array:
+        """Where it holds."""
+        return np.broadcast_to(self.test(self.value(s), self.number), (s.size,))
+
+
+@dataclass(frozen=True)
+class InPositions:
+    """Individual ``agent_index`` is in one of ``positions``."""
+
+    agent_index: int
+    positions: tuple[int, ...]
+
+    def __call__(self, s: State) -> Array:  # noqa: D102
+        column = s.pos[:, self.agent_index]
+        if len(self.positions) == 1:
+            return column == self.positions[0]
+        return np.isin(column, self.positions)
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Every one of ``parts`` holds."""
+
+    parts: tuple[Condition, ...]
+
+    def __call__(self, s: State) -> Array:  # noqa: D102
+        out = self.parts[0](s).copy()
+        for part in self.parts[1:]:
+            out &= part(s)
+        return out
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """At least one of ``parts`` holds."""
+
+    parts: tuple[Condition, ...]
+
+    def __call__(self, s: State) -> Array:  # noqa: D102
+        out = self.parts[0](s).copy()
+        for part in self.parts[1:]:
+            out |= part(s)
+        return out
+
+
+@dataclass(frozen=True)
+class NotOf:
+    """``part`` does not hold."""
+
+    part: Condition
+
+    def __call__(self, s: State) -> Array:  # noqa: D102
+        return ~self.part(s)
 
 
 # --------------------------------------------------------------------- curves
@@ -292,7 +351,7 @@ class AveragingStep(RuleStep):
 
     def moves(self, s: State, cur: Array, u: Array | None) -> tuple[Array, Array | None]:  # noqa: D102
         in_from, in_to = cur == self.from_idx, cur == self.to_idx
-        high = s.opinion[:, self.col] >= self.cutoff
+        high = R.at_least(s.opinion[:, self.col], self.cutoff)
         return in_from & high, (in_to & ~high if self.reversible else None)
 
     def detail(self, s: State, r: int) -> str:  # noqa: D102
@@ -392,14 +451,24 @@ class ParamOp:
 
 @dataclass(frozen=True)
 class ForceOp:
-    """Put an individual in a position."""
+    """Put an individual in a position, for good (see :func:`force`)."""
 
     agent_index: int
     to: int
 
     def apply(self, s: State, mask: Array) -> None:  # noqa: D102
-        i = self.agent_index
-        s.switch(i, mask & (s.pos[:, i] != self.to), self.to, "forced")
+        force(s, self.agent_index, self.to, mask)
+
+
+def force(s: State, i: int, to: int, mask: Array) -> None:
+    """Put individual ``i`` in position ``to`` where ``mask``, for good.
+
+    A force is final: the individual's rules (``scheduled`` ones too) no longer
+    move it, so an averaging or reversible rule cannot undo it in the same
+    tick. Its opinion, if it averages, goes on evolving and being heard.
+    """
+    s.switch(i, mask & (s.pos[:, i] != to), to, "forced")
+    s.pinned[:, i] |= mask
 
 
 @dataclass(frozen=True)
@@ -519,9 +588,19 @@ class EventOp:
         return True
 
 
+#: ``due`` of a scheduled rule that has switched: it waits for nothing more.
+DONE = np.iinfo(np.int64).max
+
+
 @dataclass(frozen=True)
 class ScheduledOp:
-    """A ``scheduled`` rule: switch at each replicate's own tick (``due[slot]``) if in ``from``."""
+    """A ``scheduled`` rule: switch once, at the first tick >= its time when in ``from``.
+
+    Each replicate's time is its own tick (``due[slot]``). An individual not in
+    ``from`` then waits: the rule switches it at the first later tick that
+    starts (phase 1) with it in ``from``; a forced individual is never moved.
+    Once it has switched, ``due`` becomes :data:`DONE`.
+    """
 
     agent_index: int
     from_idx: int
@@ -529,8 +608,17 @@ class ScheduledOp:
     slot: int
 
     def apply(self, s: State) -> None:
-        """Switch the rows due now."""
-        i = self.agent_index
-        now = (s.due[self.slot] == s.k) & (s.pos[:, i] == self.from_idx)
+        """Switch the rows due now or waiting since."""
+        i, due = self.agent_index, s.due[self.slot]
+        now = (due <= s.k) & (s.pos[:, i] == self.from_idx) & ~s.pinned[:, i]
         if now.any():
             s.switch(i, now, self.to_idx, "scheduled")
+            s.due[self.slot] = np.where(now, DONE, due)
+
+    def next_tick(self, s: State) -> int | None:
+        """The next tick this rule must look at: the next, while a row waits; else the next due."""
+        due = s.due[self.slot]
+        waiting = due < DONE
+        if not waiting.any():
+            return None
+        return max(s.k + 1, int(due[waiting].min()))

@@ -15,6 +15,7 @@ the deadlines. That order is part of the reproducibility contract.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from sim import ops as O
+from sim import rules as R
 from sim import scenario as S
 from sim.distributions import draw, is_random
 
@@ -136,6 +138,8 @@ class Plan:
         default_factory=lambda: dict.fromkeys(("param", "curve", "tick", "person"), 0)
     )
     param_slot: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    #: each individual's and population's rule ids, by index (None: no id)
+    rule_ids: dict[str, list[str | None]] = field(default_factory=dict)
     patience_slot: dict[str, int] = field(default_factory=dict)
     scheduled_due: list[tuple[int, int]] = field(default_factory=list)  # (due slot, param slot)
     earliest_due: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
@@ -163,6 +167,13 @@ class Plan:
         ps = self.positions[agent]
         return ps.index(name) if name in ps else -1
 
+    def rule_index(self, agent: str, rule: int | str) -> int:
+        """Index of an agent's rule given by index or id (-1 when it has no such id)."""
+        if isinstance(rule, int):
+            return rule
+        ids = self.rule_ids.get(agent, [])
+        return ids.index(rule) if rule in ids else -1
+
     def slot(self, kind: str) -> int:
         """A new slot in the list ``kind``."""
         self.n_slots[kind] += 1
@@ -183,6 +194,8 @@ def compile_plan(sc: S.Scenario) -> Plan:
     for aid, a in sc.agents.items():
         if isinstance(a, S.Individual | S.Population):
             plan.positions[aid] = list(a.positions)
+            rules = a.rules if isinstance(a, S.Individual) else [a.rule]
+            plan.rule_ids[aid] = [r.id for r in rules]
         if isinstance(a, S.Individual):
             plan.ind_index[aid] = len(plan.individuals)
             plan.individuals.append(aid)
@@ -303,7 +316,7 @@ def _events(plan: Plan, sc: S.Scenario) -> None:
             op = O.EventOp(**common, effects=effects, ticks=tuple(sorted(ticks)))
         else:
             assert isinstance(trig, S.WhenTrigger)
-            op = O.EventOp(**common, effects=effects, when=_condition(sc, trig.condition))
+            op = O.EventOp(**common, effects=effects, when=_condition(plan, sc, trig.condition))
         plan.events.append(op)
 
 
@@ -322,7 +335,7 @@ def _outcomes(plan: Plan, sc: S.Scenario) -> None:
                     slot = plan.add_draw("tick", trig.at)
                 t = O.OnDeadline(slot)
             elif isinstance(trig, S.ConditionTrigger):
-                t = O.OnCondition(_condition(sc, trig.condition))
+                t = O.OnCondition(_condition(plan, sc, trig.condition))
             else:
                 t = O.OnEvent(list(sc.events).index(trig.event))
             plan.watchers.append((o, t))
@@ -418,9 +431,9 @@ def _term(plan: Plan, sc: S.Scenario, term: Any) -> tuple[float, O.Term]:
             p = plan.pop_index[term.fraction]
             fn = O.population_fraction(p, plan.positions[term.fraction].index(term.position))
         else:
-            names = sc.agents[term.fraction].members  # type: ignore[union-attr]
-            idx = np.array([plan.position(m, term.position) for m in names])
-            fn = O.group_fraction(plan.groups[term.fraction], idx)
+            fn = _group_term(plan, sc, term.fraction, term.position, O.group_fraction)
+    elif isinstance(term, S.CountTerm):
+        fn = _group_term(plan, sc, term.count, term.position, O.group_count)
     elif isinstance(term, S.PositionTerm):
         fn = O.position_is(plan.ind_index[term.agent], plan.position(term.agent, term.position))
     elif isinstance(term, S.OpinionTerm):
@@ -435,12 +448,38 @@ def _term(plan: Plan, sc: S.Scenario, term: Any) -> tuple[float, O.Term]:
     return term.weight, fn
 
 
-def _condition(sc: S.Scenario, cond: Any) -> O.Condition:
-    signal = list(sc.signals).index(cond.signal)
-    for op in ("at_least", "at_most", "above", "below"):
-        if getattr(cond, op) is not None:
-            return O.comparison(signal, op, getattr(cond, op))
-    raise ValueError(f"condition without a comparison: {cond!r}")
+def _condition(plan: Plan, sc: S.Scenario, cond: Any) -> O.Condition:
+    """A condition as operations on arrays (its comparisons chosen here, not per tick)."""
+    if isinstance(cond, S.AllOf):
+        return O.AllOf(tuple(_condition(plan, sc, c) for c in cond.all))
+    if isinstance(cond, S.AnyOf):
+        return O.AnyOf(tuple(_condition(plan, sc, c) for c in cond.any))
+    if isinstance(cond, S.NotOf):
+        return O.NotOf(_condition(plan, sc, cond.not_))
+    if isinstance(cond, S.PositionCondition):
+        wanted = tuple(plan.position(cond.agent, p) for p in cond.position)
+        return O.InPositions(plan.ind_index[cond.agent], wanted)
+    op, number = cond.comparison
+    value: O.Term
+    if isinstance(cond, S.CountCondition):
+        value = _group_term(plan, sc, cond.count, cond.position, O.group_count)
+    else:
+        assert isinstance(cond, S.SignalCondition)
+        value = O.signal_of(plan.signal_names.index(cond.signal))
+    return O.Compare(value, R.COMPARISONS[op], number)
+
+
+def _group_term(
+    plan: Plan,
+    sc: S.Scenario,
+    group: str,
+    position: str,
+    make: Callable[[list[int], Array], O.Term],
+) -> O.Term:
+    """A term over a group's members (``make``: :func:`sim.ops.group_fraction` or ``count``)."""
+    names = sc.agents[group].members  # type: ignore[union-attr]
+    idx = np.array([plan.position(m, position) for m in names])
+    return make(plan.groups[group], idx)
 
 
 def _effect(plan: Plan, sc: S.Scenario, eff: Any) -> O.Effect:
@@ -477,15 +516,19 @@ def param_op(
     name: str,
     how: str,
     amount: float,
-    rule: int | None = None,
+    rule: int | str | None = None,
     ranges: dict[tuple[int, str], tuple[float, float]] | None = None,
 ) -> O.ParamOp:
     """Change parameter ``name`` of ``agent``'s rules (all, or rule ``rule``) that have it.
+
+    ``rule`` is the rule's index or its id.
 
     ``ranges`` gives the range of bounded parameters: a change that would leave
     it is clipped to it, with a warning (see :class:`sim.ops.ParamOp`).
     """
     individual = agent in plan.ind_index
+    if rule is not None:
+        rule = plan.rule_index(agent, rule)
     found = [
         (slot, f"{agent}.rules.{j}" if individual else f"{agent}.rule", j)
         for (a, j, n), slot in plan.param_slot.items()

@@ -36,6 +36,6 @@ def point_scenario(base: dict[str, Any], paths: list[str], values: tuple[Any, ..
     located = Located(data, "sweep point")
     for path, value in zip(paths, values, strict=True):
         flag = f"--param {path}={value}"
-        set_path(data, split_path(path, flag), value, flag)
-        located.overrides[tuple(path.split("."))] = flag
+        resolved = set_path(data, split_path(path, flag), value, flag)
+        located.overrides[tuple(resolved)] = flag
     return validate_data(located)

@@ -15,8 +15,39 @@ import numpy as np
 
 Array = np.ndarray[Any, Any]
 
-#: Tolerance of threshold comparisons: ``support >= threshold - 1e-9``.
-THRESHOLD_TOLERANCE = 1e-9
+#: The one tolerance of every comparison of the model: two values within 1e-9
+#: of each other are equal. Conditions (``at_least``, ``at_most``, ``above``,
+#: ``below``), thresholds (``support >= threshold``) and averaging cut-offs
+#: (``x >= cutoff``) all use it, so that sums of decimal weights that are equal
+#: on paper (ten terms of 0.1 and 1.0) compare equal. Quorums count members
+#: and compare exact rationals, so they need none.
+TOLERANCE = 1e-9
+#: The former name of :data:`TOLERANCE`.
+THRESHOLD_TOLERANCE = TOLERANCE
+
+
+def at_least(x: Array | float, value: Array | float) -> Array:
+    """``x >= value``, within :data:`TOLERANCE`."""
+    return np.asarray(x >= value - TOLERANCE)
+
+
+def at_most(x: Array | float, value: Array | float) -> Array:
+    """``x <= value``, within :data:`TOLERANCE`."""
+    return np.asarray(x <= value + TOLERANCE)
+
+
+def above(x: Array | float, value: Array | float) -> Array:
+    """``x > value`` by more than :data:`TOLERANCE` (equal values are not above)."""
+    return np.asarray(x > value + TOLERANCE)
+
+
+def below(x: Array | float, value: Array | float) -> Array:
+    """``x < value`` by more than :data:`TOLERANCE` (equal values are not below)."""
+    return np.asarray(x < value - TOLERANCE)
+
+
+#: The comparisons of conditions, by their key in a scenario.
+COMPARISONS = {"at_least": at_least, "at_most": at_most, "above": above, "below": below}
 
 
 def per_tick(p_per_hour: Array | float, tick: float) -> Array:
@@ -51,8 +82,8 @@ def logistic_back_probability(
 
 
 def threshold_reached(support: Array, threshold: Array) -> Array:
-    """Granovetter's rule: ``support >= threshold`` with a tolerance of 1e-9."""
-    return support >= threshold - THRESHOLD_TOLERANCE
+    """Granovetter's rule: ``support >= threshold`` within :data:`TOLERANCE`."""
+    return at_least(support, threshold)
 
 
 def averaging_step(x0: Array, stubbornness: Array, inputs: Array, weights: Array) -> Array:
@@ -127,7 +158,7 @@ class SortedThresholds:
         self.lo = float(a[:, 0].min()) - 1.0
         self.hi = float(a[:, -1].max()) + 1.0
         width = self.hi - self.lo + 1.0
-        self.exact_rows = rows * width * 2.3e-16 > THRESHOLD_TOLERANCE / 10
+        self.exact_rows = rows * width * 2.3e-16 > TOLERANCE / 10
         self.offsets = np.arange(rows, dtype=float) * width
         self.base = np.arange(rows) * n
         if self.exact_rows:
@@ -148,7 +179,7 @@ class SortedThresholds:
         With ``rows`` (indices), ``support`` holds one value for each of those
         rows only; each count is exactly what the whole call would give it.
         """
-        q = np.clip(np.asarray(support, dtype=float) + THRESHOLD_TOLERANCE, self.lo, self.hi)
+        q = np.clip(np.asarray(support, dtype=float) + TOLERANCE, self.lo, self.hi)
         if self.exact_rows:
             which = self.sorted if rows is None else self.sorted[rows]
             return np.array(

@@ -125,7 +125,7 @@ _DIST_KEYS = ("uniform", "normal", "beta", "triangular", "lognormal", "choice")
 
 
 def _distributions(data: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], dict]]:
-    """Every distribution in a scenario's canonical data, with its path."""
+    """Every distribution in a scenario's canonical data, with its path (rules by id if any)."""
     found: list[tuple[tuple[str, ...], dict]] = []
     if isinstance(data, dict):
         if any(k in data and data[k] is not None for k in _DIST_KEYS):
@@ -134,7 +134,8 @@ def _distributions(data: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[st
             found += _distributions(v, (*path, str(k)))
     elif isinstance(data, list):
         for i, v in enumerate(data):
-            found += _distributions(v, (*path, str(i)))
+            name = v.get("id") if isinstance(v, dict) else None
+            found += _distributions(v, (*path, str(name if name is not None else i)))
     return found
 
 

@@ -301,8 +301,8 @@ def apply_set(located: Located, assignment: str) -> None:
         raise InputError([Problem(flag, None, None, "", "expected PATH=VALUE")])
     path_text, value_text = assignment.split("=", 1)
     parts = split_path(path_text, flag)
-    set_path(located.data, parts, parse_value(value_text, flag), flag)
-    located.overrides[tuple(parts)] = flag
+    resolved = set_path(located.data, parts, parse_value(value_text, flag), flag)
+    located.overrides[tuple(resolved)] = flag
 
 
 def split_path(path_text: str, source: str) -> list[str]:
@@ -313,16 +313,38 @@ def split_path(path_text: str, source: str) -> list[str]:
     return parts
 
 
-def set_path(data: Any, parts: list[str], value: Any, source: str) -> None:
+def item_index(items: list[Any], part: str) -> int | None:
+    """Index of a sequence item named by ``part``: an integer index, or an item's ``id``.
+
+    Ids are never plain integers (the schema refuses them), so the two cannot clash.
+    """
+    if part.isdigit():
+        return int(part) if int(part) < len(items) else None
+    for i, item in enumerate(items):
+        if isinstance(item, Mapping) and item.get("id") == part:
+            return i
+    return None
+
+
+def set_path(data: Any, parts: list[str], value: Any, source: str) -> list[str]:
     """Set ``value`` at a dotted path in plain data, in place.
 
-    The path goes through mappings (and sequences, by integer index); every
-    mapping on the way must exist, the last key may be new.
+    The path goes through mappings (and sequences, by integer index or by the
+    ``id`` of an item, as in ``agents.toner.rules.reinstate.resistance``);
+    every mapping on the way must exist, the last key may be new.
+
+    Returns
+    -------
+    list of str
+        The path with every id replaced by its index (as errors locate it).
     """
     node = data
     walked: list[str] = []
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
+        index = item_index(node, part) if isinstance(node, list) else None
+        if index is not None:
+            part = str(index)
         if isinstance(node, Mapping):
             if last:
                 node[part] = value  # type: ignore[index]
@@ -333,15 +355,16 @@ def set_path(data: Any, parts: list[str], value: Any, source: str) -> None:
                 where = ".".join([*walked, part])
                 msg = f"no such key {part!r} (known here: {known})"
                 raise InputError([Problem(source, None, None, where, msg)])
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+        elif isinstance(node, list) and index is not None:
             if last:
-                node[int(part)] = value
+                node[index] = value
             else:
-                node = node[int(part)]
+                node = node[index]
         else:
             where = ".".join(walked)
             raise InputError([Problem(source, None, None, where, _no_way(walked, node, part))])
         walked.append(part)
+    return walked
 
 
 def _no_way(walked: list[str], node: Any, part: str) -> str:
@@ -353,7 +376,11 @@ def _no_way(walked: list[str], node: Any, part: str) -> str:
         else:
             what = f"{'.'.join(walked)} has {n} item{'s' if n != 1 else ''}"
         valid = f" (indices 0 to {n - 1})" if n else ""
-        return f"{what}{valid}, no index {part!r}"
+        ids = [str(v["id"]) for v in node if isinstance(v, Mapping) and v.get("id") is not None]
+        if ids:
+            valid = f"{valid[:-1]}; ids: {', '.join(ids)})"
+        missing = "index" if part.isdigit() else "index or id"
+        return f"{what}{valid}, no {missing} {part!r}"
     kind = "null" if node is None else type(node).__name__
     kind = {"str": "text", "int": "a number", "float": "a number", "bool": "true/false"}.get(
         kind, kind

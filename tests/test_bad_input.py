@@ -87,7 +87,7 @@ def test_set_past_the_last_rule_says_how_many_rules_there_are() -> None:
     assert result.exit_code == 2
     assert (
         "--set agents.toner.rules.5.rate=1: agents.toner.rules: "
-        "agent 'toner' has 1 rule (indices 0 to 0), no index '5'"
+        "agent 'toner' has 1 rule (indices 0 to 0; ids: reinstate), no index '5'"
     ) in result.stderr
     assert "CommentedSeq" not in result.stderr
 
@@ -223,11 +223,11 @@ def test_a_bad_sweep_parameter_is_located_in_the_sweep_file(tmp_path: Path) -> N
     text = text.replace(
         "scenario: openai_2023_11.yaml", f"scenario: {ROOT}/scenarios/openai_2023_11.yaml"
     )
-    text = text.replace("resistance: 0.6:0.95:8       #", "resistance: 0.95:0.6:8       #")
+    text = text.replace("resistance: 0.6:0.95:8      #", "resistance: 0.95:0.6:8      #")
     bad = tmp_path / "bad.sweep.yaml"
     bad.write_text(text)
     result = runner.invoke(app, ["sweep", str(bad), "--out", str(tmp_path / "s"), "--seed", "1"])
     assert result.exit_code == 2, result.output
     line = 1 + text.splitlines().index(next(ln for ln in text.splitlines() if "0.95:0.6:8" in ln))
-    assert f"{bad}:{line}:3: parameters.agents.toner.rules.0.resistance" in result.output
+    assert f"{bad}:{line}:3: parameters.agents.toner.rules.reinstate.resistance" in result.output
     assert not (tmp_path / "s").exists()

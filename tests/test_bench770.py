@@ -17,10 +17,10 @@ BENCH = ROOT / "scenarios" / "bench_770.yaml"
 DETERMINISTIC = [
     "agents.employees.rule.spontaneous=0",
     "agents.employees.rule.threshold=0.1",
-    "agents.sutskever.rules.0.at=50.5",
-    "agents.dangelo.rules.0.rate=1000",
-    "agents.mccauley.rules.0.rate=1000",
-    "agents.toner.rules.0.rate=1000",
+    "agents.sutskever.rules.reinstate.at=50.5",
+    "agents.dangelo.rules.reinstate.rate=1000",
+    "agents.mccauley.rules.reinstate.rate=1000",
+    "agents.toner.rules.reinstate.rate=1000",
 ]
 
 

@@ -148,14 +148,19 @@ def test_trace_is_checked(crowd: Path) -> None:
 
 def test_huge_grid_is_refused_before_the_folder_is_made(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
-    args = ["sweep", ARTICLE, "--param", "agents.toner.rules.0.resistance=0:1:1000000000000"]
+    args = [
+        "sweep",
+        ARTICLE,
+        "--param",
+        "agents.toner.rules.reinstate.resistance=0:1:1000000000000",
+    ]
     text = refused(runner.invoke(app, [*args, "--out", str(out)]), "--max-memory")
     assert "points" in text
     assert not out.exists()
 
 
 def test_endless_adaptive_sweep_is_refused(tmp_path: Path) -> None:
-    args = ["sweep", ARTICLE, "--param", "agents.toner.rules.0.resistance=0.6,0.7"]
+    args = ["sweep", ARTICLE, "--param", "agents.toner.rules.reinstate.resistance=0.6,0.7"]
     args += ["--until-ci", "1e-6", "--max-replicates", str(10**8), "--out", str(tmp_path / "s")]
     refused(runner.invoke(app, args), "--max-")
     assert not (tmp_path / "s").exists()
@@ -166,7 +171,14 @@ def test_particles_are_checked_in_nowcast_backtest_and_calibrate(tmp_path: Path)
     refused(runner.invoke(app, ["nowcast", ARTICLE, "--observations", OBS, *big]), "--max-memory")
     bt = ["backtest", ARTICLE, "--observations", OBS, *big, "--out", str(tmp_path / "b")]
     refused(runner.invoke(app, bt), "--max-memory")
-    cal = ["calibrate", ARTICLE, "--observations", OBS, "--param", "agents.toner.rules.0.rate=0:1"]
+    cal = [
+        "calibrate",
+        ARTICLE,
+        "--observations",
+        OBS,
+        "--param",
+        "agents.toner.rules.reinstate.rate=0:1",
+    ]
     cal += ["--points", str(10**7), "--out", str(tmp_path / "c")]
     refused(runner.invoke(app, cal), "--max-work")
     assert not (tmp_path / "c").exists()

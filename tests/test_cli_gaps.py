@@ -46,7 +46,7 @@ def test_nowcast_after_the_horizon_is_refused() -> None:
 
 @pytest.mark.parametrize("spec", ["1:0", "0:inf", "nan:1", "0.1,0.2", "a:b"])
 def test_calibrate_bounds_are_clean_errors(spec: str, tmp_path: Path) -> None:
-    param = f"agents.toner.rules.0.rate={spec}"
+    param = f"agents.toner.rules.reinstate.rate={spec}"
     args = ["calibrate", ARTICLE, "--observations", OBS, "--param", param]
     out = clean_error(runner.invoke(app, [*args, "--out", str(tmp_path / "c")]), f"--param {param}")
     assert "validation error" not in out and "pydantic" not in out
@@ -55,7 +55,14 @@ def test_calibrate_bounds_are_clean_errors(spec: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("flag", ["--particles", "--points"])
 def test_calibrate_counts_must_be_positive(flag: str, tmp_path: Path) -> None:
-    args = ["calibrate", ARTICLE, "--observations", OBS, "--param", "agents.toner.rules.0.rate=0:1"]
+    args = [
+        "calibrate",
+        ARTICLE,
+        "--observations",
+        OBS,
+        "--param",
+        "agents.toner.rules.reinstate.rate=0:1",
+    ]
     result = runner.invoke(app, [*args, flag, "0", "--out", str(tmp_path / "c")])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert not (tmp_path / "c").exists()
@@ -66,7 +73,7 @@ def test_unreachable_dask_scheduler_is_a_quick_clean_error(tmp_path: Path) -> No
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     out = tmp_path / "s"
-    args = ["sweep", BENCH, "--param", "agents.toner.rules.0.resistance=0.5", "-n", "8"]
+    args = ["sweep", BENCH, "--param", "agents.toner.rules.reinstate.resistance=0.5", "-n", "8"]
     args += ["--dask", f"tcp://127.0.0.1:{port}", "--out", str(out)]
     t0 = time.monotonic()
     result = runner.invoke(app, args)
@@ -142,7 +149,7 @@ def test_run_prints_the_orders_rule_and_other_row() -> None:
 # --------------------------------------------------------------- pointers
 def test_sweep_points_to_a_reader_that_is_installed(tmp_path: Path) -> None:
     args = ["sweep", BENCH, "--set", "agents.employees.size=60", "-n", "8", "--seed", "1"]
-    args += ["--param", "agents.toner.rules.0.resistance=0.5", "--out", str(tmp_path / "s")]
+    args += ["--param", "agents.toner.rules.reinstate.resistance=0.5", "--out", str(tmp_path / "s")]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "pyarrow.parquet.read_table(" in result.stdout

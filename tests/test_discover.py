@@ -53,7 +53,10 @@ def test_where_is_parsed_and_refused() -> None:
 def folder(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("d") / "s"
     base = load_scenario(BENCH, QUICK_SETS)
-    params = {"agents.toner.rules.0.resistance": "0.1:0.9", "agents.dangelo.rules.0.rate": "0:0.5"}
+    params = {
+        "agents.toner.rules.reinstate.resistance": "0.1:0.9",
+        "agents.dangelo.rules.reinstate.rate": "0:0.5",
+    }
     sweep(base, params, out=out, sampler="lhs", points=40, replicates=64, seed=2)
     return out
 

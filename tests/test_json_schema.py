@@ -81,7 +81,49 @@ BAD: dict[str, Callable[[dict[str, Any]], None]] = {
     "time past the limit": lambda d: d["outcomes"]["lapsed"]["trigger"].__setitem__("at", 2e6),
     "zero group quorum": lambda d: d["decisions"]["vote"]["quorum"].__setitem__("at_least", 0),
     "id with a space": lambda d: d["agents"].__setitem__("a b", d["agents"].pop("a")),
+    "rule id that is a number": lambda d: _rule(d).__setitem__("id", 3),
+    "rule id that is digits": lambda d: _rule(d).__setitem__("id", "3"),
+    "condition with an unknown key": lambda d: d["outcomes"]["lapsed"].__setitem__(
+        "trigger", {"kind": "condition", "condition": {"all": [{"sgnal": "push", "above": 1}]}}
+    ),
+    "count term without a position": lambda d: d["signals"]["push"].append({"count": "board"}),
 }
+
+
+def _with_new_constructs(d: dict[str, Any]) -> None:
+    """Rule ids, a change effect by id, conditions nested, a count term: all valid."""
+    _rule(d)["id"] = "joins"
+    d["signals"]["push"].append({"count": "board", "position": "yes", "weight": 0.1})
+    yes_a = {"agent": "a", "position": "yes"}
+    d["events"] = {
+        "nudge": {
+            "trigger": {
+                "kind": "when",
+                "condition": {"any": [{"not": yes_a}, {"agent": "b", "position": ["no", "yes"]}]},
+            },
+            "effects": [
+                {"kind": "change", "agent": "a", "rule": "joins", "param": "rate", "add": 0.1}
+            ],
+        }
+    }
+    d["outcomes"]["lapsed"]["trigger"] = [
+        {"kind": "deadline", "at": 10},
+        {
+            "kind": "condition",
+            "condition": {"all": [yes_a, {"count": "board", "position": "yes", "at_least": 2}]},
+        },
+    ]
+
+
+def test_the_new_constructs_pass_the_schema_and_the_loader(
+    validator: jsonschema.protocols.Validator,
+) -> None:
+    from sim.scenario import scenario_from_dict
+
+    doc = _as_json(TINY)
+    _with_new_constructs(doc)
+    assert [e.message for e in validator.iter_errors(doc)] == []
+    scenario_from_dict(doc)
 
 
 @pytest.mark.parametrize("name", sorted(BAD))

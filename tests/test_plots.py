@@ -133,7 +133,7 @@ def test_plot_commands_from_run_folder_and_sweep_folder(tmp_path: Path) -> None:
     assert data["return"][-1] == pytest.approx(summary["outcomes"]["return"]["p"])
     sim.sweep(
         ARTICLE,
-        {"agents.toner.rules.0.resistance": "0.5,0.9", "agents.altman.patience": "90,120"},
+        {"agents.toner.rules.reinstate.resistance": "0.5,0.9", "agents.altman.patience": "90,120"},
         out=tmp_path / "sw",
     )
     r = runner.invoke(
@@ -235,13 +235,13 @@ def test_gallery_choices_for_the_article_are_its_holdout_and_its_employees() -> 
 
     pick = choices(sim.load_scenario(ARTICLE))
     assert pick.holdout is not None and pick.crowd is not None
-    assert pick.holdout.path == "agents.toner.rules.0.resistance"
+    assert pick.holdout.path == "agents.toner.rules.reinstate.resistance"
     assert pick.holdout.mean == pytest.approx(0.825)  # U(0.75, 0.90)
     assert pick.crowd.path == "agents.employees.rule.resistance"
     # the README's calibration priors
     assert _calibration_box(pick) == ((0.6, 1.0), (0.3, 0.6))
     assert dict(_sweeps(pick, 15, 8))["sweep_toner"] == {
-        "agents.toner.rules.0.resistance": "0.5:1:15"
+        "agents.toner.rules.reinstate.resistance": "0.5:1:15"
     }
 
 
@@ -342,6 +342,6 @@ def test_plot_sweep_of_an_lhs_sweep_from_the_command_line(tmp_path: Path) -> Non
 def test_the_base_value_mark_is_the_closed_form_mean() -> None:
     base = sim.load_scenario(ARTICLE).canonical()
     # U(0.75, 0.90): exactly its midpoint, not an estimate from random draws
-    assert figures._base_value(base, "agents.toner.rules.0.resistance") == 0.825
+    assert figures._base_value(base, "agents.toner.rules.reinstate.resistance") == 0.825
     assert figures._base_value(base, "agents.employees.rule.resistance") == 0.45
     assert figures._base_value(base, "agents.nobody.patience") is None

@@ -154,10 +154,10 @@ def test_from_scenario_takes_the_per_replicate_distributions() -> None:
     sc = load_scenario(ARTICLE)
     paths = [i.path for i in scenario_inputs(sc, str(ARTICLE))]
     assert paths == [
-        "agents.sutskever.rules.0.threshold",
-        "agents.dangelo.rules.0.resistance",
-        "agents.mccauley.rules.0.resistance",
-        "agents.toner.rules.0.resistance",
+        "agents.sutskever.rules.letter.threshold",
+        "agents.dangelo.rules.reinstate.resistance",
+        "agents.mccauley.rules.reinstate.resistance",
+        "agents.toner.rules.reinstate.resistance",
         "agents.altman.patience",
         "agents.brockman.patience",
         "events.interim_ceo.trigger.time",
@@ -173,8 +173,8 @@ def test_from_scenario_takes_the_per_replicate_distributions() -> None:
 def quick_design(seed: int = 4, trajectories: int = 6) -> tuple[sim.Scenario, Design]:
     base = load_scenario(BENCH, QUICK_SETS)
     inputs = [
-        Input(path="agents.toner.rules.0.resistance", low=0.3, high=0.9),
-        Input(path="agents.dangelo.rules.0.rate", low=0.05, high=0.5),
+        Input(path="agents.toner.rules.reinstate.resistance", low=0.3, high=0.9),
+        Input(path="agents.dangelo.rules.reinstate.rate", low=0.05, high=0.5),
     ]
     return base, Design(
         method="morris", inputs=inputs, base_samples=trajectories, replicates=32, seed=seed
@@ -194,8 +194,8 @@ def _cmd(out: Path, *extra: str) -> list[str]:
     cmd = [sys.executable, "-m", "sim", "sensitivity", str(BENCH)]
     for s in QUICK_SETS:
         cmd += ["--set", s]
-    cmd += ["--param", "agents.toner.rules.0.resistance=0.3:0.9"]
-    cmd += ["--param", "agents.dangelo.rules.0.rate=0.05:0.5"]
+    cmd += ["--param", "agents.toner.rules.reinstate.resistance=0.3:0.9"]
+    cmd += ["--param", "agents.dangelo.rules.reinstate.rate=0.05:0.5"]
     return [*cmd, "--method", "morris", "-N", "8", "-n", "32", "--seed", "9", "--out", str(out)]
 
 
@@ -256,9 +256,12 @@ def _fails(args: list[str], *needles: str) -> str:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--param", "agents.toner.rules.0.resistance=0.6:0.9:4"], "expected bounds LO:HI"),
-        (["--param", "agents.toner.rules.0.resistance=0.9:0.6"], "low 0.9 is above high 0.6"),
-        (["--param", "agents.toner.rules.0.resistance"], "expected PATH=LO:HI"),
+        (["--param", "agents.toner.rules.reinstate.resistance=0.6:0.9:4"], "expected bounds LO:HI"),
+        (
+            ["--param", "agents.toner.rules.reinstate.resistance=0.9:0.6"],
+            "low 0.9 is above high 0.6",
+        ),
+        (["--param", "agents.toner.rules.reinstate.resistance"], "expected PATH=LO:HI"),
         (["--method", "fast"], "--method fast: expected one of sobol, morris, delta"),
         (["--method", "sobol", "-N", "100"], "power of two; try -N 128"),
         (["--second-order"], "--second-order is for --method sobol"),
@@ -268,8 +271,8 @@ def _fails(args: list[str], *needles: str) -> str:
 def test_bad_flags_exit_2_with_one_line(tmp_path: Path, extra: list[str], message: str) -> None:
     args = ["sensitivity", str(ARTICLE), "--seed", "1", "--out", str(tmp_path / "o")]
     if not any(a.startswith("--param") for a in extra):
-        args += ["--param", "agents.toner.rules.0.resistance=0.6:0.9"]
-        args += ["--param", "agents.mccauley.rules.0.resistance=0.6:0.9"]
+        args += ["--param", "agents.toner.rules.reinstate.resistance=0.6:0.9"]
+        args += ["--param", "agents.mccauley.rules.reinstate.resistance=0.6:0.9"]
     _fails([*args, *extra], message)
     assert not (tmp_path / "o" / "points").exists()
 

@@ -31,8 +31,8 @@ BENCH = ROOT / "scenarios" / "bench_770.yaml"
 # a quick variant: fewer employees and a short patience keep each point fast
 QUICK_SETS = ["agents.employees.size=60", "agents.altman.patience={uniform: [60, 80]}"]
 PARAMS = {
-    "agents.toner.rules.0.resistance": "0.3:0.9:4",
-    "agents.dangelo.rules.0.rate": [0.05, 0.5],
+    "agents.toner.rules.reinstate.resistance": "0.3:0.9:4",
+    "agents.dangelo.rules.reinstate.rate": [0.05, 0.5],
 }
 
 
@@ -95,12 +95,12 @@ def test_point_seeds_depend_only_on_seed_and_index() -> None:
     ("param", "message"),
     [
         ("agents.tonr.rules.0.rate=0.1,0.2", "no such key 'tonr'"),
-        ("agents.toner.rules.0.rate=-1,0.1", "rate"),
+        ("agents.toner.rules.reinstate.rate=-1,0.1", "rate"),
         (
             "agents.employees.rule.spontaneous=0.1:1.5:3",
             "a probability must lie in [0, 1], got 1.5",
         ),
-        ("agents.toner.rules.0.rate=0.1:0.2", "a grid needs values or low:high:count"),
+        ("agents.toner.rules.reinstate.rate=0.1:0.2", "a grid needs values or low:high:count"),
     ],
 )
 def test_bad_sweep_is_rejected_before_any_work(tmp_path: Path, param: str, message: str) -> None:
@@ -113,13 +113,29 @@ def test_bad_sweep_is_rejected_before_any_work(tmp_path: Path, param: str, messa
 
 def test_out_must_be_empty_and_resume_must_match(tmp_path: Path) -> None:
     out = tmp_path / "s"
-    sweep(quick_base(), {"agents.toner.rules.0.resistance": "0.5,0.9"}, out=out, seed=1)
+    sweep(quick_base(), {"agents.toner.rules.reinstate.resistance": "0.5,0.9"}, out=out, seed=1)
     again = runner.invoke(
-        app, ["sweep", str(BENCH), "--param", "agents.toner.rules.0.rate=0.1", "--out", str(out)]
+        app,
+        [
+            "sweep",
+            str(BENCH),
+            "--param",
+            "agents.toner.rules.reinstate.rate=0.1",
+            "--out",
+            str(out),
+        ],
     )
     assert again.exit_code == 2 and "not empty" in again.stderr
     other = runner.invoke(
-        app, ["sweep", str(BENCH), "--param", "agents.toner.rules.0.rate=0.1", "--resume", str(out)]
+        app,
+        [
+            "sweep",
+            str(BENCH),
+            "--param",
+            "agents.toner.rules.reinstate.rate=0.1",
+            "--resume",
+            str(out),
+        ],
     )
     assert other.exit_code == 2 and "does not match" in other.stderr
 
@@ -183,7 +199,10 @@ def test_failed_point_is_recorded_and_the_sweep_goes_on(tmp_path: Path, monkeypa
 
     monkeypatch.setattr(sw, "run", flaky)
     table = sweep(
-        quick_base(), {"agents.toner.rules.0.resistance": "0.3,0.5,0.7"}, out=tmp_path / "s", seed=1
+        quick_base(),
+        {"agents.toner.rules.reinstate.resistance": "0.3,0.5,0.7"},
+        out=tmp_path / "s",
+        seed=1,
     )
     status = table.column("status").to_pylist()
     assert status == ["ok", "failed", "ok"]
@@ -194,7 +213,7 @@ def test_failed_point_is_recorded_and_the_sweep_goes_on(tmp_path: Path, monkeypa
 def test_adaptive_replicates_reach_the_target(tmp_path: Path) -> None:
     table = sweep(
         quick_base(),
-        {"agents.toner.rules.0.resistance": "0.3,0.95"},
+        {"agents.toner.rules.reinstate.resistance": "0.3,0.95"},
         out=tmp_path / "s",
         seed=3,
         until_ci=0.025,
@@ -224,8 +243,8 @@ def _sweep_cmd(out: Path, *extra: str) -> list[str]:
     cmd = [sys.executable, "-m", "sim", "sweep", str(BENCH)]
     for s in QUICK_SETS:
         cmd += ["--set", s]
-    cmd += ["--param", "agents.toner.rules.0.resistance=0.3:0.9:8"]
-    cmd += ["--param", "agents.mccauley.rules.0.rate=0.05:0.5:4"]
+    cmd += ["--param", "agents.toner.rules.reinstate.resistance=0.3:0.9:8"]
+    cmd += ["--param", "agents.mccauley.rules.reinstate.rate=0.05:0.5:4"]
     return [*cmd, "--seed", "11", "--out", str(out), *extra]
 
 

@@ -82,7 +82,10 @@ def choices(scenario: Any) -> Choices:
         if isinstance(agent, Population) and crowd is None:
             crowd = _knob(aid, f"agents.{aid}.rule", agent.rule)
         elif isinstance(agent, Individual):
-            knobs = [_knob(aid, f"agents.{aid}.rules.{i}", r) for i, r in enumerate(agent.rules)]
+            knobs = [
+                _knob(aid, f"agents.{aid}.rules.{r.id if r.id is not None else i}", r)
+                for i, r in enumerate(agent.rules)
+            ]
             found = [k for k in knobs if k is not None]
             if found:
                 individuals.append((found[0], [k.path for k in found]))

@@ -173,8 +173,8 @@ def when_event(c: Clock, s: BlockState, ev: O.EventOp, bell: Bell) -> Proc:
 
 
 def scheduled_switch(c: Clock, s: BlockState, op: O.ScheduledOp, position: int) -> Proc:
-    """A ``scheduled`` rule: switches each replicate at its own tick."""
-    while (k := next_due(s.due[op.slot], None, s.k)) is not None and k <= c.n_ticks:
+    """A ``scheduled`` rule: switches each replicate at its own tick, or once in ``from``."""
+    while (k := op.next_tick(s)) is not None and k <= c.n_ticks:
         yield c.at(k, EVENTS, position)
         op.apply(s)
 
@@ -263,7 +263,7 @@ def advance_individuals(s: BlockState) -> None:
     if plan.averaging:
         O.update_opinions(s, plan.averaging)
     new_pos = s.pos.copy()
-    decided = np.zeros((s.size, len(plan.individuals)), dtype=bool)
+    decided = s.pinned.copy()  # a forced individual stays where it was put
     for rp in plan.rules:
         i = rp.agent_index
         fwd, back = rp.moves(s, s.pos[:, i], u)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim import ops as O
 from sim.engine.populations import (
     HazardDensePopulation,
     Population,
@@ -51,6 +52,7 @@ class BlockState:
     #: attributes with one row (or one row per list or dict item) per replicate
     ROWS = (
         "pos",
+        "pinned",
         "param",
         "curve",
         "due",
@@ -104,6 +106,8 @@ class BlockState:
         self.initial_pos = np.array(plan.initial_pos, dtype=np.int16)
         self.pos = np.zeros((n, n_ind), dtype=np.int16)
         self.pos[:] = self.initial_pos
+        #: individuals put in a position by a force, whose rules no longer move them
+        self.pinned = np.zeros((n, n_ind), dtype=bool)
         self.opinion0 = np.zeros((n, len(plan.opinion_slots)))
         for col, slot in enumerate(plan.opinion_slots):
             self.opinion0[:, col] = self.param[slot]
@@ -382,9 +386,16 @@ class World:
         """An averaging individual's opinion."""
         return self._s.opinion[:, _known(self._s.plan.opinion_col, agent, "averaging agent")].copy()
 
-    def param(self, agent: str, name: str, rule: int = 0) -> Array:
-        """A rule parameter (e.g. ``resistance``, ``offset``) of an agent's rule ``rule``."""
-        slot = _known(self._s.plan.param_slot, (agent, rule, name), "rule parameter")
+    def param(self, agent: str, name: str, rule: int | str = 0) -> Array:
+        """A rule parameter (e.g. ``resistance``, ``offset``) of an agent's rule ``rule``.
+
+        ``rule`` is the rule's index or its id.
+        """
+        plan = self._s.plan
+        index = plan.rule_index(agent, rule)
+        if index < 0:
+            _known({i: None for i in plan.rule_ids.get(agent, []) if i}, rule, "rule id")
+        slot = _known(plan.param_slot, (agent, index, name), "rule parameter")
         return self._s.param[slot].copy()
 
     @property
@@ -414,11 +425,14 @@ class World:
         self._s.invalidate()
 
     def force(self, agent: str, position: str, where: Array | None = None) -> None:
-        """Put an individual in a position (a switch like any other, traced as ``forced``)."""
+        """Put an individual in a position for good, as the ``force`` effect (traced ``forced``).
+
+        Its rules no longer move it (see :func:`sim.ops.force`).
+        """
         i = _known(self._s.plan.ind_index, agent, "individual")
         to = self._position(agent, position)
         with self._stamped():
-            self._s.switch(i, self._mask(where) & (self._s.pos[:, i] != to), to, "forced")
+            O.force(self._s, i, to, self._mask(where))
         self._s.invalidate()
 
     def offset(self, agent: str, add: float, where: Array | None = None) -> None:
@@ -433,14 +447,20 @@ class World:
         set: float | None = None,
         add: float | None = None,
         scale: float | None = None,
-        rule: int | None = None,
+        rule: int | str | None = None,
         where: Array | None = None,
     ) -> None:
-        """Change a rule parameter: exactly one of ``set``, ``add``, ``scale`` (as ``change``)."""
+        """Change a rule parameter: exactly one of ``set``, ``add``, ``scale`` (as ``change``).
+
+        ``rule`` (its index or id) picks one rule; by default every rule that has ``param``.
+        """
         given = [(k, v) for k, v in (("set", set), ("add", add), ("scale", scale)) if v is not None]
         if len(given) != 1:
             raise ValueError(f"change needs exactly one of set, add, scale; got {given}")
-        op = param_op(self._s.plan, agent, param, given[0][0], float(given[0][1]), rule)
+        plan = self._s.plan
+        if isinstance(rule, str) and plan.rule_index(agent, rule) < 0:
+            _known({i: None for i in plan.rule_ids.get(agent, []) if i}, rule, "rule id")
+        op = param_op(plan, agent, param, given[0][0], float(given[0][1]), rule)
         if not op.targets:
             raise ValueError(f"{agent!r} has no rule with a per-replicate {param!r}")
         with self._stamped():

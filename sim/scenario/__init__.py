@@ -4,7 +4,8 @@ Modules, one job each:
 
 - :mod:`sim.scenario.base`: the strict base class, ids and limits;
 - :mod:`sim.scenario.schema_rules`: curves and rules;
-- :mod:`sim.scenario.schema_events`: signals, conditions, events, decisions, outcomes;
+- :mod:`sim.scenario.schema_conditions`: conditions (comparisons, positions, all/any/not);
+- :mod:`sim.scenario.schema_events`: signals, events, decisions, outcomes;
 - :mod:`sim.scenario.schema`: clock, agents and :class:`Scenario`;
 - :mod:`sim.scenario.references`: checks that every name a scenario uses exists, on
   the raw mapping, run by ``Scenario``'s validator (:mod:`sim.scenario.signal_graph`:
@@ -36,14 +37,23 @@ from sim.scenario.load import (
 )
 from sim.scenario.references import check_references
 from sim.scenario.schema import Agent, Clock, Group, Individual, Population, Scenario, Source
+from sim.scenario.schema_conditions import (
+    AllOf,
+    AnyOf,
+    Condition,
+    CountCondition,
+    NotOf,
+    PositionCondition,
+    SignalCondition,
+)
 from sim.scenario.schema_events import (
     AddOffset,
     AtLeast,
     AtTrigger,
     ChangeParam,
-    Condition,
     ConditionTrigger,
     ConstantTerm,
+    CountTerm,
     CurveTerm,
     DeadlineTrigger,
     Decision,
@@ -95,6 +105,8 @@ __all__ = [
     "UNRESOLVED",
     "AddOffset",
     "Agent",
+    "AllOf",
+    "AnyOf",
     "AtLeast",
     "AtTrigger",
     "AveragingRule",
@@ -104,6 +116,8 @@ __all__ = [
     "ConditionTrigger",
     "ConstantCurve",
     "ConstantTerm",
+    "CountCondition",
+    "CountTerm",
     "Curve",
     "CurveTerm",
     "DeadlineTrigger",
@@ -125,12 +139,14 @@ __all__ = [
     "Individual",
     "IndividualRule",
     "LogisticRule",
+    "NotOf",
     "OpinionTerm",
     "Outcome",
     "OutcomeTrigger",
     "PiecewiseCurve",
     "Population",
     "PopulationRule",
+    "PositionCondition",
     "PositionTerm",
     "Quorum",
     "RampCurve",
@@ -138,6 +154,7 @@ __all__ = [
     "Schedule",
     "ScheduledRule",
     "SetFlag",
+    "SignalCondition",
     "SignalTerm",
     "Source",
     "StepCurve",

@@ -209,10 +209,22 @@ def _rule(ix: Index, loc: Loc, agent: Mapping[str, Any], rule: Any, individual: 
 
 
 def rules(ix: Index) -> Found:
-    """Positions and signals that rules name; a population's rule starts from its initial."""
+    """Positions and signals that rules name; rule ids are unique within their agent.
+
+    A population's rule starts from its initial position.
+    """
     for aid, a in ix.individuals.items():
+        seen: dict[str, int] = {}
         for i, rule in enumerate(_list(a.get("rules"))):
             yield from _rule(ix, ("agents", aid, "rules", i), a, rule, individual=True)
+            rid = _map(rule).get("id")
+            if isinstance(rid, str) and rid in seen:
+                yield (
+                    ("agents", aid, "rules", i, "id"),
+                    f"rule id {rid!r} is already used by rule {seen[rid]} of {aid!r}",
+                )
+            elif isinstance(rid, str):
+                seen[rid] = i
     for aid, a in ix.populations.items():
         rule = _map(a.get("rule"))
         yield from _rule(ix, ("agents", aid, "rule"), a, rule, individual=False)
@@ -238,15 +250,10 @@ def _term(ix: Index, loc: Loc, term: Mapping[str, Any]) -> Found:
         elif not ix.broken(name):
             known = [*ix.populations, *ix.groups]
             yield unknown((*loc, "fraction"), "population or group", name, known)
+    elif "count" in term:
+        yield from _count(ix, loc, term)
     elif "agent" in term:
-        name = term["agent"]
-        if not isinstance(name, str):
-            return
-        if name in ix.individuals:
-            known = ix.positions(ix.individuals[name])
-            yield from _position((*loc, "position"), known, term.get("position"))
-        elif not ix.broken(name):
-            yield unknown((*loc, "agent"), "individual", name, ix.individuals)
+        yield from _agent_position(ix, loc, term)
     elif "opinion" in term:
         averaging = ix.averaging()
         name = term["opinion"]
@@ -262,6 +269,68 @@ def _term(ix: Index, loc: Loc, term: Mapping[str, Any]) -> Found:
             yield unknown((*loc, "curve"), "source", name, ix.sources)
     elif "signal" in term:
         yield from _signal(ix, (*loc, "signal"), term["signal"])
+
+
+def _count(ix: Index, loc: Loc, item: Mapping[str, Any]) -> Found:
+    """``{count: GROUP, position: P}``: a group, and a position its members can hold."""
+    name = item["count"]
+    if not isinstance(name, str):
+        return
+    if name in ix.groups:
+        known = ix.group_positions(ix.groups[name])
+        yield from _position((*loc, "position"), known, item.get("position"))
+    elif name in ix.populations:
+        yield (
+            (*loc, "count"),
+            f"{name!r} is a population: count is for a group's members; "
+            f"use {{fraction: {name}, position: ...}} for a population",
+        )
+    elif not ix.broken(name):
+        yield unknown((*loc, "count"), "group", name, ix.groups)
+
+
+def _agent_position(ix: Index, loc: Loc, item: Mapping[str, Any]) -> Found:
+    """``{agent: X, position: P}`` (P may be a list): an individual and its positions."""
+    name = item["agent"]
+    if not isinstance(name, str):
+        return
+    if name in ix.individuals:
+        known = ix.positions(ix.individuals[name])
+        wanted = item.get("position")
+        if isinstance(wanted, list):
+            for i, p in enumerate(wanted):
+                yield from _position((*loc, "position", i), known, p)
+        else:
+            yield from _position((*loc, "position"), known, wanted)
+    elif name in ix.populations or name in ix.groups:
+        yield (
+            (*loc, "agent"),
+            f"{name!r} is not an individual; use {{fraction: {name}, position: ...}}"
+            + (" or {count: ...}" if name in ix.groups else ""),
+        )
+    elif not ix.broken(name):
+        yield unknown((*loc, "agent"), "individual", name, ix.individuals)
+
+
+def condition(ix: Index, loc: Loc, raw: Any) -> Found:
+    """What a condition names exists; ``all:`` and ``any:`` hold at least one condition."""
+    cond = _map(raw)
+    for key in ("all", "any"):
+        if key in cond:
+            items = cond[key]
+            if isinstance(items, list) and not items:
+                yield (*loc, key), f"{key}: needs at least one condition"
+            for i, item in enumerate(_list(items)):
+                yield from condition(ix, (*loc, key, i), item)
+            return
+    if "not" in cond:
+        yield from condition(ix, (*loc, "not"), cond["not"])
+    elif "signal" in cond:
+        yield from _signal(ix, (*loc, "signal"), cond["signal"])
+    elif "count" in cond:
+        yield from _count(ix, loc, cond)
+    elif "agent" in cond:
+        yield from _agent_position(ix, loc, cond)
 
 
 def signal_terms(ix: Index) -> Found:
@@ -282,8 +351,7 @@ def event_triggers(ix: Index) -> Found:
         trigger = _map(e.get("trigger"))
         loc: Loc = ("events", eid, "trigger")
         if trigger.get("kind") == "when":
-            condition = _map(trigger.get("condition"))
-            yield from _signal(ix, (*loc, "condition", "signal"), condition.get("signal"))
+            yield from condition(ix, (*loc, "condition"), trigger.get("condition"))
         elif trigger.get("kind") == "every":
             yield from _multiple((*loc, "every"), trigger.get("every"), ix.tick)
 
@@ -306,6 +374,14 @@ def _param_effect(ix: Index, loc: Loc, effect: Mapping[str, Any]) -> Found:
         return
     rules = _rules_of(ix, agent_id)
     index = effect.get("rule")
+    if isinstance(index, str):
+        ids = [r.get("id") for r in rules]
+        if index not in ids:
+            named = sorted({i for i in ids if isinstance(i, str)})
+            where, message = unknown((*loc, "rule"), "rule id", index, named)
+            yield where, message.replace("rule id", f"rule id of {agent_id!r}:", 1)
+            return
+        index = ids.index(index)
     if _number(index) and index >= len(rules):
         yield (*loc, "rule"), f"agent {agent_id!r} has {len(rules)} rule(s), no index {index}"
         return
@@ -427,9 +503,7 @@ def _outcome_trigger(ix: Index, loc: Loc, trigger: Mapping[str, Any]) -> Found:
             if name not in patient:
                 yield unknown((*loc, "patience", n), "individual with a patience", name, patient)
     elif kind == "condition":
-        yield from _signal(
-            ix, (*loc, "condition", "signal"), _map(trigger.get("condition")).get("signal")
-        )
+        yield from condition(ix, (*loc, "condition"), trigger.get("condition"))
     elif kind == "event":
         name = trigger.get("event")
         if isinstance(name, str) and name not in ix.events:

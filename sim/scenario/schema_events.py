@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Discriminator, Field, Tag, field_validator, model_validator
 
 from sim.distributions import MAX_HOURS, HoursOrNever
-from sim.scenario.base import Strict, Time, one_or_many
+from sim.scenario.base import Id, Strict, Time, one_or_many
+from sim.scenario.schema_conditions import Condition
 
 
 # ------------------------------------------------------------------- signals
@@ -27,6 +28,13 @@ class PositionTerm(_Term):
     """1 when an individual is in a position, else 0."""
 
     agent: str
+    position: str
+
+
+class CountTerm(_Term):
+    """Number of a group's members in a position (a count, not a fraction)."""
+
+    count: str = Field(description="Group id.")
     position: str
 
 
@@ -60,7 +68,7 @@ class ConstantTerm(Strict):
     constant: float
 
 
-_TERM_KEYS = ("fraction", "agent", "opinion", "flag", "curve", "signal", "constant")
+_TERM_KEYS = ("fraction", "count", "agent", "opinion", "flag", "curve", "signal", "constant")
 
 
 def _term_tag(value: Any) -> str | None:
@@ -74,6 +82,7 @@ def _term_tag(value: Any) -> str | None:
 
 Term = Annotated[
     Annotated[FractionTerm, Tag("fraction")]
+    | Annotated[CountTerm, Tag("count")]
     | Annotated[PositionTerm, Tag("agent")]
     | Annotated[OpinionTerm, Tag("opinion")]
     | Annotated[FlagTerm, Tag("flag")]
@@ -84,32 +93,11 @@ Term = Annotated[
         _term_tag,
         custom_error_type="term",
         custom_error_message=(
-            "expected a term with one of the keys fraction, agent, opinion, flag, curve, "
-            "signal, constant"
+            "expected a term with one of the keys fraction, count, agent, opinion, flag, "
+            "curve, signal, constant"
         ),
     ),
 ]
-
-
-class Condition(Strict):
-    """A signal compared with a value; exactly one comparison."""
-
-    signal: str
-    at_least: float | None = None
-    at_most: float | None = None
-    above: float | None = None
-    below: float | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> Condition:
-        given = [
-            k for k in ("at_least", "at_most", "above", "below") if getattr(self, k) is not None
-        ]
-        if len(given) != 1:
-            raise ValueError(
-                f"a condition needs exactly one of at_least, at_most, above, below; got {given}"
-            )
-        return self
 
 
 # -------------------------------------------------------------------- events
@@ -163,7 +151,9 @@ class ChangeParam(Strict):
     kind: Literal["change"]
     agent: str
     param: Literal["resistance", "rate", "slope", "spontaneous", "offset", "threshold"]
-    rule: int | None = Field(None, ge=0, description="Index in the agent's rules (default: all).")
+    rule: Annotated[int, Field(ge=0)] | Id | None = Field(
+        None, description="The rule's id, or its index in the agent's rules (default: all)."
+    )
     set: float | None = None
     add: float | None = None
     scale: float | None = None
@@ -323,7 +313,7 @@ class DeadlineTrigger(Strict):
 
 
 class ConditionTrigger(Strict):
-    """A condition on signals holds."""
+    """A condition holds (on signals, counts, positions, or all/any/not of them)."""
 
     kind: Literal["condition"]
     condition: Condition

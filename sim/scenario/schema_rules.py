@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from sim.distributions import Hours, HoursOrNever, NonNegative, Param, Probability
-from sim.scenario.base import Strict
+from sim.scenario.base import Id, Strict
 
 
 # -------------------------------------------------------------------- curves
@@ -58,14 +58,22 @@ Curve = Annotated[
 
 
 # --------------------------------------------------------------------- rules
-class _Transition(Strict):
+class _Named(Strict):
+    id: Id | None = Field(
+        None,
+        description="A name for the rule, unique within its agent; paths and effects may use "
+        "it in place of the index (agents.toner.rules.reinstate.resistance).",
+    )
+
+
+class _Transition(_Named):
     to: str = Field(description="Position the rule switches to.")
     from_: str | None = Field(
         None, alias="from", description="Position it switches from (default: initial)."
     )
 
 
-class FixedRule(Strict):
+class FixedRule(_Named):
     """Never switches."""
 
     kind: Literal["fixed"]
