@@ -206,7 +206,5 @@ def test_the_check_catches_an_index_for_a_named_rule(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="README.md still addresses named rules by index")
 def test_every_rule_path_in_the_readme_reaches_the_rule_it_means() -> None:
-    """Strict: once the README names the rules, this passes and the mark must go."""
     assert _misaddressed(ROOT / "README.md") == []
