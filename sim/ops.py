@@ -66,6 +66,19 @@ class State(Protocol):
         """Row of the replicate whose story is told (0 when none is)."""
         ...
 
+    @property
+    def populations(self) -> Sequence[PersonValues]:
+        """The block's populations, in plan order."""
+        ...
+
+
+class PersonValues(Protocol):
+    """A population whose rule holds one value per person (thresholds or resistances)."""
+
+    def change_person(self, how: str, amount: float, mask: Array) -> None:
+        """``add`` to, ``scale`` or ``set`` every person's value in the rows of ``mask``."""
+        ...
+
 
 #: A term of a signal (or anything an averaging agent hears): state -> value per replicate.
 Term = Callable[[State], Value]
@@ -385,6 +398,27 @@ class ParamOp:
             if s.tracing:
                 r = s.traced_row()
                 s.say(mask, f"  {label}.{self.name}: {old[r]:.4g} -> {new[r]:.4g}")
+
+
+@dataclass(frozen=True)
+class PersonParamOp:
+    """Change every person's threshold or resistance in a population (``how``: set, add, scale).
+
+    ``add`` shifts each person's value by ``amount``, ``scale`` multiplies it by
+    ``amount``, ``set`` gives every person the value ``amount``: the same
+    arithmetic as :class:`ParamOp` on a per-replicate parameter, once per person.
+    """
+
+    population: int
+    label: str  # e.g. "employees.rule.resistance", for the trace
+    how: str
+    amount: float
+
+    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
+        s.populations[self.population].change_person(self.how, self.amount, mask)
+        a = self.amount
+        what = {"add": f"{a:+.4g} each", "scale": f"x {a:.4g} each", "set": f"{a:.4g} for all"}
+        s.say(mask, f"  {self.label}: {what[self.how]}")
 
 
 @dataclass(frozen=True)

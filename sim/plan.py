@@ -452,6 +452,8 @@ def _effect(plan: Plan, sc: S.Scenario, eff: Any) -> O.Effect:
         how, amount = next(
             (k, getattr(eff, k)) for k in ("set", "add", "scale") if getattr(eff, k) is not None
         )
+        if (person := person_op(plan, eff.agent, eff.param, how, amount)) is not None:
+            return person
         ranges = _ranges(sc, eff.agent)
         return param_op(plan, eff.agent, eff.param, how, amount, eff.rule, ranges)
     if isinstance(eff, S.Force):
@@ -494,6 +496,22 @@ def param_op(
     targets = tuple((slot, label) for slot, label, _ in found)
     bounds = tuple((ranges or {}).get((j, name)) for _, _, j in found)
     return O.ParamOp(name, targets, how, amount, agent, bounds)
+
+
+def person_op(plan: Plan, agent: str, name: str, how: str, amount: float) -> O.PersonParamOp | None:
+    """A change of a population's per-person thresholds or resistances; None for anything else.
+
+    A population holds one value per person when its rule is a threshold rule
+    (thresholds) or a hazard or logistic rule with a random resistance; the
+    change then applies to each person (see :class:`sim.ops.PersonParamOp`).
+    """
+    if agent not in plan.pop_index:
+        return None
+    spec = plan.populations[plan.pop_index[agent]]
+    held = "threshold" if spec.mode.startswith("threshold") else "resistance"
+    if spec.person < 0 or name != held:
+        return None
+    return O.PersonParamOp(spec.index, f"{agent}.rule.{name}", how, amount)
 
 
 def _decisions(plan: Plan, sc: S.Scenario) -> None:

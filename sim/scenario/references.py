@@ -317,7 +317,13 @@ def _param_effect(ix: Index, loc: Loc, effect: Mapping[str, Any]) -> Found:
         where = (*loc, "param" if param else "agent")
         yield where, f"no rule of {agent_id!r} has a parameter {name!r}"
     if agent_id in ix.populations and name == "threshold":
-        yield (*loc, "param"), "a population's thresholds are per individual and cannot be changed"
+        scale = effect.get("scale") if effect.get("kind") == "change" else None
+        if _number(scale) and scale < 0:
+            yield (
+                (*loc, "scale"),
+                f"a negative scale {float(scale)} would reverse the order of the per-person "
+                f"thresholds of {agent_id!r}; scale by a factor >= 0, or set them",
+            )
     if effect.get("kind") == "change":
         yield from _param_range(loc, agent_id, name, kinds, effect)
 
