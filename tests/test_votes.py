@@ -10,8 +10,10 @@ an exact sum over the assignments (fixed seeds, 99.9% binomial tolerances).
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -324,3 +326,25 @@ def test_schema_carries_the_new_fields() -> None:
         bad = json.loads(json.dumps(good))
         bad_edit(bad["decisions"]["vote"])
         assert not validator.is_valid(bad)
+
+
+@pytest.mark.parametrize("value", [None, [], {}, "x", math.inf, True, [[1]], {"a": [1]}, -1])
+def test_decision_checks_survive_any_shape_of_the_new_fields(value: Any) -> None:
+    data = scenario(PROBS, {"fraction": "2/3"}, weights={"chair": 2}, attendance={"at_least": 2})
+    vote = data["decisions"]["vote"]
+    for edit in (
+        lambda v: v.__setitem__("weights", value),
+        lambda v: v["weights"].__setitem__("chair", value),
+        lambda v: v.__setitem__("abstain", value),
+        lambda v: v["abstain"].__setitem__(0, value),
+        lambda v: v.__setitem__("attendance", value),
+        lambda v: v["attendance"].__setitem__("at_least", value),
+        lambda v: v["attendance"].__setitem__("by", value),
+    ):
+        bad = copy.deepcopy(data)
+        edit(bad["decisions"]["vote"])
+        try:  # an error of the user's, never a crash of the checks
+            sim.scenario_from_dict(bad)
+        except InputError:
+            pass
+    assert vote["weights"] == {"chair": 2}  # the original is untouched
