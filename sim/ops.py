@@ -461,9 +461,8 @@ class DecisionOp:
     def vote(self, s: State, due: Array) -> Array:
         """Rows where the motion passes (among ``due``); traces the traced row's vote."""
         pos = s.pos[:, self.members]
-        tally = self.rule.tally(
-            pos == self.motion_idx, _holding(pos, self.abstain_idx), _holding(pos, self.absent_idx)
-        )
+        abstaining, absent = _holding(pos, self.abstain_idx), _holding(pos, self.absent_idx)
+        tally = self.rule.tally(pos == self.motion_idx, abstaining, absent)
         passed = due & tally.passed
         r = s.traced_row()
         if s.tracing and due[r]:
@@ -471,8 +470,10 @@ class DecisionOp:
         return passed
 
 
-def _holding(pos: Array, idx: list[list[int]]) -> Array:
-    """Where member ``m`` holds one of the positions ``idx[m]`` (per row)."""
+def _holding(pos: Array, idx: list[list[int]]) -> Array | None:
+    """Where member ``m`` holds one of the positions ``idx[m]`` (per row); None: nowhere."""
+    if not any(i >= 0 for idxs in idx for i in idxs):
+        return None
     out = np.zeros(pos.shape, dtype=bool)
     for m, idxs in enumerate(idx):
         for i in idxs:
