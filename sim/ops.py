@@ -12,12 +12,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, Protocol
 
 import numpy as np
 
 from sim import rules as R
+from sim import votes as V
 
 Array = np.ndarray[Any, Any]
 Value = Array | float
@@ -65,6 +65,19 @@ class State(Protocol):
 
     def traced_row(self) -> int:
         """Row of the replicate whose story is told (0 when none is)."""
+        ...
+
+    @property
+    def populations(self) -> Sequence[PersonValues]:
+        """The block's populations, in plan order."""
+        ...
+
+
+class PersonValues(Protocol):
+    """A population whose rule holds one value per person (thresholds or resistances)."""
+
+    def change_person(self, how: str, amount: float, mask: Array) -> None:
+        """``add`` to, ``scale`` or ``set`` every person's value in the rows of ``mask``."""
         ...
 
 
@@ -450,6 +463,27 @@ class ParamOp:
 
 
 @dataclass(frozen=True)
+class PersonParamOp:
+    """Change every person's threshold or resistance in a population (``how``: set, add, scale).
+
+    ``add`` shifts each person's value by ``amount``, ``scale`` multiplies it by
+    ``amount``, ``set`` gives every person the value ``amount``: the same
+    arithmetic as :class:`ParamOp` on a per-replicate parameter, once per person.
+    """
+
+    population: int
+    label: str  # e.g. "employees.rule.resistance", for the trace
+    how: str
+    amount: float
+
+    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
+        s.populations[self.population].change_person(self.how, self.amount, mask)
+        a = self.amount
+        what = {"add": f"{a:+.4g} each", "scale": f"x {a:.4g} each", "set": f"{a:.4g} for all"}
+        s.say(mask, f"  {self.label}: {what[self.how]}")
+
+
+@dataclass(frozen=True)
 class ForceOp:
     """Put an individual in a position, for good (see :func:`force`)."""
 
@@ -484,39 +518,39 @@ class TraceOp:
 # ------------------------------------------------------------ decisions, outcomes
 @dataclass(frozen=True)
 class DecisionOp:
-    """A vote with member and position indices resolved."""
+    """A vote with member and position indices resolved; ``rule`` counts it (:mod:`sim.votes`)."""
 
     id: str
     index: int
     members: list[int]
     motion_idx: Array  # per member, -1 when the member has no such position
     absent_idx: list[list[int]]
-    veto: list[int]  # positions in ``members``
-    at_least: int | None
-    fraction: Fraction | None
+    abstain_idx: list[list[int]]
+    rule: V.VoteRule
     ticks: tuple[int, ...]  # scheduled votes (empty for a vote held on an event)
     on: int  # event index, -1 when scheduled
 
     def vote(self, s: State, due: Array) -> Array:
         """Rows where the motion passes (among ``due``); traces the traced row's vote."""
         pos = s.pos[:, self.members]
-        in_motion = pos == self.motion_idx
-        absent = np.zeros_like(in_motion)
-        for m, idxs in enumerate(self.absent_idx):
-            for idx in idxs:
-                absent[:, m] |= pos[:, m] == idx
-        count = in_motion.sum(axis=1)
-        present = (~absent).sum(axis=1)
-        passed = due & R.quorum_passes(count, present, self.at_least, self.fraction)
-        for v in self.veto:
-            passed &= in_motion[:, v] | absent[:, v]
+        abstaining, absent = _holding(pos, self.abstain_idx), _holding(pos, self.absent_idx)
+        tally = self.rule.tally(pos == self.motion_idx, abstaining, absent)
+        passed = due & tally.passed
         r = s.traced_row()
         if s.tracing and due[r]:
-            verdict = "passes" if passed[r] else "fails"
-            s.say(
-                due, f"vote {self.id}: {count[r]} of {present[r]} present for the motion, {verdict}"
-            )
+            s.say(due, f"vote {self.id}: {self.rule.describe(tally, r)}")
         return passed
+
+
+def _holding(pos: Array, idx: list[list[int]]) -> Array | None:
+    """Where member ``m`` holds one of the positions ``idx[m]`` (per row); None: nowhere."""
+    if not any(i >= 0 for idxs in idx for i in idxs):
+        return None
+    out = np.zeros(pos.shape, dtype=bool)
+    for m, idxs in enumerate(idx):
+        for i in idxs:
+            out[:, m] |= pos[:, m] == i
+    return out
 
 
 @dataclass(frozen=True)

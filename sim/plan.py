@@ -25,6 +25,7 @@ import numpy as np
 from sim import ops as O
 from sim import rules as R
 from sim import scenario as S
+from sim import votes as V
 from sim.distributions import draw, is_random
 
 Array = np.ndarray[Any, Any]
@@ -491,6 +492,8 @@ def _effect(plan: Plan, sc: S.Scenario, eff: Any) -> O.Effect:
         how, amount = next(
             (k, getattr(eff, k)) for k in ("set", "add", "scale") if getattr(eff, k) is not None
         )
+        if (person := person_op(plan, eff.agent, eff.param, how, amount)) is not None:
+            return person
         ranges = _ranges(sc, eff.agent)
         return param_op(plan, eff.agent, eff.param, how, amount, eff.rule, ranges)
     if isinstance(eff, S.Force):
@@ -539,15 +542,25 @@ def param_op(
     return O.ParamOp(name, targets, how, amount, agent, bounds)
 
 
+def person_op(plan: Plan, agent: str, name: str, how: str, amount: float) -> O.PersonParamOp | None:
+    """A change of a population's per-person thresholds or resistances; None for anything else.
+
+    A population holds one value per person when its rule is a threshold rule
+    (thresholds) or a hazard or logistic rule with a random resistance; the
+    change then applies to each person (see :class:`sim.ops.PersonParamOp`).
+    """
+    if agent not in plan.pop_index:
+        return None
+    spec = plan.populations[plan.pop_index[agent]]
+    held = "threshold" if spec.mode.startswith("threshold") else "resistance"
+    if spec.person < 0 or name != held:
+        return None
+    return O.PersonParamOp(spec.index, f"{agent}.rule.{name}", how, amount)
+
+
 def _decisions(plan: Plan, sc: S.Scenario) -> None:
     for index, (did, d) in enumerate(sc.decisions.items()):
         names = sc.agents[d.group].members  # type: ignore[union-attr]
-        if isinstance(d.quorum, S.AtLeast):
-            at_least, fraction = d.quorum.at_least, None
-        elif isinstance(d.quorum, S.FractionQuorum):
-            at_least, fraction = None, d.quorum.rational
-        else:
-            at_least, fraction = None, Fraction(1)
         ticks: tuple[int, ...] = ()
         if d.schedule is not None:
             s = d.schedule
@@ -559,13 +572,41 @@ def _decisions(plan: Plan, sc: S.Scenario) -> None:
                 members=plan.groups[d.group],
                 motion_idx=np.array([plan.position(m, d.motion) for m in names]),
                 absent_idx=[[plan.position(m, p) for p in d.absent] for m in names],
-                veto=[names.index(v) for v in d.veto],
-                at_least=at_least,
-                fraction=fraction,
+                abstain_idx=[[plan.position(m, p) for p in d.abstain] for m in names],
+                rule=vote_rule(d, names),
                 ticks=ticks,
                 on=list(sc.events).index(d.on) if d.on is not None else -1,
             )
         )
+
+
+def vote_rule(d: S.Decision, members: list[str]) -> V.VoteRule:
+    """A decision's counting rule, with its weights and bars as exact integers and rationals."""
+    ints, scale = V.integer_weights([d.weights.get(m, 1) for m in members])
+    quorum = d.quorum
+    if isinstance(quorum, S.AtLeast):
+        bar = V.Bar(at_least=V.exact(quorum.at_least))
+    elif isinstance(quorum, S.FractionQuorum):
+        bar = V.Bar(fraction=quorum.rational)
+    else:
+        bar = V.Bar(fraction=Fraction(1))
+    attendance, by_weight = None, True
+    if d.attendance is not None:
+        a = d.attendance
+        if a.at_least is not None:
+            attendance = V.Bar(at_least=V.exact(a.at_least))
+        else:
+            assert a.fraction is not None
+            attendance = V.Bar(fraction=V.exact(a.fraction))
+        by_weight = a.by == "weight"
+    return V.VoteRule(
+        weights=np.array(ints, dtype=np.int64),
+        scale=scale,
+        quorum=bar,
+        attendance=attendance,
+        attendance_by_weight=by_weight,
+        veto=tuple(members.index(v) for v in d.veto),
+    )
 
 
 __all__ = ["Draw", "Plan", "PopulationSpec", "compile_plan", "first_tick", "tick_range", "ticks_of"]

@@ -75,6 +75,10 @@ class Population:
         """Extra detail for the trace."""
         return ""
 
+    def change_person(self, how: str, amount: float, mask: Array) -> None:
+        """Change every person's threshold or resistance (only per-person populations can)."""
+        raise TypeError(f"population {self.spec.id!r} holds no per-person values")
+
 
 def _sorted_blocks(
     thresholds: Array | list[Array], n: int, streams: Streams
@@ -88,12 +92,73 @@ def _sorted_blocks(
     return blocks, [R.SortedThresholds(thresholds[rows], inplace=True) for rows in blocks]
 
 
-class ThresholdPopulation(Population):
-    """Irreversible thresholds against the running maximum of the support, in counts.
+class _Thresholds(Population):
+    """Per-person thresholds, sorted once per block; events change them through a per-row map.
 
     Each block of a batch keeps its own sorted thresholds (their search keys
     depend on the block's values), so a count is exactly what the block alone
-    finds. Only blocks where some row's running maximum rises are searched:
+    finds. An event's ``add``, ``scale`` (by a factor >= 0) or ``set`` changes
+    each threshold ``th`` of a row to ``a * th + b``; the row keeps ``(a, b)``
+    and the thresholds as drawn. Since ``a >= 0`` keeps their order, the count
+    reached by a support ``x`` is the count of drawn thresholds reached by
+    ``(x - b) / a`` (everyone or no one when ``a == 0``), with the same
+    tolerance: no re-sorting, no rounding that builds up over many changes.
+    Rows no event touched compare the support as it is.
+    """
+
+    ROWS: tuple[str, ...] = ("counts",)
+
+    def __init__(
+        self,
+        spec: PopulationSpec,
+        n: int,
+        tick: float,
+        thresholds: Array | list[Array],
+        streams: Streams,
+    ) -> None:
+        super().__init__(spec, n, tick)
+        self.blocks, self.sorted = _sorted_blocks(thresholds, n, streams)
+        self.map: tuple[Array, Array] | None = None
+
+    def take(self, index: Array) -> None:
+        super().take(index)
+        (st,) = self.sorted  # a batch of several blocks is never resampled
+        self.sorted = [st.take(index)]
+        self.blocks = [slice(0, len(index))]
+        if self.map is not None:
+            self.map = (self.map[0][index], self.map[1][index])
+
+    def change_person(self, how: str, amount: float, mask: Array) -> None:
+        if self.map is None:
+            self.map = (np.ones(len(self.counts)), np.zeros(len(self.counts)))
+        a, b = self.map
+        if how == "set":
+            a, b = np.where(mask, 0.0, a), np.where(mask, amount, b)
+        elif how == "add":
+            b = np.where(mask, b + amount, b)
+        else:  # scale: validation keeps the factor >= 0, so the order holds
+            a, b = np.where(mask, a * amount, a), np.where(mask, b * amount, b)
+        self.map = (a, b)
+
+    def reach(self, drive: Array) -> Array:
+        """The support in the drawn thresholds' terms (as it is where no event changed them)."""
+        if self.map is None:
+            return drive
+        a, b = self.map
+        tol = R.TOLERANCE
+        # a * th + b <= x + tol  <=>  th <= (x + tol - b) / a, which count_reached
+        # (th <= q + tol) answers with q = (x + tol - b) / a - tol
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mapped = (drive + tol - b) / np.where(a > 0, a, 1.0) - tol
+        flat = np.where(drive >= b - tol, np.inf, -np.inf)
+        q = np.where(a > 0, mapped, flat)
+        return np.where((a == 1.0) & (b == 0.0), drive, q)
+
+
+class ThresholdPopulation(_Thresholds):
+    """Irreversible thresholds against the running maximum of the support, in counts.
+
+    Only blocks where some row's running maximum rises are searched:
     elsewhere the count reached cannot change.
     """
 
@@ -107,21 +172,18 @@ class ThresholdPopulation(Population):
         thresholds: Array | list[Array],
         streams: Streams,
     ) -> None:
-        super().__init__(spec, n, tick)
-        self.blocks, self.sorted = _sorted_blocks(thresholds, n, streams)
+        super().__init__(spec, n, tick, thresholds, streams)
         self.crossed = np.zeros(n, dtype=np.int64)
         self.spont = np.zeros(n, dtype=np.int64)
+        #: running maximum of the support in the drawn thresholds' terms: a person
+        #: has switched once ``support(t) >= a(t) * th + b(t)`` at some tick t,
+        #: that is once ``th`` is below the maximum of :meth:`reach` so far
         self.running_max = np.full(n, -np.inf)
 
-    def take(self, index: Array) -> None:  # noqa: D102
-        super().take(index)
-        (st,) = self.sorted  # a batch of several blocks is never resampled
-        self.sorted = [st.take(index)]
-        self.blocks = [slice(0, len(index))]
-
     def moved(self, s: State, drive: Array, before: Array, rng: Streams) -> Array:  # noqa: D102
-        rising = ~(drive <= self.running_max)  # NaN compares as rising, as before
-        self.running_max = np.maximum(self.running_max, drive)
+        reach = self.reach(drive)
+        rising = ~(reach <= self.running_max)  # NaN compares as rising, as before
+        self.running_max = np.maximum(self.running_max, reach)
         new_crossed = self.crossed.copy()
         if rising.any():
             for rows, st in zip(self.blocks, self.sorted, strict=True):
@@ -138,31 +200,15 @@ class ThresholdPopulation(Population):
         return f"; {self.crossed[r]} by threshold, {self.spont[r]} spontaneously"
 
 
-class ReversibleThresholdPopulation(Population):
+class ReversibleThresholdPopulation(_Thresholds):
     """Reversible thresholds: in the target position while the support reaches them."""
 
-    def __init__(
-        self,
-        spec: PopulationSpec,
-        n: int,
-        tick: float,
-        thresholds: Array | list[Array],
-        streams: Streams,
-    ) -> None:
-        super().__init__(spec, n, tick)
-        self.blocks, self.sorted = _sorted_blocks(thresholds, n, streams)
-
-    def take(self, index: Array) -> None:  # noqa: D102
-        super().take(index)
-        (st,) = self.sorted  # a batch of several blocks is never resampled
-        self.sorted = [st.take(index)]
-        self.blocks = [slice(0, len(index))]
-
     def moved(self, s: State, drive: Array, before: Array, rng: Streams) -> Array:  # noqa: D102
+        reach = self.reach(drive)
         if len(self.sorted) == 1:
-            return self.sorted[0].count_reached(drive)
+            return self.sorted[0].count_reached(reach)
         pairs = zip(self.blocks, self.sorted, strict=True)
-        return np.concatenate([st.count_reached(drive[rows]) for rows, st in pairs])
+        return np.concatenate([st.count_reached(reach[rows]) for rows, st in pairs])
 
 
 class _Hazard(Population):
@@ -223,6 +269,18 @@ class HazardDensePopulation(_Hazard):
         """Drop the per-person arrays of replicates ``>= rows`` (see BlockState.compute_only)."""
         self.resistance = self.resistance[:rows].copy()
         self.in_to = self.in_to[:rows].copy()
+
+    def change_person(self, how: str, amount: float, mask: Array) -> None:  # noqa: D102
+        live = len(self.resistance)  # rows past it are not computed
+        old = self.resistance
+        if how == "set":
+            new = np.full_like(old, amount)
+        elif how == "add":
+            new = old + amount
+        else:
+            new = old * amount
+        # a new array: the drawn one may be a read-only view of a given list
+        self.resistance = np.where(mask[:live, None], new, old)
 
     def moved(self, s: State, drive: Array, before: Array, rng: Streams) -> Array:  # noqa: D102
         live = len(self.in_to)  # rows past it are not computed (BlockState.compute_only)

@@ -29,6 +29,7 @@ from sim.scenario.schema_rules import (
     ThresholdRule,
 )
 from sim.scenario.signal_graph import signal_chains
+from sim.votes import integer_weights
 
 Loc = tuple[str | int, ...]
 Found = Iterator[tuple[Loc, str]]
@@ -393,7 +394,13 @@ def _param_effect(ix: Index, loc: Loc, effect: Mapping[str, Any]) -> Found:
         where = (*loc, "param" if param else "agent")
         yield where, f"no rule of {agent_id!r} has a parameter {name!r}"
     if agent_id in ix.populations and name == "threshold":
-        yield (*loc, "param"), "a population's thresholds are per individual and cannot be changed"
+        scale = effect.get("scale") if effect.get("kind") == "change" else None
+        if _number(scale) and scale < 0:
+            yield (
+                (*loc, "scale"),
+                f"a negative scale {float(scale)} would reverse the order of the per-person "
+                f"thresholds of {agent_id!r}; scale by a factor >= 0, or set them",
+            )
     if effect.get("kind") == "change":
         yield from _param_range(loc, agent_id, name, kinds, effect)
 
@@ -450,7 +457,7 @@ def event_effects(ix: Index) -> Found:
 
 
 def decisions(ix: Index) -> Found:
-    """The group, event, motion, absent positions, vetoes and quorum of each decision."""
+    """The group, event, motion, absent and abstaining positions, vetoes and quorum of each."""
     for did, d in ix.decisions.items():
         loc: Loc = ("decisions", did)
         group_id = d.get("group")
@@ -470,23 +477,55 @@ def decisions(ix: Index) -> Found:
         known = ix.group_positions(group)
         motion = d.get("motion")
         yield from _position((*loc, "motion"), known, motion)
-        absent = _list(d.get("absent"))
+        absent, abstain = _list(d.get("absent")), _list(d.get("abstain"))
         for i, p in enumerate(absent):
             yield from _position((*loc, "absent", i), known, p)
         if isinstance(motion, str) and motion in absent:
             yield (*loc, "absent"), f"the motion {motion!r} cannot also be an absent position"
+        for i, p in enumerate(abstain):
+            yield from _position((*loc, "abstain", i), known, p)
+            if isinstance(p, str) and (p == motion or p in absent):
+                what = "the motion" if p == motion else "an absent position"
+                yield (*loc, "abstain", i), f"{p!r} cannot abstain and also be {what}"
         members = _names(group.get("members"))
         if members is None:
             continue
         for i, v in enumerate(_list(d.get("veto"))):
             if isinstance(v, str) and v not in members:
                 yield unknown((*loc, "veto", i), f"member of {group_id!r}", v, members)
-        at_least = _map(d.get("quorum")).get("at_least")
-        if _number(at_least) and at_least > len(members):
-            yield (
-                (*loc, "quorum", "at_least"),
-                f"quorum {at_least} is larger than group {group_id!r} ({len(members)} members)",
-            )
+        yield from _weights(loc, group_id, members, d)
+
+
+def _weights(loc: Loc, group_id: str, members: list[str], d: Mapping[str, Any]) -> Found:
+    """Weights name members and add up to more than 0; amounts to reach are reachable."""
+    weights = _map(d.get("weights"))
+    for name in weights:
+        if name not in members:
+            yield unknown((*loc, "weights", name), f"member of {group_id!r}", name, members)
+    values = [weights.get(m, 1) for m in members]
+    if not all(_number(v) for v in values):
+        return  # the schema reports it
+    total = sum(values)
+    if total <= 0:
+        yield (*loc, "weights"), f"the members of {group_id!r} weigh {total:g} in all, not > 0"
+        return
+    try:
+        integer_weights(values)
+    except ValueError as exc:
+        yield (*loc, "weights"), str(exc)
+        return
+    heads = f"group {group_id!r} ({len(members)} members)"
+    weighed = f"the total weight {total:g} of group {group_id!r}" if weights else heads
+    at_least = _map(d.get("quorum")).get("at_least")
+    if _number(at_least) and at_least > total:
+        yield (*loc, "quorum", "at_least"), f"quorum {at_least} is larger than {weighed}"
+    attendance = _map(d.get("attendance"))
+    need, by_members = attendance.get("at_least"), attendance.get("by") == "members"
+    if _number(need) and need > (len(members) if by_members else total):
+        yield (
+            (*loc, "attendance", "at_least"),
+            f"attendance {need} is larger than {heads if by_members else weighed}",
+        )
 
 
 def _outcome_trigger(ix: Index, loc: Loc, trigger: Mapping[str, Any]) -> Found:

@@ -5,10 +5,18 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Discriminator,
+    Field,
+    Tag,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from sim.distributions import MAX_HOURS, HoursOrNever
-from sim.scenario.base import Id, Strict, Time, one_or_many
+from sim.scenario.base import MAX_MAGNITUDE, Id, Strict, Time, one_or_many
 from sim.scenario.schema_conditions import Condition
 
 
@@ -195,27 +203,37 @@ class Event(Strict):
 
 
 # ----------------------------------------------------------------- decisions
-class AtLeast(Strict):
-    """At least ``at_least`` members in the motion's position."""
+def _rational(v: str | float) -> str | float:
+    """A fraction in (0, 1], written as a number or a rational like ``2/3``."""
+    try:
+        q = Fraction(str(v))
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"fraction must be a rational like 2/3, got {v!r}") from None
+    if not 0 < q <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {v}")
+    return v
 
-    at_least: int = Field(ge=1)
+
+class AtLeast(Strict):
+    """At least ``at_least`` weight in the motion's position (members, when no weights)."""
+
+    at_least: float = Field(gt=0, le=MAX_MAGNITUDE)
+
+    @field_serializer("at_least")
+    def _whole(self, v: float) -> float | int:
+        # a whole number dumps as it did when it had to be one: the hash stays
+        return int(v) if v.is_integer() else v
 
 
 class FractionQuorum(Strict):
-    """At least this fraction of present members, compared exactly as a rational."""
+    """At least this fraction of the weight present, compared exactly as a rational."""
 
     fraction: str | float
 
     @field_validator("fraction")
     @classmethod
     def _rational(cls, v: str | float) -> str | float:
-        try:
-            q = Fraction(str(v))
-        except (ValueError, ZeroDivisionError):
-            raise ValueError(f"fraction must be a rational like 2/3, got {v!r}") from None
-        if not 0 < q <= 1:
-            raise ValueError(f"fraction must be in (0, 1], got {v}")
-        return v
+        return _rational(v)
 
     @property
     def rational(self) -> Fraction:
@@ -224,7 +242,7 @@ class FractionQuorum(Strict):
 
 
 class Unanimous(Strict):
-    """Every present member in the motion's position."""
+    """All the weight present in the motion's position (``fraction: 1``)."""
 
     unanimous: Literal[True]
 
@@ -250,6 +268,36 @@ Quorum = Annotated[
 ]
 
 
+class Attendance(Strict):
+    """Who must be present (in no ``absent`` position) for a vote to count at all.
+
+    Exactly one of ``at_least`` (an amount) and ``fraction`` (of all the
+    members' weight, or of all the members with ``by: members``).
+    """
+
+    at_least: float | None = Field(None, gt=0, le=MAX_MAGNITUDE)
+    fraction: str | float | None = None
+    by: Literal["weight", "members"] = Field(
+        "weight", description="Count the weight present (default) or the members present."
+    )
+
+    @field_validator("fraction")
+    @classmethod
+    def _rational(cls, v: str | float | None) -> str | float | None:
+        return None if v is None else _rational(v)
+
+    @model_validator(mode="after")
+    def _one(self) -> Attendance:
+        if (self.at_least is None) == (self.fraction is None):
+            raise ValueError("attendance needs exactly one of at_least and fraction")
+        return self
+
+
+def _unused(value: Any) -> bool:
+    """A field added after 0.1 left at its default: out of the dump, so a hash stays."""
+    return value is None or value == {} or value == []
+
+
 class Schedule(Strict):
     """Vote times ``start, start + every, ...`` (hours)."""
 
@@ -259,18 +307,40 @@ class Schedule(Strict):
 
 
 class Decision(Strict):
-    """A vote of a group on a motion (a position)."""
+    """A vote of a group on a motion (a position).
+
+    Each member is absent (a position in ``absent``), abstaining (in
+    ``abstain``), for (in ``motion``) or against (anything else). The motion
+    passes when the present weight reaches ``attendance`` (if given), the
+    weight for it reaches ``quorum`` (a fraction counts the weight present,
+    abstaining members included) and no veto member is against it. See
+    :mod:`sim.votes` for the exact rule.
+    """
 
     group: str
     motion: str = Field(description="The position a member votes for by holding it.")
     schedule: Schedule | None = None
     on: str | None = Field(None, description="Event id: vote whenever it happens.")
     quorum: Quorum
+    weights: dict[str, Annotated[float, Field(ge=0, le=MAX_MAGNITUDE)]] = Field(
+        default_factory=dict,
+        description="Weight of each member's vote (members not listed weigh 1).",
+        exclude_if=_unused,
+    )
+    attendance: Attendance | None = Field(
+        None, description="Presence needed for the vote to count at all.", exclude_if=_unused
+    )
     absent: list[str] = Field(
         default_factory=list, description="Positions that leave the denominator (resigned)."
     )
+    abstain: list[str] = Field(
+        default_factory=list,
+        description="Positions that abstain: present, in the denominator, never for the motion.",
+        exclude_if=_unused,
+    )
     veto: list[str] = Field(
-        default_factory=list, description="Members whose vote against blocks the motion."
+        default_factory=list,
+        description="Members whose vote against blocks the motion (not when absent or abstaining).",
     )
     description: str | None = None
 
