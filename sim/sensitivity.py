@@ -143,8 +143,13 @@ def _key(part: str) -> str | int:
     return int(part) if part.isdigit() else part
 
 
-def scenario_inputs(sc: Scenario, source: str, located: Located | None = None) -> list[Input]:
+def scenario_inputs(
+    sc: Scenario, source: str, located: Located | None = None, *, per_person: str = "refuse"
+) -> list[Input]:
     """The scenario's per-replicate distributions as inputs (``--from-scenario``).
+
+    ``per_person="skip"`` leaves distributions drawn per person out instead of
+    refusing them (the gallery ranks what it can vary).
 
     Raises
     ------
@@ -159,6 +164,8 @@ def scenario_inputs(sc: Scenario, source: str, located: Located | None = None) -
         agent = sc.agents.get(path[1]) if len(path) > 1 and path[0] == "agents" else None
         if isinstance(agent, Population) and path[2:3] == ("rule",):
             if path[3] in ("threshold", "resistance"):
+                if per_person == "skip":
+                    continue
                 line = col = None
                 if located is not None:
                     at = located.locate(tuple(_key(k) for k in path), exact=True)
@@ -178,7 +185,7 @@ def scenario_inputs(sc: Scenario, source: str, located: Located | None = None) -
         inputs.append(Input(path=dotted, dist=dist))
     if problems:
         raise InputError(problems)
-    if not inputs:
+    if not inputs and per_person == "refuse":
         raise InputError(f"{source}: --from-scenario found no distribution in the scenario")
     return inputs
 

@@ -169,10 +169,15 @@ def test_gallery_quick_writes_every_figure_with_its_data(tmp_path: Path) -> None
         "compare",
         "nowcast",
         "posterior",
+        "sensitivity",
+        "discovery_tradeoff",
+        "discovery_box",
     )
     for name in names:
         for ext in ("png", "svg", "json"):
             assert (tmp_path / f"{name}.{ext}").stat().st_size > 0
+    ranking = json.loads((tmp_path / "sensitivity.json").read_text())
+    assert "employees: resistance" in json.dumps(ranking)  # the crowd's knob is ranked
     compare = json.loads((tmp_path / "compare.json").read_text())
     assert compare["labels"] == [
         "as in the scenario",

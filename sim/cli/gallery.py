@@ -38,6 +38,7 @@ class Knob:
     path: str
     mean: float
     high: float  # largest value it may take (1 for a threshold)
+    number: bool = True  # a plain number in the file (not a distribution)
 
     def span(self, below: float, above: float) -> tuple[float, float]:
         """Bounds around the mean, on the :data:`STEP` grid, within what the rule accepts."""
@@ -66,7 +67,7 @@ def _knob(agent: str, prefix: str, rule: Any) -> Knob | None:
             continue
         m = mean(value)
         if math.isfinite(m):
-            return Knob(agent, f"{prefix}.{name}", m, high)
+            return Knob(agent, f"{prefix}.{name}", m, high, isinstance(value, int | float))
     return None
 
 
@@ -146,6 +147,9 @@ def gallery(
         evidence = observed.exists() and pick.holdout is not None and pick.crowd is not None
         steps = 1 + sum(math.prod(int(s.rsplit(":", 1)[1]) for s in p.values()) for _, p in sweeps)
         steps += len(variants) + (_evidence_steps(observed, quick) if evidence else 0)
+        ranked = _analysis_installed() and len(_premises_inputs(base, scenario, pick)) >= 2
+        if ranked:
+            steps += len(_premises_design(base, scenario, pick, seed, quick).points())
         with progress_bar(f"gallery of {base.name}", steps, "steps") as advance:
             advance(0, "run with trajectories")
             result = run(base, replicates, seed=seed, jobs=jobs, record=True)
@@ -163,6 +167,14 @@ def gallery(
             written += save(*figures.figure_compare(results), out, "compare")
             if evidence:
                 written += _evidence_figures(base, pick, observed, out, seed, jobs, quick, advance)
+            if ranked:
+                written += _premises(base, scenario, pick, out, seed, jobs, quick, advance)
+        if not ranked:
+            typer.echo(
+                "sensitivity and discovery figures skipped: SALib and the EMA Workbench are "
+                'not installed (python -m pip install -e ".[analysis]")',
+                err=True,
+            )
         for p in written:
             typer.echo(str(p))
 
@@ -274,4 +286,75 @@ def _evidence_figures(
         progress=advance,
     )
     written += save(*figures.figure_posterior(cal), out, "posterior")
+    return written
+
+
+#: Morris trajectories and replicates per point of the gallery's ranking (the
+#: README's "Which premises decide it?" quotes the same design)
+MORRIS_TRAJECTORIES, MORRIS_REPLICATES = 100, 512
+
+
+def _analysis_installed() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("SALib", "ema_workbench"))
+
+
+def _premises_inputs(base: Any, scenario: Path, pick: Choices) -> list[Any]:
+    """The scenario's own per-replicate distributions, and the crowd's knob when it is a number."""
+    from sim.sensitivity import Input, scenario_inputs
+    from sim.yamlio import load_file
+
+    inputs = scenario_inputs(base, str(scenario), load_file(scenario), per_person="skip")
+    taken = {i.path for i in inputs}
+    if pick.crowd is not None and pick.crowd.number and pick.crowd.path not in taken:
+        lo, hi = pick.crowd.span(0.1, 0.1)
+        if lo < hi:
+            inputs.append(Input(path=pick.crowd.path, low=lo, high=hi))
+    return inputs
+
+
+def _premises_design(base: Any, scenario: Path, pick: Choices, seed: int, quick: bool) -> Any:
+    """Morris over :func:`_premises_inputs`."""
+    from sim.sensitivity import Design
+
+    return Design(
+        method="morris",
+        inputs=_premises_inputs(base, scenario, pick),
+        base_samples=4 if quick else MORRIS_TRAJECTORIES,
+        replicates=32 if quick else MORRIS_REPLICATES,
+        seed=seed,
+    )
+
+
+def _premises(
+    base: Any,
+    scenario: Path,
+    pick: Choices,
+    out: Path,
+    seed: int,
+    jobs: int,
+    quick: bool,
+    advance: Advance,
+) -> list[Path]:
+    """Which premises decide it: the Morris ranking and the PRIM box of the first outcome."""
+    from sim.discover import cases, figures, find_box
+    from sim.sensitivity import outputs, run_design
+    from sim.sensitivity_analysis import analyze, figure_indices
+
+    design = _premises_design(base, scenario, pick, seed, quick)
+    tmp = Path(tempfile.mkdtemp(prefix="stancesim-gallery-"))
+    try:
+        advance(0, "sensitivity (Morris)")
+        table = run_design(base, design, tmp / "sens", jobs=jobs, progress=lambda _: advance(1))
+        result = analyze(table, design, outputs(base))
+        written = save(*figure_indices(result, list(base.outcomes)), out, "sensitivity")
+        outcome = next(iter(base.outcomes))
+        data = cases(tmp / "sens", outcome, "p >= 0.5")
+        if 0 < int(data["y"].sum()) < len(data["y"]):  # PRIM needs both kinds of point
+            box = find_box(data["x"], data["y"])
+            for name, fig, numbers in figures(box, data["x"], data["y"]):
+                written += save(fig, numbers, out, f"discovery_{name}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return written
