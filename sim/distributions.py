@@ -39,8 +39,9 @@ NEVER_HOURS = 1e12
 
 
 class _Dist(BaseModel):
-    # every number is finite: NaN or infinity in a parameter gives silently wrong results
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # every number is finite: NaN or infinity in a parameter gives silently wrong results;
+    # built on first use, as the scenario's models are (see sim.scenario.base.Strict)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
     def support(self) -> tuple[float, float]:
         """Smallest interval holding every value the distribution can give."""
