@@ -336,7 +336,13 @@ def save(fig: Any, data: dict[str, Any], out: Path, name: str) -> list[Path]:
     paths = []
     for ext in ("png", "svg"):
         path = out / f"{name}.{ext}"
-        fig.savefig(path, dpi=150 if ext == "png" else None)
+        if ext == "svg":
+            # no date and fixed element ids: the same figure gives the same file,
+            # so regenerating the gallery changes only what changed
+            with plt.rc_context({"svg.hashsalt": name}):
+                fig.savefig(path, metadata={"Date": None})
+        else:
+            fig.savefig(path, dpi=150)
         paths.append(path)
     (out / f"{name}.json").write_text(json.dumps(data, default=_jsonable) + "\n")
     paths.append(out / f"{name}.json")

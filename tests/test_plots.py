@@ -350,3 +350,16 @@ def test_the_base_value_mark_is_the_closed_form_mean() -> None:
     assert figures._base_value(base, "agents.toner.rules.reinstate.resistance") == 0.825
     assert figures._base_value(base, "agents.employees.rule.resistance") == 0.45
     assert figures._base_value(base, "agents.nobody.patience") is None
+
+
+def test_saving_a_figure_twice_gives_the_same_svg(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from sim.figures import save
+
+    for folder in ("a", "b"):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [1, 0])
+        save(fig, {}, tmp_path / folder, "line")
+    first, second = ((tmp_path / f / "line.svg").read_bytes() for f in ("a", "b"))
+    assert first == second and b"<dc:date>" not in first
