@@ -29,8 +29,9 @@ def near(got: float, exact: float, n: float) -> None:
 
 
 # --------------------------------------------------------- uncertain switches
-def maybe_event(probability: float | None, time: Any = {"uniform": [0, 100]}) -> sim.Scenario:
-    """An event at a random time that comes only with ``probability``; 'came' if it did."""
+def maybe_event(probability: float | None, time: Any = None) -> sim.Scenario:
+    """An event at a random time (default U(0, 100)) that comes only with ``probability``."""
+    time = time or {"uniform": [0, 100]}
     trigger: dict[str, Any] = {"kind": "at", "time": time}
     if probability is not None:
         trigger["probability"] = probability
