@@ -260,8 +260,10 @@ def test_cli_nowcast_backtest_and_calibrate(tmp_path) -> None:
     data = json.loads((tmp_path / "backtest.json").read_text())
     assert data["realised"] == "return"
     p = data["return"]
-    assert data["scores"]["brier"][0] == pytest.approx(
-        (1 - p[0]) ** 2 + (data["microsoft"][0]) ** 2
+    # the Brier score of the realised binary event; the multi-outcome one under its own name
+    assert data["scores"]["brier"][0] == pytest.approx((1 - p[0]) ** 2)
+    assert data["scores"]["brier_all_outcomes"][0] == pytest.approx(
+        (1 - p[0]) ** 2 + data["outcomes"]["microsoft"][0] ** 2
     )
     assert (tmp_path / "backtest.png").exists()
     r = runner.invoke(
