@@ -24,19 +24,25 @@ import numpy as np
 
 from sim.engine import Block
 from sim.observations import (
+    PER_TICK,
     EventObs,
-    FractionObs,
     NoOutcomeObs,
+    NotBeforeObs,
     ObservationsFile,
     OutcomeObs,
-    StanceObs,
     event_likelihood,
+    groups_of,
+    last_tick_by,
     likelihood_now,
+    not_before_likelihood,
+    published_by,
     window_ticks,
 )
 from sim.plan import compile_plan
 from sim.scenario import UNRESOLVED, Scenario
 from sim.seeds import nowcast_particles_rng, nowcast_resample_rng
+
+Array = np.ndarray[Any, Any]
 
 #: Resample when the effective sample size falls below this share of the particles.
 RESAMPLE_BELOW = 0.5
@@ -59,6 +65,10 @@ class Nowcast:
     resamples: int
     ess_trace: list[tuple[float, float]] = field(default_factory=list)  # (t, ess) after each update
     log_evidence: float = 0.0
+    #: observations published by ``at`` (those used)
+    used: int = 0
+    #: hours up to which no outcome is conditioned on by default (0: not conditioned)
+    no_outcome_by: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data."""
@@ -69,6 +79,8 @@ class Nowcast:
             "ess_min": self.ess_min,
             "resamples": self.resamples,
             "log_evidence": self.log_evidence,
+            "observations_used": self.used,
+            "no_outcome_by": self.no_outcome_by,
         }
 
 
@@ -88,22 +100,65 @@ def systematic_resample(
     return np.searchsorted(cum, positions, side="left")
 
 
+class NoConsistentParticle(ValueError):
+    """No particle reproduces what was known: every weight is zero."""
+
+
+@dataclass
+class _Tracks:
+    """Per-particle records the observations read, resampled with the particles."""
+
+    acc: list[Array]  # running sums of per-tick likelihoods over windows
+    first_seen: dict[str, Array]  # event -> first tick it happened (0: not yet)
+    reached: dict[tuple[str, tuple[str, ...]], Array]  # (agent, positions) -> first tick
+
+    def take(self, idx: Array) -> None:
+        self.acc = [a[idx] for a in self.acc]
+        self.first_seen = {k: v[idx] for k, v in self.first_seen.items()}
+        self.reached = {k: v[idx] for k, v in self.reached.items()}
+
+    def update(self, world: Any, k: int) -> None:
+        for eid, seen in self.first_seen.items():
+            seen[(seen == 0) & world.flag(eid)] = k
+        for (agent, positions), seen in self.reached.items():
+            now = np.zeros(len(seen), dtype=bool)
+            for p in positions:
+                now |= world.is_in(agent, p)
+            seen[(seen == 0) & now] = k
+
+
+def no_outcome_tick(observations: Sequence[Any], at: float, tick: float, allow_ended: bool) -> int:
+    """The tick up to which a nowcast at ``at`` conditions on no outcome (0: none).
+
+    By default, everything known at ``at`` includes that the crisis had not
+    ended by then: no outcome at any tick up to ``at`` (the last tick at or
+    before it). Not when ``allow_ended``, nor when an ``outcome`` observation
+    published by ``at`` says how it ended (it says when, too).
+    """
+    if allow_ended or any(isinstance(o, OutcomeObs) for o in observations):
+        return 0
+    return last_tick_by(at, tick)
+
+
 def nowcast(
     scenario: Scenario,
-    observations: ObservationsFile,
+    observations: ObservationsFile | Sequence[Any],
     at: float,
     particles: int = 4096,
     seed: int = 0,
     processes: Sequence[Any] = (),
+    allow_ended: bool = False,
 ) -> Nowcast:
-    """P(outcome | observations whose window closes by ``at``).
+    """P(outcome | everything known at ``at``).
 
     Parameters
     ----------
     scenario : Scenario
-    observations : ObservationsFile
+    observations : ObservationsFile or sequence of observations
+        Only those published by ``at`` are used (``published``, default the
+        end of their window).
     at : float
-        Hours: only observations whose window ends by then are used.
+        Hours: the time of the nowcast.
     particles : int
         Replicates carried along.
     seed : int
@@ -113,54 +168,69 @@ def nowcast(
     processes : sequence
         Refused (a ``ValueError``): resampling copies rows of the block, and a
         process's own variables could not follow them.
+    allow_ended : bool
+        Keep particles whose crisis ended before ``at``. By default the nowcast
+        also conditions on no outcome by ``at`` (:func:`no_outcome_tick`),
+        exactly as a ``no_outcome`` observation at the last tick by ``at`` would.
 
     Returns
     -------
     Nowcast
+
+    Raises
+    ------
+    NoConsistentParticle
+        When every particle's weight is zero.
     """
     if processes:
         raise ValueError(
             "the nowcast cannot run users' processes yet: resampling copies replicates, and "
             "state a process keeps outside World.state would not follow; run without --processes"
         )
+    items: Sequence[Any] = (
+        observations.observations if isinstance(observations, ObservationsFile) else observations
+    )
     plan = compile_plan(scenario)
     tick = plan.tick
+    used: list[Any] = published_by(items, at)
+    known = len(used)
+    ended_by = no_outcome_tick(used, at, tick, allow_ended)
+    if ended_by > 0:
+        used.append(NoOutcomeObs(kind="no_outcome", at=(ended_by * tick, ended_by * tick)))
     block = Block(plan, nowcast_particles_rng(seed), particles)
     world = block.world
+    groups = groups_of(scenario)
     resample_rng = nowcast_resample_rng(seed)
-    used = [o for o in observations.observations if o.at[1] <= at + 1e-9]
-    windows = [window_ticks(o, tick) for o in used]
-    acc = [np.zeros(particles) for _ in used]
-    first_seen = {e: np.zeros(particles, dtype=np.int64) for e in scenario.events}
+    windows = [_window(o, tick) for o in used]
+    tracks = _Tracks(
+        acc=[np.zeros(particles) for _ in used],
+        first_seen={e: np.zeros(particles, dtype=np.int64) for e in scenario.events},
+        reached={
+            (o.agent, tuple(o.position)): np.zeros(particles, dtype=np.int64)
+            for o in used
+            if isinstance(o, NotBeforeObs) and o.agent is not None and o.position is not None
+        },
+    )
     logw = np.zeros(particles)
-    out = Nowcast(at, particles, {}, float(particles), 0)
+    out = Nowcast(at, particles, {}, float(particles), 0, used=known, no_outcome_by=ended_by * tick)
     last_obs_tick = max((w[1] for w in windows), default=0)
     while block.k < plan.n_ticks and (world.active.any() or block.k < last_obs_tick):
         block.step()
         k = block.k
-        for eid, seen in first_seen.items():
-            newly = (seen == 0) & world.flag(eid)
-            seen[newly] = k
+        tracks.update(world, k)
         closing = False
         for j, (o, (first, last)) in enumerate(zip(used, windows, strict=True)):
-            if isinstance(o, FractionObs | StanceObs) and first <= k <= last:
-                acc[j] += likelihood_now(o, world)
+            if isinstance(o, PER_TICK) and first <= k <= last:
+                tracks.acc[j] += likelihood_now(o, world, groups)
             if k != last:
                 continue
-            if isinstance(o, FractionObs | StanceObs):
-                lik = acc[j] / (last - first + 1)
-            elif isinstance(o, EventObs):
-                lik = event_likelihood(o, first_seen[o.event], tick)
-            else:
-                assert isinstance(o, NoOutcomeObs | OutcomeObs)
-                lik = likelihood_now(o, world)
+            lik = _closing_likelihood(o, j, first, last, world, tracks, tick)
             with np.errstate(divide="ignore"):
                 logw = logw + np.log(lik)
             closing = True
         if closing:
-            logw, acc, first_seen = _normalise_and_maybe_resample(
-                logw, block, acc, first_seen, resample_rng, out
-            )
+            implicit = ended_by if k == ended_by else 0
+            logw = _normalise_and_maybe_resample(logw, block, tracks, resample_rng, out, implicit)
     w = np.exp(logw - logw.max())
     w /= w.sum()
     names = [*scenario.outcomes, UNRESOLVED]
@@ -178,18 +248,49 @@ def nowcast(
     return out
 
 
+def _window(o: Any, tick: float) -> tuple[int, int]:
+    """Ticks over which an observation is read; a ``not_before`` is read at its last tick by."""
+    if isinstance(o, NotBeforeObs):
+        k = last_tick_by(o.at[1], tick)
+        return k, k  # tick 0 never comes: nothing can have happened before the start
+    return window_ticks(o, tick)
+
+
+def _closing_likelihood(
+    o: Any, j: int, first: int, last: int, world: Any, tracks: _Tracks, tick: float
+) -> Array:
+    if isinstance(o, PER_TICK):
+        return tracks.acc[j] / (last - first + 1)
+    if isinstance(o, EventObs):
+        return event_likelihood(o, tracks.first_seen[o.event], tick)
+    if isinstance(o, NotBeforeObs):
+        if o.event is not None:
+            return not_before_likelihood(o, tracks.first_seen[o.event])
+        assert o.agent is not None and o.position is not None
+        return not_before_likelihood(o, tracks.reached[(o.agent, tuple(o.position))])
+    assert isinstance(o, NoOutcomeObs | OutcomeObs)
+    return likelihood_now(o, world)
+
+
 def _normalise_and_maybe_resample(
-    logw: np.ndarray[Any, Any],
+    logw: Array,
     block: Block,
-    acc: list[np.ndarray[Any, Any]],
-    first_seen: dict[str, np.ndarray[Any, Any]],
+    tracks: _Tracks,
     rng: np.random.Generator,
     out: Nowcast,
-) -> tuple[np.ndarray[Any, Any], list[np.ndarray[Any, Any]], dict[str, np.ndarray[Any, Any]]]:
+    implicit: int,
+) -> Array:
     top = logw.max()
     if not math.isfinite(top):
-        raise ValueError(
-            f"no particle is consistent with the observations up to t = {block.world.now:g} h; "
+        now = block.world.now
+        if implicit:
+            raise NoConsistentParticle(
+                f"every particle has ended by t = {now:g} h, and a nowcast conditions on no "
+                "outcome before its time by default: if the crisis had ended by then, add an "
+                "`outcome` observation; to keep ended particles, use --allow-ended"
+            )
+        raise NoConsistentParticle(
+            f"no particle is consistent with the observations up to t = {now:g} h; "
             "widen their windows or give them an error probability"
         )
     w = np.exp(logw - top)
@@ -202,12 +303,11 @@ def _normalise_and_maybe_resample(
     if e < RESAMPLE_BELOW * len(w):
         idx = systematic_resample(w, rng)
         block.take(idx)
-        acc = [a[idx] for a in acc]
-        first_seen = {k: v[idx] for k, v in first_seen.items()}
+        tracks.take(idx)
         logw = np.zeros(len(w))
         out.resamples += 1
         out.ess_trace.append((block.world.now, float(len(w))))
-    return logw, acc, first_seen
+    return logw
 
 
 def nowcast_curve(
@@ -216,16 +316,20 @@ def nowcast_curve(
     times: list[float],
     particles: int = 4096,
     seed: int = 0,
+    allow_ended: bool = False,
 ) -> list[Nowcast]:
     """Nowcasts at several times (each a separate pass, so each uses exactly its observations)."""
     with warnings.catch_warnings():
         warnings.simplefilter("always", DegenerateWeights)
-        return [nowcast(scenario, observations, t, particles, seed) for t in times]
+        return [
+            nowcast(scenario, observations, t, particles, seed, allow_ended=allow_ended)
+            for t in times
+        ]
 
 
 def default_times(observations: ObservationsFile) -> list[float]:
-    """Time 0 and the end of every observation's window, sorted."""
-    return sorted({0.0, *(float(o.at[1]) for o in observations.observations)})
+    """Time 0 and the time every observation became public, sorted."""
+    return sorted({0.0, *(o.known_at for o in observations.observations)})
 
 
 def brier_and_log_score(curve: list[Nowcast], realised: str) -> dict[str, list[float]]:

@@ -1,124 +1,77 @@
 """Observations of a crisis (``kind: observations``) and their likelihoods.
 
 Each observation says what was seen, when (a time or a window, in hours from
-the scenario's start) and how sure the report is. Its likelihood is a pure
+the scenario's start), when it became public (``published``) and how sure the
+report is (the kinds: :mod:`sim.observation_kinds`). Its likelihood is a pure
 function of the simulated observable at the ticks of its window; a window
 averages the likelihood over its ticks (the report could be from any of them).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sim import rules as R
 from sim.engine import World
 from sim.errors import InputError, Problem
-from sim.scenario import Individual, Population, Scenario, problems_from_validation
+from sim.observation_kinds import (
+    PER_TICK,
+    CountObs,
+    EventObs,
+    FractionObs,
+    NoOutcomeObs,
+    NotBeforeObs,
+    Observation,
+    OutcomeObs,
+    ReportObs,
+    StanceObs,
+)
+from sim.scenario import (
+    AllOf,
+    AnyOf,
+    CountCondition,
+    Group,
+    Individual,
+    NotOf,
+    Population,
+    PositionCondition,
+    Scenario,
+    SignalCondition,
+    problems_from_validation,
+)
+from sim.scenario.references import Index
+from sim.scenario.references import condition as check_condition
 from sim.yamlio import Located, load_file, plain
 
 Array = np.ndarray[Any, Any]
 
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-class _Obs(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    at: tuple[float, float] = Field(description="Time in hours, or a window [from, to].")
-    note: str | None = Field(None, description="Where the report comes from.")
-
-    @field_validator("at", mode="before")
-    @classmethod
-    def _window(cls, v: Any) -> Any:
-        return (v, v) if isinstance(v, int | float) and not isinstance(v, bool) else v
-
-    @model_validator(mode="after")
-    def _ordered(self) -> _Obs:
-        if not 0 <= self.at[0] <= self.at[1]:
-            raise ValueError(f"at needs 0 <= from <= to, got {list(self.at)}")
-        return self
-
-
-class _Reported(_Obs):
-    error: float = Field(0.0, ge=0, lt=0.5, description="Probability that the report is wrong.")
-
-
-class FractionObs(_Obs):
-    """A population's share in a position: ``value`` with a normal ``sd``, or ``between``."""
-
-    kind: Literal["fraction"]
-    population: str
-    position: str
-    value: float | None = Field(None, ge=0, le=1)
-    count: int | None = Field(None, ge=0, description="A count out of `of` (instead of value).")
-    of: int | None = Field(None, ge=1)
-    sd: float | None = Field(None, gt=0, le=1, description="Uncertainty of value (a share).")
-    between: tuple[float, float] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _count(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("count") is not None:
-            if not data.get("of"):
-                raise ValueError("count needs of: N (count out of N)")
-            if not all(_is_int(data[k]) for k in ("count", "of")):
-                return data  # the fields' own validation says what is wrong
-            if data["count"] > data["of"]:
-                raise ValueError(f"count {data['count']} is larger than of {data['of']}")
-            given = data.get("value")
-            if not isinstance(given, int | float | None) or isinstance(given, bool):
-                return data
-            if given is not None and abs(given - data["count"] / data["of"]) > 1e-12:
-                raise ValueError("give value or count/of, not both")
-            data = {**data, "value": data["count"] / data["of"]}
-        return data
-
-    @model_validator(mode="after")
-    def _one(self) -> FractionObs:
-        if self.between is not None and not 0 <= self.between[0] <= self.between[1] <= 1:
-            raise ValueError(f"between needs 0 <= lo <= hi <= 1, got {list(self.between)}")
-        if (self.value is None) == (self.between is None):
-            raise ValueError("a fraction needs value (or count/of) with sd, or between: [lo, hi]")
-        if self.value is not None and self.sd is None:
-            raise ValueError("value needs sd (how sure the count is, as a share)")
-        return self
-
-
-class StanceObs(_Reported):
-    """An individual was in a position."""
-
-    kind: Literal["stance"]
-    agent: str
-    position: str
-
-
-class EventObs(_Reported):
-    """An event happened within the window (for the first time)."""
-
-    kind: Literal["event"]
-    event: str
-
-
-class NoOutcomeObs(_Reported):
-    """No outcome yet at the time (or the window's end)."""
-
-    kind: Literal["no_outcome"]
-
-
-class OutcomeObs(_Reported):
-    """The crisis ended with ``outcome`` within the window."""
-
-    kind: Literal["outcome"]
-    outcome: str
-
-
-Observation = Annotated[
-    FractionObs | StanceObs | EventObs | NoOutcomeObs | OutcomeObs, Field(discriminator="kind")
+__all__ = [
+    "PER_TICK",
+    "CountObs",
+    "EventObs",
+    "FractionObs",
+    "NoOutcomeObs",
+    "NotBeforeObs",
+    "Observation",
+    "ObservationsFile",
+    "OutcomeObs",
+    "ReportObs",
+    "StanceObs",
+    "check_against",
+    "condition_holds",
+    "event_likelihood",
+    "groups_of",
+    "last_tick_by",
+    "likelihood_now",
+    "load_observations",
+    "not_before_likelihood",
+    "published_by",
+    "window_ticks",
 ]
 
 
@@ -142,30 +95,53 @@ def load_observations(path: str | Path) -> tuple[ObservationsFile, Located]:
         raise InputError(problems_from_validation(exc, located)) from None
 
 
+def published_by(observations: Sequence[Any], at: float) -> list[Any]:
+    """The observations public at time ``at`` (published by then), in file order."""
+    return [o for o in observations if o.known_at <= at + 1e-9]
+
+
 def check_against(obs: ObservationsFile, located: Located, sc: Scenario) -> None:
     """Every id an observation names must exist in the scenario."""
     problems = []
 
-    def bad(i: int, field: str, msg: str) -> None:
-        where = located.locate(("observations", i, field))
+    def bad(i: int, field: str | tuple[str | int, ...], msg: str) -> None:
+        loc = (field,) if isinstance(field, str) else field
+        where = located.locate(("observations", i, *loc))
         problems.append(Problem(where.source, where.line, where.column, where.path, msg))
 
+    def position_of(i: int, field: str, wanted: type, name: str, positions: list[str]) -> None:
+        a = sc.agents.get(name)
+        if not isinstance(a, wanted):
+            bad(i, field, f"unknown {wanted.__name__.lower()} {name!r}")
+            return
+        known = _positions(sc, name)
+        for j, p in enumerate(positions):
+            if p not in known:
+                where: Any = "position" if len(positions) == 1 else ("position", j)
+                bad(i, where, f"unknown position {p!r} (known: {', '.join(known)})")
+
+    index: Index | None = None
     for i, o in enumerate(obs.observations):
-        if isinstance(o, FractionObs | StanceObs):
-            field, name, wanted = (
-                ("population", o.population, Population)
-                if isinstance(o, FractionObs)
-                else ("agent", o.agent, Individual)
-            )
-            a = sc.agents.get(name)
-            if not isinstance(a, wanted):
-                bad(i, field, f"unknown {wanted.__name__.lower()} {name!r}")
-            elif o.position not in a.positions:
+        if isinstance(o, FractionObs):
+            kind = Population if isinstance(sc.agents.get(o.population), Population) else Group
+            position_of(i, "population", kind, o.population, [o.position])
+        elif isinstance(o, StanceObs):
+            position_of(i, "agent", Individual, o.agent, [o.position])
+        elif isinstance(o, CountObs):
+            position_of(i, "group", Group, o.group, [o.position])
+            members = getattr(sc.agents.get(o.group), "members", None)
+            if members is not None and o.range[0] > len(members):
                 bad(
                     i,
-                    "position",
-                    f"unknown position {o.position!r} (known: {', '.join(a.positions)})",
+                    "value" if o.value is not None else "between",
+                    f"group {o.group!r} has {len(members)} members, fewer than {o.range[0]}",
                 )
+        elif isinstance(o, ReportObs):
+            index = index or Index.of(sc.canonical())
+            for loc, msg in check_condition(index, ("condition",), o.model_dump()["condition"]):
+                bad(i, loc, msg)
+        elif isinstance(o, NotBeforeObs):
+            _check_not_before(sc, o, i, bad, position_of)
         elif isinstance(o, EventObs) and o.event not in sc.events:
             bad(i, "event", f"unknown event {o.event!r} (known: {', '.join(sc.events) or 'none'})")
         elif isinstance(o, OutcomeObs) and o.outcome not in sc.outcomes:
@@ -176,6 +152,29 @@ def check_against(obs: ObservationsFile, located: Located, sc: Scenario) -> None
         raise InputError(problems)
 
 
+def _check_not_before(sc: Scenario, o: NotBeforeObs, i: int, bad: Any, position_of: Any) -> None:
+    if o.event is not None:
+        if o.event not in sc.events:
+            known = ", ".join(sc.events) or "none"
+            bad(i, "event", f"unknown event {o.event!r} (known: {known})")
+        return
+    assert o.agent is not None and o.position is not None
+    position_of(i, "agent", Individual, o.agent, o.position)
+    a = sc.agents.get(o.agent)
+    if isinstance(a, Individual) and a.initial in o.position:
+        bad(i, "position", f"{o.agent} starts in {a.initial!r}: it cannot be 'not yet' there")
+
+
+def _positions(sc: Scenario, name: str) -> list[str]:
+    a = sc.agents[name]
+    if isinstance(a, Group):
+        seen: dict[str, None] = {}
+        for m in a.members:
+            seen.update(dict.fromkeys(sc.agents[m].positions))  # type: ignore[union-attr]
+        return list(seen)
+    return list(a.positions)  # type: ignore[union-attr]
+
+
 def window_ticks(o: Any, tick: float) -> tuple[int, int]:
     """First and last tick index of an observation's window (at least one tick)."""
     first = max(1, int(np.ceil(o.at[0] / tick - 1e-9)))
@@ -183,12 +182,69 @@ def window_ticks(o: Any, tick: float) -> tuple[int, int]:
     return first, last
 
 
+def last_tick_by(hours: float, tick: float) -> int:
+    """The last tick at or before ``hours`` (0: none yet): what is known by then."""
+    return max(0, int(np.floor(hours / tick + 1e-9)))
+
+
 def _reported(truth: Array, error: float) -> Array:
     return np.where(truth, 1.0 - error, error)
 
 
-def likelihood_now(o: Any, world: World) -> Array:
-    """Likelihood of observation ``o`` given each replicate's state at the current tick."""
+Groups = Mapping[str, Sequence[str]]
+
+
+def groups_of(sc: Scenario) -> dict[str, list[str]]:
+    """Each group's members, by group id (what counts in conditions need)."""
+    return {k: list(a.members) for k, a in sc.agents.items() if isinstance(a, Group)}
+
+
+def condition_holds(cond: Any, world: World, groups: Groups) -> Array:
+    """Whether a condition of the scenario language holds in each replicate, through the World.
+
+    ``groups`` gives each group's members (:func:`groups_of`).
+    """
+    if isinstance(cond, AllOf):
+        out = np.ones(world.replicates, dtype=bool)
+        for c in cond.all:
+            out &= condition_holds(c, world, groups)
+        return out
+    if isinstance(cond, AnyOf):
+        out = np.zeros(world.replicates, dtype=bool)
+        for c in cond.any:
+            out |= condition_holds(c, world, groups)
+        return out
+    if isinstance(cond, NotOf):
+        return ~condition_holds(cond.not_, world, groups)
+    if isinstance(cond, PositionCondition):
+        out = np.zeros(world.replicates, dtype=bool)
+        for p in cond.position:
+            out |= world.is_in(cond.agent, p)
+        return out
+    op, number = cond.comparison
+    if isinstance(cond, CountCondition):
+        value = group_count(world, groups[cond.count], cond.position)
+    else:
+        assert isinstance(cond, SignalCondition)
+        value = world.signal(cond.signal)
+    return np.asarray(R.COMPARISONS[op](value, number))
+
+
+def group_count(world: World, members: Sequence[str], position: str) -> Array:
+    """Number of ``members`` in a position (exact: counted member by member)."""
+    out = np.zeros(world.replicates, dtype=np.int64)
+    for m in members:
+        if position in world.positions(m):
+            out += world.is_in(m, position)
+    return out
+
+
+def likelihood_now(o: Any, world: World, groups: Groups | None = None) -> Array:
+    """Likelihood of observation ``o`` given each replicate's state at the current tick.
+
+    ``groups`` (:func:`groups_of`) is needed by counts and reports.
+    """
+    groups = groups or {}
     if isinstance(o, FractionObs):
         f = world.fraction(o.population, o.position)
         if o.between is not None:
@@ -198,6 +254,14 @@ def likelihood_now(o: Any, world: World) -> Array:
         return np.asarray(np.exp(-0.5 * ((f - o.value) / o.sd) ** 2))
     if isinstance(o, StanceObs):
         return _reported(world.is_in(o.agent, o.position), o.error)
+    if isinstance(o, CountObs):
+        n = group_count(world, groups[o.group], o.position)
+        lo, hi = o.range
+        return _reported((n >= lo) & (n <= hi), o.error)
+    if isinstance(o, ReportObs):
+        return np.where(
+            condition_holds(o.condition, world, groups), o.true_positive, o.false_positive
+        )
     if isinstance(o, NoOutcomeObs):
         return _reported(world.outcome < 0, o.error)
     if isinstance(o, OutcomeObs):
@@ -213,3 +277,8 @@ def event_likelihood(o: EventObs, first_seen: Array, tick: float) -> Array:
     """The event's first tick lies in the window."""
     first, last = window_ticks(o, tick)
     return _reported((first_seen >= first) & (first_seen <= last), o.error)
+
+
+def not_before_likelihood(o: NotBeforeObs, first_seen: Array) -> Array:
+    """Nothing happened up to the observation's tick (``first_seen`` 0: not yet)."""
+    return _reported(first_seen == 0, o.error)

@@ -26,7 +26,7 @@ from sim import ops as O
 from sim import rules as R
 from sim import scenario as S
 from sim import votes as V
-from sim.distributions import draw, is_random
+from sim.distributions import NEVER_HOURS, draw, is_random
 
 Array = np.ndarray[Any, Any]
 
@@ -74,12 +74,16 @@ class Draw:
     ``param``: one value per replicate (a rule parameter); ``curve``: a source's
     curve parameter (a scalar when it is a constant); ``tick``: a time, kept as
     its first tick; ``person``: one value per replicate and person (``persons``).
+    ``probability`` (a time's, of a ``param`` or ``tick`` draw): after the
+    values, one uniform per replicate says whether the time comes at all
+    (below the probability) or never; without it nothing more is drawn.
     """
 
     kind: Literal["param", "curve", "tick", "person"]
     slot: int
     value: Any
     persons: int = 0
+    probability: float | None = None
 
     def sample(self, rng: np.random.Generator, n: int, tick: float) -> Any:
         """Draw it for ``n`` replicates (constants draw nothing)."""
@@ -87,12 +91,19 @@ class Draw:
         if self.kind == "curve":
             return draw(v, rng, n) if is_random(v) else float(v)
         if self.kind == "tick":
-            return ticks_of(draw(v, rng, n), tick)
+            return ticks_of(self._maybe(draw(v, rng, n), rng, n), tick)
         if self.kind == "person":
             if isinstance(v, list):
                 return np.broadcast_to(np.asarray(v, dtype=float), (n, self.persons))
             return draw(v, rng, (n, self.persons))
-        return draw(v, rng, n)
+        return self._maybe(draw(v, rng, n), rng, n)
+
+    def _maybe(self, hours: Array, rng: np.random.Generator, n: int) -> Array:
+        """Times that come only with ``probability`` (else never), drawn after the times."""
+        if self.probability is None:
+            return hours
+        comes = rng.random(n) < self.probability
+        return np.where(comes, hours, NEVER_HOURS)
 
 
 @dataclass(frozen=True)
@@ -181,11 +192,15 @@ class Plan:
         return self.n_slots[kind] - 1
 
     def add_draw(
-        self, kind: Literal["param", "curve", "tick", "person"], value: Any, n: int = 0
+        self,
+        kind: Literal["param", "curve", "tick", "person"],
+        value: Any,
+        n: int = 0,
+        probability: float | None = None,
     ) -> int:
         """Append a draw into a new slot; returns the slot."""
         slot = self.slot(kind)
-        self.draws.append(Draw(kind, slot, value, n))
+        self.draws.append(Draw(kind, slot, value, n, probability))
         return slot
 
 
@@ -233,7 +248,10 @@ def _agents(plan: Plan, sc: S.Scenario) -> None:
                 for name in _PARAM_NAMES:
                     value = getattr(rule, name, None)
                     if value is not None and not isinstance(value, list | bool):
-                        plan.param_slot[(aid, j, name)] = plan.add_draw("param", value)
+                        # a scheduled switch's `probability` is drawn with its time
+                        maybe = getattr(rule, "probability", None) if name == "at" else None
+                        slot = plan.add_draw("param", value, probability=maybe)
+                        plan.param_slot[(aid, j, name)] = slot
             if a.patience is not None:
                 plan.patience_slot[aid] = plan.add_draw("tick", a.patience)
         elif isinstance(a, S.Population):
@@ -311,7 +329,8 @@ def _events(plan: Plan, sc: S.Scenario) -> None:
         flag = plan.flag_names.index(eid)
         common: dict[str, Any] = dict(id=eid, index=e_idx, flag=flag, label=label)
         if isinstance(trig, S.AtTrigger):
-            op = O.EventOp(**common, effects=effects, at_slot=plan.add_draw("tick", trig.time))
+            at_slot = plan.add_draw("tick", trig.time, probability=trig.probability)
+            op = O.EventOp(**common, effects=effects, at_slot=at_slot)
         elif isinstance(trig, S.EveryTrigger):
             ticks = tick_range(trig.start, trig.every, trig.until, plan.tick, plan.n_ticks)
             op = O.EventOp(**common, effects=effects, ticks=tuple(sorted(ticks)))

@@ -101,7 +101,7 @@ def test_backtest_table_has_no_negative_zero(tmp_path: Path) -> None:
     args = ["backtest", ARTICLE, "--observations", OBS, "--particles", "256"]
     result = runner.invoke(app, [*args, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "1.000" in result.stdout  # the outcome observed at the end
+    assert "naive 0.5" in result.stdout and "0.250" in result.stdout  # the baseline's Brier
     assert "-0.000" not in result.stdout
 
 

@@ -70,10 +70,11 @@ def test_noisy_stance_report_is_bayes_rule() -> None:
     n = 20_000
     report = {"kind": "stance", "agent": "m", "position": "yes", "at": 5, "error": 0.2}
     # the report is taken at t = 5, before any switch: it says yes, so it is wrong for everyone
-    nc = nowcast(sc, obs(report), at=5, particles=n, seed=2)
+    # (allow_ended: the switch ends the run, and this asks what the report alone says)
+    nc = nowcast(sc, obs(report), at=5, particles=n, seed=2, allow_ended=True)
     assert abs(nc.probabilities["early"] - 0.3) < z_tolerance(0.3, n) * 1.5
     report["at"] = 20
-    nc = nowcast(sc, obs(report), at=20, particles=n, seed=2)
+    nc = nowcast(sc, obs(report), at=20, particles=n, seed=2, allow_ended=True)
     exact = 0.3 * 0.8 / (0.3 * 0.8 + 0.7 * 0.2)
     assert abs(nc.probabilities["early"] - exact) < z_tolerance(exact, n) * 1.5
 
@@ -139,7 +140,7 @@ def test_effective_sample_size_warning() -> None:
     # a near-impossible report: switched within [0, 1]
     report = {"kind": "stance", "agent": "m", "position": "yes", "at": 1, "error": 0.0001}
     with pytest.warns(DegenerateWeights, match="effective sample size"):
-        nowcast(sc, obs(report), at=1, particles=1000, seed=1)
+        nowcast(sc, obs(report), at=1, particles=1000, seed=1, allow_ended=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error", DegenerateWeights)
         nowcast(sc, obs({"kind": "no_outcome", "at": 40}), at=40, particles=1000, seed=1)
@@ -259,8 +260,10 @@ def test_cli_nowcast_backtest_and_calibrate(tmp_path) -> None:
     data = json.loads((tmp_path / "backtest.json").read_text())
     assert data["realised"] == "return"
     p = data["return"]
-    assert data["scores"]["brier"][0] == pytest.approx(
-        (1 - p[0]) ** 2 + (data["microsoft"][0]) ** 2
+    # the Brier score of the realised binary event; the multi-outcome one under its own name
+    assert data["scores"]["brier"][0] == pytest.approx((1 - p[0]) ** 2)
+    assert data["scores"]["brier_all_outcomes"][0] == pytest.approx(
+        (1 - p[0]) ** 2 + data["outcomes"]["microsoft"][0] ** 2
     )
     assert (tmp_path / "backtest.png").exists()
     r = runner.invoke(

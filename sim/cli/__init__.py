@@ -34,6 +34,7 @@ COMMANDS = {
     "nowcast": ("sim.cli.evidence", "nowcast"),
     "calibrate": ("sim.cli.evidence", "calibrate"),
     "backtest": ("sim.cli.evidence", "backtest"),
+    "reliability": ("sim.cli.evidence", "reliability"),
     "validate": ("sim.cli.validate", "validate"),
     "schema": ("sim.cli.schema", "schema"),
     "plot": ("sim.cli.plot", "app"),

@@ -24,6 +24,12 @@ MAX_WORK = typer.Option(budget.DEFAULT_MAX_WORK_TEXT, "--max-work", help=budget.
 PROCESSES = typer.Option(
     None, "--processes", help="Not supported yet: refused with the reason (see `stancesim run`)."
 )
+ALLOW_ENDED = typer.Option(
+    False,
+    "--allow-ended",
+    help="Keep replicates that ended before T (default: a nowcast at T also conditions on no "
+    "outcome by T, unless an outcome observation published by T says how it ended).",
+)
 #: why the particle filter (nowcast, backtest, calibrate) refuses users' processes
 NO_PROCESSES = (
     "--processes: not supported by {command} yet: the nowcast resamples replicates mid-run and "
@@ -87,7 +93,9 @@ def _load(file: Path, observations: Path, sets: list[str]) -> tuple[Any, Any]:
     return sc, obs
 
 
-def _curve(sc: Any, obs: Any, times: list[float], particles: int, seed: int) -> list[Any]:
+def _curve(
+    sc: Any, obs: Any, times: list[float], particles: int, seed: int, allow_ended: bool
+) -> list[Any]:
     from sim.nowcast import DegenerateWeights, nowcast
 
     out = []
@@ -95,7 +103,7 @@ def _curve(sc: Any, obs: Any, times: list[float], particles: int, seed: int) -> 
         for t in times:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", DegenerateWeights)
-                out.append(nowcast(sc, obs, t, particles, seed))
+                out.append(nowcast(sc, obs, t, particles, seed, allow_ended=allow_ended))
             advance(1)
             for w in caught:
                 stderr.print(f"warning: at {t:g} h: {w.message}", markup=False)
@@ -116,8 +124,13 @@ def nowcast(
     max_memory: str = MAX_MEMORY,
     max_work: str = MAX_WORK,
     processes: Path | None = PROCESSES,
+    allow_ended: bool = ALLOW_ENDED,
 ) -> None:
-    """P(outcome | observations up to T), by sequential Monte Carlo over replicates."""
+    """P(outcome | everything public at T), by sequential Monte Carlo over replicates.
+
+    An observation is used at T if and only if it was published by T; by
+    default the nowcast also conditions on no outcome by T.
+    """
     from sim.clocktime import format_time
     from sim.nowcast import default_times
 
@@ -128,7 +141,7 @@ def nowcast(
         _check_times(at, sc.clock.horizon)
         times = sorted(at) or default_times(obs)
         _check_nowcast(sc, obs, particles, times, max_memory, max_work)
-        curve = _curve(sc, obs, times, particles, seed)
+        curve = _curve(sc, obs, times, particles, seed, allow_ended)
         if as_json:
             typer.echo(json.dumps([n.as_dict() for n in curve], indent=2))
         else:
@@ -156,46 +169,188 @@ def backtest(
     max_memory: str = MAX_MEMORY,
     max_work: str = MAX_WORK,
     realised: str | None = typer.Option(
-        None, help="The outcome that happened (default: the observed one)."
+        None, help="The outcome that happened (default: the last outcome observation's)."
+    ),
+    realised_at: float | None = typer.Option(
+        None,
+        "--realised-at",
+        help="Hours: when it became known (default: the outcome observation's publication).",
+    ),
+    marks: str | None = typer.Option(
+        None,
+        "--marks",
+        help="Hours to score at: 0,4,8 or FROM:TO:EVERY (default: every 4 h from the first "
+        "observation's publication to the realised outcome's).",
+    ),
+    references: list[Path] = typer.Option(
+        [],
+        "--reference",
+        help="CSV with columns t,p (another forecaster's P(realised) at hour t); repeatable.",
     ),
     particles: int = PARTICLES,
     seed: int = SEED,
+    allow_ended: bool = ALLOW_ENDED,
     out: Path = typer.Option(
-        Path("stancesim-plots"), "--out", help="Folder for the figure and scores."
+        Path("stancesim-plots"), "--out", help="Folder for the figure, scores and table."
     ),
 ) -> None:
-    """Brier and log scores of the nowcast curve against the realised outcome, and its figure."""
-    from sim import figures
-    from sim.nowcast import brier_and_log_score, default_times
-    from sim.observations import OutcomeObs
+    """Score the nowcast at fixed marks against the realised outcome, beside baselines.
+
+    The model, the prior (no observation), a naive 0.5 and any --reference are
+    scored at the same marks: Brier score of the realised event and log score.
+    """
+    from sim.backtest import backtest as run_backtest
+    from sim.backtest import default_marks, parse_marks, read_reference, realised_outcome
+    from sim.backtest_plots import figure_backtest
+    from sim.cli.plot import save
 
     with user_errors():
         sc, obs = _load(file, observations, [])
+        seen = realised_outcome(obs)
         if realised is None:
-            seen = [o.outcome for o in obs.observations if isinstance(o, OutcomeObs)]
-            if not seen:
+            if seen is None:
                 raise InputError("no outcome observation in the file: give --realised OUTCOME")
-            realised = seen[-1]
+            realised = seen[0]
         if realised not in sc.outcomes:
             raise InputError(
                 f"--realised {realised}: unknown outcome (known: {', '.join(sc.outcomes)})"
             )
-        times = [t for t in default_times(obs)]
+        if realised_at is None:
+            if seen is None:
+                raise InputError("no outcome observation in the file: give --realised-at HOURS")
+            realised_at = seen[1]
+        _check_times([realised_at], sc.clock.horizon)
+        times = parse_marks(marks) if marks is not None else default_marks(obs, realised_at)
+        _check_times(times, sc.clock.horizon)
+        if not times:
+            raise InputError(
+                f"no mark before the realised outcome at {realised_at:g} h: give --marks"
+            )
+        refs = {p.stem: read_reference(p) for p in references}
         _check_nowcast(sc, obs, particles, times, max_memory, max_work)
-        curve = _curve(sc, obs, times, particles, seed)
-        scores = brier_and_log_score(curve, realised)
-        fig, data = figures.figure_nowcast(sc, curve, obs, realised)
-        from sim.cli.plot import save
+        with progress_bar(f"backtest of {sc.name}", len(times), "marks") as advance:
+            with warnings.catch_warnings(record=True) as caught:
+                from sim.nowcast import DegenerateWeights
 
-        save(fig, {**data, "scores": scores, "realised": realised}, out, "backtest")
-        typer.echo(f"{'T':>8}{'P(' + realised + ')':>16}{'Brier':>10}{'log score':>11}")
-        for n, b, lg in zip(curve, scores["brier"], scores["log_score"], strict=True):
-            typer.echo(f"{n.at:8.1f}{n.probabilities[realised]:16.3f}{b:10.3f}{lg:11.3f}")
-        before = [i for i, n in enumerate(curve) if n.at < max(t for t in times)]
-        if before:
-            mean_brier = sum(scores["brier"][i] for i in before) / len(before)
-            typer.echo(f"mean Brier score before the outcome was known: {mean_brier:.3f}")
-        typer.echo(f"figure and scores in {out}/backtest.*")
+                warnings.simplefilter("always", DegenerateWeights)
+                bt = run_backtest(
+                    sc,
+                    obs,
+                    realised,
+                    realised_at,
+                    times,
+                    particles,
+                    seed,
+                    allow_ended,
+                    refs,
+                    progress=advance,
+                )
+        for w in caught:
+            stderr.print(f"warning: {w.message}", markup=False)
+        fig, data = figure_backtest(bt, obs)
+        data["marks"] = [f"{i + 1}: {o.note or o.kind}" for i, o in enumerate(obs.observations)]
+        save(fig, data, out, "backtest")
+        _write_table(bt, out / "backtest.csv")
+        _print_backtest(bt)
+        typer.echo(f"figure, scores and table in {out}/backtest.*")
+
+
+def _write_table(bt: Any, path: Path) -> None:
+    """``backtest.csv``: one row per mark, P(realised) and scores of each forecaster."""
+    import csv
+    import io
+    import os
+
+    from sim.folders import write_error
+
+    scores = bt.scores()
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["t"] + [f"{col} {name}" for name in scores for col in ("p", "brier", "log_score")])
+    for i, t in enumerate(bt.marks):
+        row: list[Any] = [t]
+        for s in scores.values():
+            row += ["" if s[k][i] is None else s[k][i] for k in ("p", "brier", "log_score")]
+        w.writerow(row)
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_text(buf.getvalue(), encoding="utf-8")
+        os.replace(tmp, path)  # whole or not at all
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(path.parent, exc) from None
+
+
+def _print_backtest(bt: Any) -> None:
+    from sim.backtest import brier_all
+
+    scores = bt.scores()
+    names = list(scores)
+    r = bt.realised
+    typer.echo(f"P({r}) at each mark (it ended {r}, known at {bt.realised_at:g} h)")
+    typer.echo(f"{'T':>8}" + "".join(f"{n[:18]:>20}" for n in names) + "    ESS  used")
+    for i, (t, n) in enumerate(zip(bt.marks, bt.model, strict=True)):
+        cells = "".join(
+            f"{'-':>20}" if scores[k]["p"][i] is None else f"{scores[k]['p'][i]:20.3f}"
+            for k in names
+        )
+        typer.echo(f"{t:8.1f}{cells}{n.ess_min:7.0f}{n.used:6d}")
+    typer.echo("")
+    typer.echo(f"{'forecaster':<24}{'Brier':>8}{'log score':>11}{'marks':>7}   (lower is better)")
+    for k, s in scores.items():
+        if s["mean_brier"] is None:
+            typer.echo(f"{k[:24]:<24}{'-':>8}{'-':>11}{0:7d}")
+            continue
+        typer.echo(
+            f"{k[:24]:<24}{s['mean_brier']:8.3f}{s['mean_log_score']:11.3f}{s['marks_scored']:7d}"
+        )
+    multi = [brier_all(n.probabilities, r) for n in bt.model]
+    typer.echo(
+        f"model, multi-outcome Brier (sum over outcomes, not comparable with the above): "
+        f"{sum(multi) / len(multi):.3f}"
+    )
+
+
+def reliability(
+    cases: list[Path] = typer.Argument(
+        ..., help="Backtest folders (or their backtest.json files) to pool."
+    ),
+    bins: int = typer.Option(10, "--bins", min=2, max=100, help="Equal-width bins."),
+    out: Path = typer.Option(
+        Path("stancesim-plots"), "--out", help="Folder for reliability.png/.svg/.json."
+    ),
+) -> None:
+    """A reliability diagram pooling the model's forecasts of several backtests."""
+    from sim.backtest import reliability as table_of
+    from sim.backtest_plots import figure_reliability
+    from sim.cli.plot import save
+
+    with user_errors():
+        pairs: list[tuple[float, int]] = []
+        names = []
+        for c in cases:
+            path = c / "backtest.json" if c.is_dir() else c
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                got = [(float(p), int(y)) for p, y in data["pairs"]]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise InputError(
+                    f"{path}: not a backtest's scores ({exc}); write them with "
+                    "stancesim backtest --out"
+                ) from None
+            pairs += got
+            names.append(str(data.get("scenario", path)))
+        table = table_of(pairs, bins)
+        save(*figure_reliability(table, names), out, "reliability")
+        typer.echo(f"{'bin':>11}{'forecast':>10}{'observed':>10}{'count':>7}")
+        for r in table:
+            typer.echo(
+                f"{r['low']:5.2f}-{r['high']:<5.2f}{r['forecast']:10.3f}{r['observed']:10.3f}"
+                f"{r['count']:7d}"
+            )
+        typer.echo(
+            f"{len(pairs)} forecasts from {len(names)} case(s); figure in {out}/reliability.*"
+        )
 
 
 def calibrate(

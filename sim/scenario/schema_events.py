@@ -110,10 +110,23 @@ Term = Annotated[
 
 # -------------------------------------------------------------------- events
 class AtTrigger(Strict):
-    """At a fixed or random time (first tick >= it)."""
+    """At a fixed or random time (first tick >= it); with ``probability``, only maybe.
+
+    With ``probability: P`` each replicate draws whether the event comes at
+    all (with probability P) and, if it does, its time from ``time``; else it
+    never happens. P is the probability that it happens within the horizon
+    when ``time`` lies within it.
+    """
 
     kind: Literal["at"]
     time: HoursOrNever
+    probability: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Probability that the event comes at all (else never); default: it comes.",
+        exclude_if=lambda v: v is None,
+    )
 
 
 class EveryTrigger(Strict):

@@ -80,10 +80,21 @@ class FixedRule(_Named):
 
 
 class ScheduledRule(_Transition):
-    """Switches at a fixed or random time (first tick >= it)."""
+    """Switches at a fixed or random time (first tick >= it); with ``probability``, only maybe.
+
+    With ``probability: P`` each replicate draws whether the switch comes at
+    all (with probability P) and, if it does, its time from ``at``; else never.
+    """
 
     kind: Literal["scheduled"]
     at: HoursOrNever
+    probability: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Probability that the switch comes at all (else never); default: it comes.",
+        exclude_if=lambda v: v is None,
+    )
 
 
 class ThresholdRule(_Transition):
