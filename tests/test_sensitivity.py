@@ -160,6 +160,7 @@ def test_from_scenario_takes_the_per_replicate_distributions() -> None:
         "agents.toner.rules.reinstate.resistance",
         "agents.altman.patience",
         "agents.brockman.patience",
+        "agents.investors.rules.press.at",
         "events.interim_ceo.trigger.time",
     ]
     design = Design(
