@@ -156,6 +156,12 @@ class Index:
         ]
 
 
+def unknown_segment(loc: Loc, population: str, name: Any, known: Iterable[str]) -> tuple[Loc, str]:
+    """A segment its population does not have, with the nearest one as a hint."""
+    where, message = unknown(loc, "segment", name, known)
+    return where, message.replace(f"{name!r}", f"{name!r} of {population!r}", 1)
+
+
 def _position(loc: Loc, known: list[str] | None, pos: Any) -> Found:
     if known is not None and isinstance(pos, str) and pos not in known:
         yield unknown(loc, "position", pos, known)
@@ -339,12 +345,12 @@ def _hears(ix: Index, aid: str, a: Mapping[str, Any]) -> Found:
     rows = _map(hears)
     for listener, row in rows.items():
         if listener not in segments:
-            yield unknown((*loc, listener), f"segment of {aid!r}", listener, segments)
+            yield unknown_segment((*loc, listener), aid, listener, segments)
             continue
         weights = _map(row)
         for heard, w in weights.items():
             if heard not in segments:
-                yield unknown((*loc, listener, heard), f"segment of {aid!r}", heard, segments)
+                yield unknown_segment((*loc, listener, heard), aid, heard, segments)
             elif _number(w) and w < 0:
                 yield (*loc, listener, heard), f"a weight must be >= 0, got {float(w)}"
         values = list(weights.values())
@@ -370,7 +376,7 @@ def _term(ix: Index, loc: Loc, term: Mapping[str, Any]) -> Found:
             yield from _position((*loc, "position"), known, term.get("position"))
         elif "." in name and name.split(".", 1)[0] in ix.populations:
             pid, seg = name.split(".", 1)
-            yield unknown((*loc, "fraction"), f"segment of {pid!r}", seg, ix.segments(pid))
+            yield unknown_segment((*loc, "fraction"), pid, seg, ix.segments(pid))
         elif name in ix.groups:
             known = ix.group_positions(ix.groups[name])
             yield from _position((*loc, "position"), known, term.get("position"))
