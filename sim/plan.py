@@ -471,6 +471,7 @@ def _persons(
                 slot = plan.param_slot[(key, j, name)] = plan.add_draw("param", value)
             params.append((name, slot, name in listed))
         drive_name = getattr(rule, "support", None) or getattr(rule, "pressure", None)
+        assert drive_name is not None  # every rule but a fixed one has a signal
         src = rule.from_ if rule.from_ is not None else a.initial
         kind = str(rule.kind)
         spontaneous = getattr(rule, "spontaneous", 0.0)
@@ -687,7 +688,9 @@ def _term(
         pid, _, segment = term.fraction.partition(".")
         if segment:
             position = plan.positions[pid].index(term.position)
-            fn = O.segment_fraction(plan.pop_index[pid], plan.segments[pid].index(segment), position)
+            fn = O.segment_fraction(
+                plan.pop_index[pid], plan.segments[pid].index(segment), position
+            )
         elif term.fraction in plan.pop_index:
             p = plan.pop_index[term.fraction]
             fn = O.population_fraction(p, plan.positions[term.fraction].index(term.position))
@@ -850,9 +853,7 @@ def person_ops(
                 bounds = S.PARAM_RANGES.get((plan.rule_kinds[key][r.index], name))
                 label = f"{_label(plan, key, r.index)}.{name}"
                 out.append(
-                    O.PersonParamOp(
-                        spec.index, label, how, amount, segment, r.index, name, bounds
-                    )
+                    O.PersonParamOp(spec.index, label, how, amount, segment, r.index, name, bounds)
                 )
     return out
 

@@ -135,7 +135,9 @@ def test_one_segment_gives_todays_numbers(kind: str, hears: bool) -> None:
     assert b.populations == ["staff", "staff.all"]
     assert a.trajectories is not None and b.trajectories is not None
     for pos in ("silent", "signed"):
-        np.testing.assert_array_equal(a.trajectories[f"staff.{pos}"], b.trajectories[f"staff.{pos}"])
+        np.testing.assert_array_equal(
+            a.trajectories[f"staff.{pos}"], b.trajectories[f"staff.{pos}"]
+        )
         np.testing.assert_array_equal(
             b.trajectories[f"staff.{pos}"], b.trajectories[f"staff.all.{pos}"]
         )
@@ -318,8 +320,14 @@ def test_an_event_changes_a_per_person_rate_of_one_rule() -> None:
             "rate": {"uniform": [0.1, 0.2]},
             "per_person": ["rate"],
         },
-        {"id": "leave", "kind": "hazard", "to": "left", "pressure": "one", "resistance": 0,
-         "rate": 0.0},
+        {
+            "id": "leave",
+            "kind": "hazard",
+            "to": "left",
+            "pressure": "one",
+            "resistance": 0,
+            "rate": 0.0,
+        },
     ]
     d = scenario(population(size=50, rules=rules), {"one": [{"constant": 1.0}]}, 3).canonical()
     stop = {"kind": "change", "agent": "staff", "rule": "sign", "param": "rate", "set": 0.0}

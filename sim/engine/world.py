@@ -395,7 +395,9 @@ class World:
         if segment and pid in plan.segments:
             names = plan.segments[pid]
             if segment not in names:
-                raise ValueError(f"unknown segment {segment!r} of {pid!r} (known: {', '.join(names)})")
+                raise ValueError(
+                    f"unknown segment {segment!r} of {pid!r} (known: {', '.join(names)})"
+                )
             i, j = names.index(segment), self._position(pid, position)
             return self._s.segment_fraction(plan.pop_index[pid], i, j).copy()
         members = _known(plan.groups, who, "population or group")

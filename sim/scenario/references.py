@@ -247,6 +247,7 @@ def rules(ix: Index) -> Found:
                 seen[rid] = i
     for aid, a in ix.populations.items():
         yield from _population_rules(ix, ("agents", aid), a, a)
+        yield from _segment_sizes(ix, aid, a)
         for name, seg in ix.segments(aid).items():
             yield from _segment(ix, ("agents", aid, "segments", name), a, seg)
         yield from _hears(ix, aid, a)
@@ -330,6 +331,18 @@ def _segment(ix: Index, loc: Loc, population: Mapping[str, Any], seg: Mapping[st
             if bounds is not None and _number(value) and not bounds[0] <= value <= bounds[1]:
                 span = f"[{bounds[0]:g}, {bounds[1]:g}]".replace("inf", "∞")
                 yield (*loc, name), f"{name} of a {k} rule must lie in {span}, got {float(value)}"
+
+
+def _segment_sizes(ix: Index, aid: str, a: Mapping[str, Any]) -> Found:
+    """A size given beside segments is their sum."""
+    sizes = [g.get("size") for g in ix.segments(aid).values()]
+    size = a.get("size")
+    if sizes and _number(size) and all(_number(n) for n in sizes) and sum(sizes) != size:
+        yield (
+            ("agents", aid, "size"),
+            f"size {size} is not the sum of its segments' sizes {sum(sizes)} "
+            "(leave it out to take their sum)",
+        )
 
 
 def _hears(ix: Index, aid: str, a: Mapping[str, Any]) -> Found:

@@ -169,6 +169,13 @@ class Segment(Strict):
             raise ValueError("give rule or rules, not both")
         return self
 
+    @property
+    def rule_list(self) -> list[Any]:
+        """The segment's own rules (empty when it follows its population's)."""
+        if self.rules is not None:
+            return list(self.rules)
+        return [self.rule] if self.rule is not None else []
+
     def overrides(self) -> dict[str, Any]:
         """The parameters it sets for its population's rules."""
         return {k: getattr(self, k) for k in SEGMENT_PARAMS if getattr(self, k) is not None}
@@ -216,7 +223,9 @@ class Population(_Positions):
     @classmethod
     def _size_of_segments(cls, data: Any) -> Any:
         if isinstance(data, dict) and "size" not in data and isinstance(data.get("segments"), dict):
-            sizes = [v.get("size") if isinstance(v, dict) else None for v in data["segments"].values()]
+            sizes = [
+                v.get("size") if isinstance(v, dict) else None for v in data["segments"].values()
+            ]
             if sizes and all(isinstance(n, int) and not isinstance(n, bool) for n in sizes):
                 return {**data, "size": sum(sizes)}
         return data
@@ -230,10 +239,6 @@ class Population(_Positions):
         )
         if self.rule is None and self.rules is None and not own:
             raise ValueError("a population needs rule or rules (or every segment its own)")
-        if self.segments is not None:
-            total = sum(g.size for g in self.segments.values())
-            if total != self.size:
-                raise ValueError(f"size {self.size} is not the sum of its segments' sizes {total}")
         for name, size, _, rules in self.parts():
             for j, r in enumerate(rules):
                 if isinstance(r, ThresholdRule) and isinstance(r.threshold, list):
@@ -267,10 +272,7 @@ class Population(_Positions):
             return [(None, self.size, self.initial, self.rule_list)]
         out: list[tuple[str | None, int, str, list[Any]]] = []
         for name, g in self.segments.items():
-            if g.rules is not None or g.rule is not None:
-                rules = list(g.rules) if g.rules is not None else [g.rule]
-            else:
-                rules = self.rule_list
+            rules = g.rule_list or self.rule_list
             given = g.overrides()
             rules = [
                 r.model_copy(update={k: v for k, v in given.items() if k in type(r).model_fields})
