@@ -30,7 +30,8 @@ agents:
     initial: in_post
     rules:
       - {id: resign, kind: threshold, to: resigned, support: heard, threshold: {beta: [2, 5]}}
-      - {id: sack, kind: hazard, to: sacked, pressure: heard, resistance: 0.2, rate: {uniform: [0, 0.1]}, per_person: [rate]}
+      - {id: sack, kind: hazard, to: sacked, pressure: heard, resistance: 0.2,
+         rate: {uniform: [0, 0.1]}, per_person: [rate]}
     segments:
       cabinet: {size: 20, threshold: {beta: [3, 3]}}
       junior: {size: 60}
@@ -59,62 +60,62 @@ CASES = {
     "hearing row not summing to 1": (
         "cabinet: {cabinet: 0.8, junior: 0.2}",
         "cabinet: {cabinet: 0.8, junior: 0.3}",
-        "16:7: agents.ministers.hears.cabinet: the weights of what 'cabinet' hears must sum "
+        "17:7: agents.ministers.hears.cabinet: the weights of what 'cabinet' hears must sum "
         "to 1, they sum to 1.1",
     ),
     "unknown segment in hears": (
         "junior: {junior: 0.5, cabinet: 0.5}",
         "junior: {junior: 0.5, cabnet: 0.5}",
-        "17:29: agents.ministers.hears.junior.cabnet: unknown segment 'cabnet' of 'ministers'; "
+        "18:29: agents.ministers.hears.junior.cabnet: unknown segment 'cabnet' of 'ministers'; "
         "did you mean 'cabinet'?",
     ),
     "a segment without a row": (
         "      junior: {junior: 0.5, cabinet: 0.5}\n",
         "",
-        "15:5: agents.ministers.hears: hears has no row for segment 'junior' "
+        "16:5: agents.ministers.hears: hears has no row for segment 'junior' "
         "(every segment needs one)",
     ),
     "unknown segment in a signal": (
         "fraction: ministers.cabinet,",
         "fraction: ministers.cabnet,",
-        "29:8: signals.cabinet_out.0.fraction: unknown segment 'cabnet' of 'ministers'; "
+        "30:8: signals.cabinet_out.0.fraction: unknown segment 'cabnet' of 'ministers'; "
         "did you mean 'cabinet'?",
     ),
     "per_person on an individual": (
         "threshold: 0.3}",
         "threshold: 0.3, per_person: [threshold]}",
-        "23:83: agents.pm.rules.0.per_person: per_person is for a population's rules: an "
+        "24:83: agents.pm.rules.0.per_person: per_person is for a population's rules: an "
         "individual has one value of each parameter per replicate",
     ),
     "per_person naming a parameter the rule lacks": (
         "per_person: [rate]",
         "per_person: [rate, slope]",
-        "11:126: agents.ministers.rules.1.per_person.1: a hazard rule has no parameter 'slope' "
+        "12:56: agents.ministers.rules.1.per_person.1: a hazard rule has no parameter 'slope' "
         "to draw per person (it has rate, resistance)",
     ),
     "a segment setting a parameter no rule has": (
         "junior: {size: 60}",
         "junior: {size: 60, slope: 3}",
-        "14:26: agents.ministers.segments.junior.slope: no rule of this segment has a "
+        "15:26: agents.ministers.segments.junior.slope: no rule of this segment has a "
         "parameter 'slope'",
     ),
     "a segment's unknown initial position": (
         "junior: {size: 60}",
         "junior: {size: 60, initial: gone}",
-        "14:26: agents.ministers.segments.junior.initial: unknown position 'gone' "
+        "15:26: agents.ministers.segments.junior.initial: unknown position 'gone' "
         "(known: in_post, resigned, sacked)",
     ),
     "hears without segments": (
         "    segments:\n      cabinet: {size: 20, threshold: {beta: [3, 3]}}\n"
         "      junior: {size: 60}\n",
         "    size: 80\n",
-        "13:5: agents.ministers.hears: hears needs segments: it says how much each segment "
+        "14:5: agents.ministers.hears: hears needs segments: it says how much each segment "
         "hears each other",
     ),
     "a size that is not the segments' sum": (
         "    segments:",
         "    size: 90\n    segments:",
-        "12:5: agents.ministers.size: size 90 is not the sum of its segments' sizes 80 "
+        "13:5: agents.ministers.size: size 90 is not the sum of its segments' sizes 80 "
         "(leave it out to take their sum)",
     ),
     "rule and rules at once": (
@@ -127,7 +128,7 @@ CASES = {
         "events:\n  e:\n    trigger: {kind: at, time: 1}\n    effects:\n"
         "      - {kind: change, agent: ministers.junior, rule: quit, param: rate, set: 0}\n"
         "outcomes:",
-        "34:49: events.e.effects.0.rule: unknown rule id of 'ministers.junior': 'quit' "
+        "35:49: events.e.effects.0.rule: unknown rule id of 'ministers.junior': 'quit' "
         "(known: resign, sack)",
     ),
 }

@@ -335,12 +335,13 @@ def _segment(ix: Index, loc: Loc, population: Mapping[str, Any], seg: Mapping[st
 
 def _segment_sizes(ix: Index, aid: str, a: Mapping[str, Any]) -> Found:
     """A size given beside segments is their sum."""
-    sizes = [g.get("size") for g in ix.segments(aid).values()]
+    raw = [g.get("size") for g in ix.segments(aid).values()]
+    sizes = [float(n) for n in raw if _number(n)]
     size = a.get("size")
-    if sizes and _number(size) and all(_number(n) for n in sizes) and sum(sizes) != size:
+    if sizes and len(sizes) == len(raw) and _number(size) and sum(sizes) != size:
         yield (
             ("agents", aid, "size"),
-            f"size {size} is not the sum of its segments' sizes {sum(sizes)} "
+            f"size {size} is not the sum of its segments' sizes {sum(sizes):g} "
             "(leave it out to take their sum)",
         )
 
