@@ -7,9 +7,12 @@ schema class something is.
 
 The plan also fixes the order of the random draws that set up a block
 (:attr:`Plan.draws`): agents in file order (each individual's rule parameters,
-then its patience; each population's parameters, then its per-person
-thresholds or resistances), then the sources' curves, the events' times and
-the deadlines. That order is part of the reproducibility contract.
+then its patience; each population's rules in order, each its rate, slope,
+spontaneous and offset, then its thresholds or resistance, each per
+replicate or per person; a population made of segments draws segment after
+segment, each as a population of its size), then the sources' curves, the
+events' times and the deadlines. That order is part of the reproducibility
+contract.
 """
 
 from __future__ import annotations

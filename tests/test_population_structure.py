@@ -356,3 +356,28 @@ def test_world_reads_a_segments_share() -> None:
     np.testing.assert_allclose(whole, parts / 130)
     with pytest.raises(ValueError, match="unknown segment 'x' of 'staff'"):
         world.fraction("staff.x", "signed")
+
+
+@pytest.mark.parametrize("w_ab", [0.25, 0.6])
+def test_threshold_segments_reach_the_thresholds_their_row_lets_them_hear(w_ab: float) -> None:
+    n_a, R = 50, 2000
+    w_aa = 1 - w_ab
+    d = two_segments(1, w_ab).canonical()
+    d["agents"]["staff"]["rule"] = {
+        "kind": "threshold",
+        "to": "signed",
+        "support": "heard",
+        "threshold": {"uniform": [0, 1]},
+    }
+    one = sim.run(sim.scenario_from_dict(d), R, seed=12)
+    col = one.populations.index("staff.a")
+    # tick 1: a hears w_ab; uniform thresholds below it
+    got = one.final_fraction[:, col]
+    assert abs(got.mean() - w_ab) < Z * np.sqrt(w_ab * (1 - w_ab) / (n_a * R))
+    # tick 2: those left have thresholds uniform above w_ab; the support rose by w_aa X
+    d["clock"]["horizon"] = 2
+    two = sim.run(sim.scenario_from_dict(d), R, seed=13)
+    ex, ex2 = w_ab, w_ab * (1 - w_ab) / n_a + w_ab**2
+    p2 = ex + w_aa * (ex - ex2) / (1 - w_ab)
+    got2 = two.final_fraction[:, col]
+    assert abs(got2.mean() - p2) < Z * got2.std() / np.sqrt(R)
