@@ -114,7 +114,7 @@ def figure_trajectories(
     if population is not None:
         agent = sc.agents[population]
         assert isinstance(agent, Population)
-        to = agent.rule.to if hasattr(agent.rule, "to") else agent.initial
+        to = getattr(next(iter(agent.rule_list), None), "to", agent.initial)
         matrix = _trajectory_matrix(
             result.trajectories, f"{population}.{to}", result.replicates, len(ticks), sc.clock.tick
         )

@@ -55,6 +55,10 @@ class State(Protocol):
         """Share of population ``population`` in ``position``."""
         ...
 
+    def segment_fraction(self, population: int, segment: int, position: int) -> Array:
+        """Share of a segment of population ``population`` in ``position``."""
+        ...
+
     def switch(self, i: int, mask: Array, to: int, why: str) -> None:
         """Put individual ``i`` in position ``to`` where ``mask``."""
         ...
@@ -74,11 +78,30 @@ class State(Protocol):
 
 
 class PersonValues(Protocol):
-    """A population whose rule holds one value per person (thresholds or resistances)."""
+    """A population whose rules hold one value per person (thresholds, resistances, ...)."""
 
     def change_person(self, how: str, amount: float, mask: Array) -> None:
         """``add`` to, ``scale`` or ``set`` every person's value in the rows of ``mask``."""
         ...
+
+    def change_values(self, target: PersonTarget, how: str, amount: float, mask: Array) -> None:
+        """The same for one parameter of one rule (of one segment), as ``target`` says."""
+        ...
+
+
+@dataclass(frozen=True)
+class PersonTarget:
+    """Which per-person values a change reaches: all of a simple population's (the defaults).
+
+    ``segment`` (index) of a population made of segments; ``rule`` (index) and
+    ``param`` of a population with several rules or per-person parameters;
+    ``bounds``: the parameter's range, or None.
+    """
+
+    segment: int = -1
+    rule: int = -1
+    param: str = ""
+    bounds: tuple[float, float] | None = None
 
 
 #: A term of a signal (or anything an averaging agent hears): state -> value per replicate.
@@ -91,6 +114,26 @@ Condition = Callable[[State], Array]
 def population_fraction(population: int, position: int) -> Term:
     """Share of a population in a position."""
     return lambda s: s.fraction(population, position)
+
+
+def segment_fraction(population: int, segment: int, position: int) -> Term:
+    """Share of one segment of a population in a position."""
+    return lambda s: s.segment_fraction(population, segment, position)
+
+
+def heard_fraction(population: int, row: tuple[tuple[int, float], ...], position: int) -> Term:
+    """A population's share as one of its segments hears it: its segments' shares, weighted.
+
+    ``row`` holds ``(segment, weight)`` for the segments it hears (``hears``).
+    """
+
+    def heard(s: State) -> Array:
+        total = np.zeros(s.size)
+        for segment, weight in row:
+            total += weight * s.segment_fraction(population, segment, position)
+        return total
+
+    return heard
 
 
 def group_fraction(members: list[int], idx: Array) -> Term:
@@ -432,6 +475,10 @@ def _keep_in_range(values: Array, bounds: tuple[float, float], key: tuple[str, s
     return np.clip(values, lo, hi)
 
 
+#: Clip a changed per-person parameter to its range (one warning per process).
+keep_in_range = _keep_in_range
+
+
 @dataclass(frozen=True)
 class ParamOp:
     """Set, add to or scale a rule parameter in each of its slots (``how``: set, add, scale)."""
@@ -475,12 +522,32 @@ class PersonParamOp:
     label: str  # e.g. "employees.rule.resistance", for the trace
     how: str
     amount: float
+    segment: int = -1
+    rule: int = -1
+    param: str = ""
+    bounds: tuple[float, float] | None = None
 
     def apply(self, s: State, mask: Array) -> None:  # noqa: D102
-        s.populations[self.population].change_person(self.how, self.amount, mask)
+        pop = s.populations[self.population]
+        if self.segment < 0 and self.rule < 0:
+            pop.change_person(self.how, self.amount, mask)
+        else:
+            target = PersonTarget(self.segment, self.rule, self.param, self.bounds)
+            pop.change_values(target, self.how, self.amount, mask)
         a = self.amount
         what = {"add": f"{a:+.4g} each", "scale": f"x {a:.4g} each", "set": f"{a:.4g} for all"}
         s.say(mask, f"  {self.label}: {what[self.how]}")
+
+
+@dataclass(frozen=True)
+class EffectList:
+    """Several changes made by one effect (per-person values and per-replicate ones)."""
+
+    effects: tuple[Effect, ...]
+
+    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
+        for eff in self.effects:
+            eff.apply(s, mask)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,12 @@ schema class something is.
 
 The plan also fixes the order of the random draws that set up a block
 (:attr:`Plan.draws`): agents in file order (each individual's rule parameters,
-then its patience; each population's parameters, then its per-person
-thresholds or resistances), then the sources' curves, the events' times and
-the deadlines. That order is part of the reproducibility contract.
+then its patience; each population's rules in order, each its rate, slope,
+spontaneous and offset, then its thresholds or resistance, each per
+replicate or per person; a population made of segments draws segment after
+segment, each as a population of its size), then the sources' curves, the
+events' times and the deadlines. That order is part of the reproducibility
+contract.
 """
 
 from __future__ import annotations
@@ -107,8 +110,37 @@ class Draw:
 
 
 @dataclass(frozen=True)
+class PersonRule:
+    """One rule of a population advanced person by person (mode ``persons``).
+
+    ``params`` holds ``(name, slot, per_person)`` for each of its parameters: a
+    per-person slot is in the ``person`` draws (one value per replicate and
+    person), any other in the ``param`` draws (one value per replicate).
+    """
+
+    kind: str  # "threshold", "hazard" or "logistic"
+    index: int  # among its population's (or segment's) rules
+    from_idx: int
+    to_idx: int
+    drive: int  # signal index of its support or pressure
+    heard: Any  # in place of that signal for a segment that hears others (an O.SignalOp), or None
+    offset: int
+    reversible: bool
+    params: tuple[tuple[str, int, bool], ...]
+    draws: bool  # takes one uniform per person each tick
+
+    def slot(self, name: str) -> tuple[int, bool]:
+        """``(slot, per_person)`` of a parameter, ``(-1, False)`` when it has none."""
+        return next(((sl, per) for n, sl, per in self.params if n == name), (-1, False))
+
+
+@dataclass(frozen=True)
 class PopulationSpec:
-    """A population and how its rule is advanced (slots are -1 when absent)."""
+    """A population and how its rule is advanced (slots are -1 when absent).
+
+    A segment of a population is a population of its own (id ``pop.segment``)
+    inside its population's spec (``segments``, mode ``segments``).
+    """
 
     id: str
     index: int
@@ -117,7 +149,8 @@ class PopulationSpec:
     initial_idx: int
     to_idx: int
     #: "fixed", "threshold" (irreversible, counts), "threshold_reversible",
-    #: "hazard_counts" (one resistance per replicate) or "hazard_dense"
+    #: "hazard_counts" (one resistance per replicate), "hazard_dense", "persons"
+    #: (several rules or per-person parameters, person by person) or "segments"
     mode: str
     drive: int  # signal index of its support or pressure
     offset: int
@@ -128,6 +161,12 @@ class PopulationSpec:
     person: int  # per-person thresholds or resistances
     reversible: bool
     logistic: bool
+    #: what a segment that hears others reads in place of signal ``drive`` (an O.SignalOp)
+    heard: Any = None
+    #: mode "persons": its rules, tried in order for each person
+    rules: tuple[PersonRule, ...] = ()
+    #: mode "segments": one spec per segment, in file order
+    segments: tuple[PopulationSpec, ...] = ()
 
 
 @dataclass
@@ -144,14 +183,26 @@ class Plan:
     populations: list[PopulationSpec] = field(default_factory=list)
     pop_index: dict[str, int] = field(default_factory=dict)
     groups: dict[str, list[int]] = field(default_factory=dict)
+    #: each population's segments, by name, in file order (populations without: none)
+    segments: dict[str, list[str]] = field(default_factory=dict)
+    #: outputs of the populations: each population, then each of its segments (``pop.seg``)
+    population_columns: list[str] = field(default_factory=list)
+    #: (population index, segment index or -1) of each of ``population_columns``
+    column_of: list[tuple[int, int]] = field(default_factory=list)
     # -- set-up: draws (in order) and values derived from them
     draws: list[Draw] = field(default_factory=list)
     n_slots: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(("param", "curve", "tick", "person"), 0)
     )
     param_slot: dict[tuple[str, int, str], int] = field(default_factory=dict)
-    #: each individual's and population's rule ids, by index (None: no id)
+    #: (agent, rule index, name) of per-person parameters -> their ``person`` slot
+    person_slot: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    #: each individual's, population's and segment's rule ids, by index (None: no id)
     rule_ids: dict[str, list[str | None]] = field(default_factory=dict)
+    #: each one's rule kinds (class names), by index
+    rule_kinds: dict[str, list[str]] = field(default_factory=dict)
+    #: populations and segments whose rules are a list (``rules``), not one ``rule``
+    rule_lists: set[str] = field(default_factory=set)
     patience_slot: dict[str, int] = field(default_factory=dict)
     scheduled_due: list[tuple[int, int]] = field(default_factory=list)  # (due slot, param slot)
     earliest_due: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
@@ -210,8 +261,9 @@ def compile_plan(sc: S.Scenario) -> Plan:
     for aid, a in sc.agents.items():
         if isinstance(a, S.Individual | S.Population):
             plan.positions[aid] = list(a.positions)
-            rules = a.rules if isinstance(a, S.Individual) else [a.rule]
+            rules = a.rules if isinstance(a, S.Individual) else a.rule_list
             plan.rule_ids[aid] = [r.id for r in rules]
+            plan.rule_kinds[aid] = [type(r).__name__ for r in rules]
         if isinstance(a, S.Individual):
             plan.ind_index[aid] = len(plan.individuals)
             plan.individuals.append(aid)
@@ -234,7 +286,17 @@ def compile_plan(sc: S.Scenario) -> Plan:
     _individual_rules(plan, sc)
     plan.signals = [O.SignalOp(tuple(_term(plan, sc, t) for t in ts)) for ts in sc.signals.values()]
     _decisions(plan, sc)
-    plan.record_columns = [f"{p.id}.{pos}" for p in plan.populations for pos in p.positions]
+    for p in plan.populations:
+        plan.population_columns.append(p.id)
+        plan.column_of.append((p.index, -1))
+        for i, part in enumerate(p.segments):
+            plan.population_columns.append(part.id)
+            plan.column_of.append((p.index, i))
+    plan.record_columns = [
+        f"{name}.{pos}"
+        for name, (p, _) in zip(plan.population_columns, plan.column_of, strict=True)
+        for pos in plan.populations[p].positions
+    ]
     plan.record_columns += [f"{a}.position" for a in plan.individuals]
     plan.record_columns += list(sc.signals)
     return plan
@@ -259,13 +321,97 @@ def _agents(plan: Plan, sc: S.Scenario) -> None:
 
 
 def _population(plan: Plan, sc: S.Scenario, aid: str, a: S.Population) -> PopulationSpec:
-    rule = a.rule
+    """A population's spec; with segments, one spec per segment inside it (draws in that order)."""
+    if a.rules is not None:
+        plan.rule_lists.add(aid)
+    if a.segments is None:
+        return _unit(plan, sc, aid, a, a.size, a.initial, a.rule_list, None)
+    plan.segments[aid] = list(a.segments)
+    parts = []
+    for name, size, initial, rules in a.parts():
+        key = f"{aid}.{name}"
+        segment = a.segments[name or ""]
+        plan.positions[key] = list(a.positions)
+        plan.rule_ids[key] = [r.id for r in rules]
+        plan.rule_kinds[key] = [type(r).__name__ for r in rules]
+        if segment.rules is not None or (segment.rule is None and a.rules is not None):
+            plan.rule_lists.add(key)
+        listener = _listener(plan, aid, a, name or "") if a.hears is not None else None
+        parts.append(_unit(plan, sc, key, a, size, initial, rules, listener))
+    initial_idx = a.positions.index(a.initial)
+    return PopulationSpec(
+        id=aid,
+        index=plan.pop_index[aid],
+        size=a.size,
+        positions=tuple(a.positions),
+        initial_idx=initial_idx,
+        to_idx=initial_idx,
+        mode="segments",
+        drive=-1,
+        offset=-1,
+        rate=-1,
+        slope=-1,
+        spontaneous=-1,
+        resistance=-1,
+        person=-1,
+        reversible=False,
+        logistic=False,
+        segments=tuple(parts),
+    )
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A segment hearing its population: the weight of each segment's share (``hears``)."""
+
+    population: str
+    index: int
+    row: tuple[tuple[int, float], ...]  # (segment index, weight)
+
+
+def _listener(plan: Plan, aid: str, a: S.Population, name: str) -> Listener:
+    assert a.hears is not None
+    names = plan.segments[aid]
+    row = tuple((names.index(k), w) for k, w in a.hears[name].items() if w != 0)
+    return Listener(aid, plan.pop_index[aid], row)
+
+
+#: Rule parameters in the order a population's rule draws them (the last per person).
+_POPULATION_PARAMS = ("rate", "slope", "spontaneous", "offset")
+
+
+def _classic(rules: list[Any], initial: str, population_initial: str) -> bool:
+    """Whether one rule is advanced by the counts or per-person classes of one rule."""
+    if len(rules) != 1:
+        return False
+    rule = rules[0]
+    if isinstance(rule, S.FixedRule):
+        return True
+    start = rule.from_ if rule.from_ is not None else population_initial
+    held = {"threshold"} if isinstance(rule, S.ThresholdRule) else {"resistance"}
+    return start == initial and set(rule.per_person or ()) <= held
+
+
+def _unit(
+    plan: Plan,
+    sc: S.Scenario,
+    key: str,
+    a: S.Population,
+    size: int,
+    initial: str,
+    rules: list[Any],
+    listener: Listener | None,
+) -> PopulationSpec:
+    """The spec of a population without segments, or of one segment (``key``: ``pop.seg``)."""
+    if not _classic(rules, initial, a.initial):
+        return _persons(plan, sc, key, a, size, initial, rules, listener)
+    rule = rules[0]
     slots = {}
-    for name in ("rate", "slope", "spontaneous", "offset"):
+    for name in _POPULATION_PARAMS:
         value = getattr(rule, name, None)
         if value is not None and not isinstance(value, bool):
-            slots[name] = plan.param_slot[(aid, 0, name)] = plan.add_draw("param", value)
-    initial_idx = a.positions.index(a.initial)
+            slots[name] = plan.param_slot[(key, 0, name)] = plan.add_draw("param", value)
+    initial_idx = a.positions.index(initial)
     resistance = person = -1
     if isinstance(rule, S.FixedRule):
         mode, to_idx = "fixed", initial_idx
@@ -273,19 +419,19 @@ def _population(plan: Plan, sc: S.Scenario, aid: str, a: S.Population) -> Popula
         to_idx = a.positions.index(rule.to)
         if isinstance(rule, S.ThresholdRule):
             mode = "threshold_reversible" if rule.reversible else "threshold"
-            person = plan.add_draw("person", rule.threshold, a.size)
+            person = plan.add_draw("person", rule.threshold, size)
         elif is_random(rule.resistance):
             mode = "hazard_dense"
-            person = plan.add_draw("person", rule.resistance, a.size)
+            person = plan.add_draw("person", rule.resistance, size)
         else:
             mode = "hazard_counts"
             resistance = plan.add_draw("param", rule.resistance)
-            plan.param_slot[(aid, 0, "resistance")] = resistance
+            plan.param_slot[(key, 0, "resistance")] = resistance
     drive_name = getattr(rule, "support", None) or getattr(rule, "pressure", None)
     return PopulationSpec(
-        id=aid,
-        index=plan.pop_index[aid],
-        size=a.size,
+        id=key,
+        index=plan.pop_index[a_id(key)],
+        size=size,
         positions=tuple(a.positions),
         initial_idx=initial_idx,
         to_idx=to_idx,
@@ -299,7 +445,114 @@ def _population(plan: Plan, sc: S.Scenario, aid: str, a: S.Population) -> Popula
         person=person,
         reversible=bool(getattr(rule, "reversible", False)),
         logistic=isinstance(rule, S.LogisticRule),
+        heard=_heard_signal(plan, sc, drive_name, listener),
     )
+
+
+def a_id(key: str) -> str:
+    """The population of a population or segment key (``pop`` of ``pop.seg``)."""
+    return key.partition(".")[0]
+
+
+def _persons(
+    plan: Plan,
+    sc: S.Scenario,
+    key: str,
+    a: S.Population,
+    size: int,
+    initial: str,
+    rules: list[Any],
+    listener: Listener | None,
+) -> PopulationSpec:
+    """Several rules (or per-person parameters beyond the thresholds and resistances).
+
+    Each rule draws, in this order, its rate, slope, spontaneous and offset,
+    then its resistance or thresholds: per person when ``per_person`` names it
+    (thresholds, and a random resistance, always), else per replicate.
+    """
+    signals = list(sc.signals)
+    out = []
+    for j, rule in enumerate(rules):
+        if isinstance(rule, S.FixedRule):
+            continue
+        listed = set(rule.per_person or ())
+        if isinstance(rule, S.ThresholdRule):
+            listed.add("threshold")
+        elif is_random(rule.resistance):
+            listed.add("resistance")
+        params = []
+        last = "threshold" if isinstance(rule, S.ThresholdRule) else "resistance"
+        for name in (*_POPULATION_PARAMS, last):
+            value = getattr(rule, name, None)
+            if value is None or isinstance(value, bool):
+                continue
+            if name in listed:
+                slot = plan.person_slot[(key, j, name)] = plan.add_draw("person", value, size)
+            else:
+                slot = plan.param_slot[(key, j, name)] = plan.add_draw("param", value)
+            params.append((name, slot, name in listed))
+        drive_name = getattr(rule, "support", None) or getattr(rule, "pressure", None)
+        assert drive_name is not None  # every rule but a fixed one has a signal
+        src = rule.from_ if rule.from_ is not None else a.initial
+        kind = str(rule.kind)
+        spontaneous = getattr(rule, "spontaneous", 0.0)
+        draws = kind != "threshold" or is_random(spontaneous) or float(spontaneous) > 0
+        out.append(
+            PersonRule(
+                kind=kind,
+                index=j,
+                from_idx=a.positions.index(src),
+                to_idx=a.positions.index(rule.to),
+                drive=signals.index(drive_name),
+                heard=_heard_signal(plan, sc, drive_name, listener),
+                offset=plan.param_slot[(key, j, "offset")],
+                reversible=bool(rule.reversible),
+                params=tuple(params),
+                draws=draws,
+            )
+        )
+    initial_idx = a.positions.index(initial)
+    return PopulationSpec(
+        id=key,
+        index=plan.pop_index[a_id(key)],
+        size=size,
+        positions=tuple(a.positions),
+        initial_idx=initial_idx,
+        to_idx=initial_idx,
+        mode="persons" if out else "fixed",
+        drive=-1,
+        offset=-1,
+        rate=-1,
+        slope=-1,
+        spontaneous=-1,
+        resistance=-1,
+        person=-1,
+        reversible=False,
+        logistic=False,
+        rules=tuple(out),
+    )
+
+
+def _mentions(sc: S.Scenario, signal: str, population: str) -> bool:
+    """Whether a signal (or one it refers to) holds the share of ``population`` as a whole."""
+    for t in sc.signals[signal]:
+        if isinstance(t, S.FractionTerm) and t.fraction == population:
+            return True
+        if isinstance(t, S.SignalTerm) and _mentions(sc, t.signal, population):
+            return True
+    return False
+
+
+def _heard_signal(
+    plan: Plan, sc: S.Scenario, name: str | None, listener: Listener | None
+) -> O.SignalOp | None:
+    """Signal ``name`` as a segment hears it: its population's share weighted by ``hears``.
+
+    None when nothing changes (no ``hears``, or the signal does not hold the share).
+    """
+    if name is None or listener is None or not _mentions(sc, name, listener.population):
+        return None
+    return O.SignalOp(tuple(_term(plan, sc, t, listener) for t in sc.signals[name]))
 
 
 def _curves(plan: Plan, sc: S.Scenario) -> None:
@@ -442,12 +695,25 @@ def _heard(plan: Plan, sc: S.Scenario, name: str, to: str) -> O.Term:
     return O.signal_of(list(sc.signals).index(name))
 
 
-def _term(plan: Plan, sc: S.Scenario, term: Any) -> tuple[float, O.Term]:
+def _term(
+    plan: Plan, sc: S.Scenario, term: Any, listener: Listener | None = None
+) -> tuple[float, O.Term]:
+    """A signal's term; for a ``listener`` segment, its population's share as it hears it."""
     if isinstance(term, S.ConstantTerm):
         return 1.0, O.constant(term.constant)
     fn: O.Term
+    if listener is not None and isinstance(term, S.FractionTerm | S.SignalTerm):
+        heard = _heard_term(plan, sc, term, listener)
+        if heard is not None:
+            return term.weight, heard
     if isinstance(term, S.FractionTerm):
-        if term.fraction in plan.pop_index:
+        pid, _, segment = term.fraction.partition(".")
+        if segment:
+            position = plan.positions[pid].index(term.position)
+            fn = O.segment_fraction(
+                plan.pop_index[pid], plan.segments[pid].index(segment), position
+            )
+        elif term.fraction in plan.pop_index:
             p = plan.pop_index[term.fraction]
             fn = O.population_fraction(p, plan.positions[term.fraction].index(term.position))
         else:
@@ -466,6 +732,18 @@ def _term(plan: Plan, sc: S.Scenario, term: Any) -> tuple[float, O.Term]:
         assert isinstance(term, S.SignalTerm)
         fn = O.signal_of(plan.signal_names.index(term.signal))
     return term.weight, fn
+
+
+def _heard_term(plan: Plan, sc: S.Scenario, term: Any, listener: Listener) -> O.Term | None:
+    """What a listener segment hears in place of a term, None when the term is the same."""
+    if isinstance(term, S.FractionTerm):
+        if term.fraction != listener.population:
+            return None
+        position = plan.positions[listener.population].index(term.position)
+        return O.heard_fraction(listener.index, listener.row, position)
+    if not _mentions(sc, term.signal, listener.population):
+        return None
+    return O.SignalOp(tuple(_term(plan, sc, t, listener) for t in sc.signals[term.signal]))
 
 
 def _condition(plan: Plan, sc: S.Scenario, cond: Any) -> O.Condition:
@@ -506,30 +784,34 @@ def _effect(plan: Plan, sc: S.Scenario, eff: Any) -> O.Effect:
     if isinstance(eff, S.SetFlag):
         return O.SetFlagOp(plan.flag_names.index(eff.flag), eff.value)
     if isinstance(eff, S.AddOffset):
-        return param_op(plan, eff.agent, "offset", "add", eff.add, ranges=_ranges(sc, eff.agent))
+        return param_op(plan, eff.agent, "offset", "add", eff.add, ranges=True)
     if isinstance(eff, S.ChangeParam):
         how, amount = next(
             (k, getattr(eff, k)) for k in ("set", "add", "scale") if getattr(eff, k) is not None
         )
-        if (person := person_op(plan, eff.agent, eff.param, how, amount)) is not None:
-            return person
-        ranges = _ranges(sc, eff.agent)
-        return param_op(plan, eff.agent, eff.param, how, amount, eff.rule, ranges)
+        person = person_ops(plan, eff.agent, eff.param, how, amount, eff.rule)
+        op = param_op(plan, eff.agent, eff.param, how, amount, eff.rule, ranges=True)
+        if not person:
+            return op
+        if not op.targets and len(person) == 1:
+            return person[0]
+        return O.EffectList((*person, op) if op.targets else tuple(person))
     if isinstance(eff, S.Force):
         return O.ForceOp(plan.ind_index[eff.agent], plan.position(eff.agent, eff.position))
     return O.TraceOp(eff.message)
 
 
-def _ranges(sc: S.Scenario, agent: str) -> dict[tuple[int, str], tuple[float, float]]:
-    """Range of each bounded parameter of ``agent``'s rules, by (rule index, parameter)."""
-    a = sc.agents[agent]
-    rules = a.rules if isinstance(a, S.Individual) else [getattr(a, "rule", None)]
-    return {
-        (j, name): bounds
-        for j, r in enumerate(rules)
-        for (kind, name), bounds in S.PARAM_RANGES.items()
-        if type(r).__name__ == kind
-    }
+def _units(plan: Plan, agent: str) -> list[str]:
+    """The keys an agent's rules are kept under: itself, or each of its population's segments."""
+    if agent in plan.segments:
+        return [f"{agent}.{name}" for name in plan.segments[agent]]
+    return [agent]
+
+
+def _label(plan: Plan, key: str, j: int) -> str:
+    """How a rule is named in the trace: ``toner.rules.1``, ``employees.rule``."""
+    individual = key in plan.ind_index
+    return f"{key}.rules.{j}" if individual or key in plan.rule_lists else f"{key}.rule"
 
 
 def param_op(
@@ -539,42 +821,63 @@ def param_op(
     how: str,
     amount: float,
     rule: int | str | None = None,
-    ranges: dict[tuple[int, str], tuple[float, float]] | None = None,
+    ranges: bool = False,
 ) -> O.ParamOp:
     """Change parameter ``name`` of ``agent``'s rules (all, or rule ``rule``) that have it.
 
-    ``rule`` is the rule's index or its id.
+    ``agent`` is an individual, a population (each of its segments) or a
+    segment (``pop.seg``); ``rule`` is the rule's index or its id.
 
-    ``ranges`` gives the range of bounded parameters: a change that would leave
-    it is clipped to it, with a warning (see :class:`sim.ops.ParamOp`).
+    With ``ranges``, a change that would take a bounded parameter out of its
+    range is clipped to it, with a warning (see :class:`sim.ops.ParamOp`).
     """
-    individual = agent in plan.ind_index
-    if rule is not None:
-        rule = plan.rule_index(agent, rule)
-    found = [
-        (slot, f"{agent}.rules.{j}" if individual else f"{agent}.rule", j)
-        for (a, j, n), slot in plan.param_slot.items()
-        if a == agent and n == name and (rule is None or rule == j)
-    ]
+    found = []
+    for key in _units(plan, agent):
+        index = None if rule is None else plan.rule_index(key, rule)
+        for (a, j, n), slot in plan.param_slot.items():
+            if a == key and n == name and (index is None or index == j):
+                kind = plan.rule_kinds[key][j] if ranges else ""
+                found.append((slot, _label(plan, key, j), S.PARAM_RANGES.get((kind, name))))
     targets = tuple((slot, label) for slot, label, _ in found)
-    bounds = tuple((ranges or {}).get((j, name)) for _, _, j in found)
+    bounds = tuple(b for _, _, b in found)
     return O.ParamOp(name, targets, how, amount, agent, bounds)
 
 
-def person_op(plan: Plan, agent: str, name: str, how: str, amount: float) -> O.PersonParamOp | None:
-    """A change of a population's per-person thresholds or resistances; None for anything else.
+def person_ops(
+    plan: Plan, agent: str, name: str, how: str, amount: float, rule: int | str | None = None
+) -> list[O.PersonParamOp]:
+    """Changes of a population's per-person values of ``name`` (none for anything else).
 
-    A population holds one value per person when its rule is a threshold rule
-    (thresholds) or a hazard or logistic rule with a random resistance; the
-    change then applies to each person (see :class:`sim.ops.PersonParamOp`).
+    A population holds one value per person for its thresholds, a random
+    resistance and the parameters its rules draw ``per_person``; the change
+    then applies to each person (see :class:`sim.ops.PersonParamOp`).
     """
-    if agent not in plan.pop_index:
-        return None
-    spec = plan.populations[plan.pop_index[agent]]
-    held = "threshold" if spec.mode.startswith("threshold") else "resistance"
-    if spec.person < 0 or name != held:
-        return None
-    return O.PersonParamOp(spec.index, f"{agent}.rule.{name}", how, amount)
+    pid = a_id(agent)
+    if pid not in plan.pop_index:
+        return []
+    spec = plan.populations[plan.pop_index[pid]]
+    out = []
+    for key in _units(plan, agent):
+        segment = -1
+        unit = spec
+        if spec.segments:
+            segment = plan.segments[pid].index(key.partition(".")[2])
+            unit = spec.segments[segment]
+        index = None if rule is None else plan.rule_index(key, rule)
+        label = f"{key}.rule.{name}"
+        if unit.mode != "persons":
+            held = "threshold" if unit.mode.startswith("threshold") else "resistance"
+            if unit.person >= 0 and name == held and index in (None, 0):
+                out.append(O.PersonParamOp(spec.index, label, how, amount, segment))
+            continue
+        for r in unit.rules:
+            if (key, r.index, name) in plan.person_slot and index in (None, r.index):
+                bounds = S.PARAM_RANGES.get((plan.rule_kinds[key][r.index], name))
+                label = f"{_label(plan, key, r.index)}.{name}"
+                out.append(
+                    O.PersonParamOp(spec.index, label, how, amount, segment, r.index, name, bounds)
+                )
+    return out
 
 
 def _decisions(plan: Plan, sc: S.Scenario) -> None:

@@ -305,7 +305,7 @@ def combine(
         replicates=replicates,
         outcome_names=plan.outcomes,
         individuals=plan.individuals,
-        populations=[p.id for p in plan.populations],
+        populations=list(plan.population_columns),
         outcome=np.concatenate([p.outcome for p in parts]).astype(np.int64),
         time=np.concatenate([p.end_time for p in parts]),
         switch_time=np.concatenate([p.switch_time for p in parts]),

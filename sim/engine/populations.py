@@ -15,69 +15,14 @@ from typing import Any
 import numpy as np
 
 from sim import rules as R
+from sim.engine.persons import PersonsPopulation
+from sim.engine.population_base import Population
+from sim.engine.segments import SegmentedPopulation
 from sim.engine.streams import Streams
 from sim.ops import State
 from sim.plan import PopulationSpec
 
 Array = np.ndarray[Any, Any]
-
-
-class Population:
-    """A population that never moves (``fixed`` rule); the base of the others."""
-
-    #: per-replicate arrays that :meth:`take` resamples
-    ROWS: tuple[str, ...] = ("counts",)
-
-    def __init__(self, spec: PopulationSpec, n: int, tick: float) -> None:
-        self.spec = spec
-        self.N = spec.size
-        self.tick = tick
-        self.counts = np.zeros((n, len(spec.positions)), dtype=np.int64)
-        self.counts[:, spec.initial_idx] = self.N
-
-    def fraction(self, position: int) -> Array:
-        """Share in ``position``, per replicate."""
-        return self.counts[:, position] / self.N
-
-    def take(self, index: Array) -> None:
-        """Keep rows ``index``."""
-        for name in self.ROWS:
-            setattr(self, name, getattr(self, name)[index])
-
-    def drive(self, s: State) -> Array | None:
-        """The support or pressure it reads, from the state before the populations' phase."""
-        if self.spec.drive < 0:
-            return None
-        return s.signal(self.spec.drive) + s.param[self.spec.offset]
-
-    def advance(self, s: State, drive: Array | None, rng: Streams) -> None:
-        """One tick; draws from ``rng`` (each block's stream) as its mode needs."""
-        if drive is None:
-            return
-        spec = self.spec
-        before = self.counts[:, spec.to_idx].copy()
-        moved = self.moved(s, drive, before, rng)
-        self.counts[:, spec.to_idx] = moved
-        self.counts[:, spec.initial_idx] = self.N - moved
-        if s.tracing:
-            r = s.traced_row()
-            if moved[r] != before[r]:
-                target = spec.positions[spec.to_idx]
-                detail = f"drive {drive[r]:.3f}" + self.why(r)
-                text = f"{spec.id}: {before[r]} -> {moved[r]} of {self.N} {target} ({detail})"
-                s.say(np.ones(s.size, dtype=bool), text)
-
-    def moved(self, s: State, drive: Array, before: Array, rng: Streams) -> Array:
-        """How many are in the target position after this tick."""
-        return before
-
-    def why(self, r: int) -> str:
-        """Extra detail for the trace."""
-        return ""
-
-    def change_person(self, how: str, amount: float, mask: Array) -> None:
-        """Change every person's threshold or resistance (only per-person populations can)."""
-        raise TypeError(f"population {self.spec.id!r} holds no per-person values")
 
 
 def _sorted_blocks(
@@ -308,6 +253,11 @@ def make_population(
     spec: PopulationSpec, n: int, tick: float, person: list[Any], streams: Streams
 ) -> Population:
     """The population object for a spec; ``person`` holds the drawn per-person arrays."""
+    if spec.mode == "segments":
+        parts = [make_population(p, n, tick, person, streams) for p in spec.segments]
+        return SegmentedPopulation(spec, n, tick, parts)
+    if spec.mode == "persons":
+        return PersonsPopulation(spec, n, tick, person)
     if spec.mode == "threshold":
         return ThresholdPopulation(spec, n, tick, person[spec.person], streams)
     if spec.mode == "threshold_reversible":

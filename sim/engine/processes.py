@@ -248,10 +248,7 @@ def advance_populations(s: BlockState) -> None:
     drives = [p.drive(s) for p in s.populations]
     for p, d in zip(s.populations, drives, strict=True):
         p.advance(s, d, s.streams)
-    for j, p in enumerate(s.populations):
-        moved = 1.0 - p.fraction(p.spec.initial_idx)
-        first = s.active & np.isnan(s.half_time[:, j]) & (moved >= 0.5)
-        s.half_time[first, j] = s.t
+    s.note_half_times()
 
 
 def advance_individuals(s: BlockState) -> None:

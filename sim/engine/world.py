@@ -17,9 +17,9 @@ import numpy as np
 import simpy
 
 from sim import ops as O
+from sim.engine.population_base import Population
 from sim.engine.populations import (
     HazardDensePopulation,
-    Population,
     ReversibleThresholdPopulation,
     make_population,
 )
@@ -123,8 +123,9 @@ class BlockState:
         self.end_time = np.full(n, np.nan)
         self.switch_time = np.full((n, n_ind), np.nan)
         self.final_pos = np.zeros((n, n_ind), dtype=np.int16)
-        self.half_time = np.full((n, len(plan.populations)), np.nan)
-        self.final_fraction = np.zeros((n, len(plan.populations)))
+        #: one column per population and per segment (``plan.population_columns``)
+        self.half_time = np.full((n, len(plan.population_columns)), np.nan)
+        self.final_fraction = np.zeros((n, len(plan.population_columns)))
         self.recording = Recording(list(plan.record_columns)) if record else None
         self._signals: dict[int, Array] = {}
         self._curves: dict[int, Value] = {}
@@ -228,6 +229,23 @@ class BlockState:
         """Share of a population in a position."""
         return self.populations[population].fraction(position)
 
+    def segment_fraction(self, population: int, segment: int, position: int) -> Array:
+        """Share of a segment of a population in a position."""
+        return self.populations[population].segment(segment).fraction(position)
+
+    def column(self, j: int) -> Population:
+        """The population (or segment) of output column ``j`` (``plan.population_columns``)."""
+        p, segment = self.plan.column_of[j]
+        pop = self.populations[p]
+        return pop if segment < 0 else pop.segment(segment)
+
+    def note_half_times(self) -> None:
+        """Note the first tick at which half of each population (and segment) has switched."""
+        for j in range(len(self.plan.column_of)):
+            moved = self.column(j).switched()
+            first = self.active & np.isnan(self.half_time[:, j]) & (moved >= 0.5)
+            self.half_time[first, j] = self.t
+
     # ---------------------------------------------------------------- changes
     def switch(self, i: int, mask: Array, to: int, why: str) -> None:
         """Put individual ``i`` in position ``to`` where ``mask`` (and note first switches)."""
@@ -259,14 +277,18 @@ class BlockState:
     def _snapshot(self, rows: Array) -> None:
         """Keep the final stances and shares of replicates that end now."""
         self.final_pos[rows] = self.pos[rows]
-        for j, p in enumerate(self.populations):
-            self.final_fraction[rows, j] = 1.0 - p.fraction(p.spec.initial_idx)[rows]
+        for j in range(len(self.plan.column_of)):
+            self.final_fraction[rows, j] = self.column(j).switched()[rows]
 
     # ---------------------------------------------------------- trace, record
     def record(self) -> None:
         """Add the current tick to the recording."""
         assert self.recording is not None
-        cols = [p.fraction(j) for p in self.populations for j in range(len(p.spec.positions))]
+        cols = [
+            self.column(c).fraction(j)
+            for c in range(len(self.plan.column_of))
+            for j in range(len(self.plan.populations[self.plan.column_of[c][0]].positions))
+        ]
         cols += [self.pos[:, i].astype(float) for i in range(len(self.plan.individuals))]
         cols += [self.signal(s) for s in range(len(self.plan.signals))]
         values = np.stack(cols, axis=1) if cols else np.zeros((self.size, 0))
@@ -365,10 +387,19 @@ class World:
         return self.position(agent) == self._position(agent, position)
 
     def fraction(self, who: str, position: str) -> Array:
-        """Share of a population, or of a group's members, in a position."""
+        """Share of a population, a population's segment (``pop.segment``) or a group's members."""
         plan = self._s.plan
         if who in plan.pop_index:
             return self._s.fraction(plan.pop_index[who], self._position(who, position))
+        pid, _, segment = who.partition(".")
+        if segment and pid in plan.segments:
+            names = plan.segments[pid]
+            if segment not in names:
+                raise ValueError(
+                    f"unknown segment {segment!r} of {pid!r} (known: {', '.join(names)})"
+                )
+            i, j = names.index(segment), self._position(pid, position)
+            return self._s.segment_fraction(plan.pop_index[pid], i, j).copy()
         members = _known(plan.groups, who, "population or group")
         names = [plan.individuals[i] for i in members]
         idx = np.array([plan.position(m, position) for m in names])

@@ -21,6 +21,7 @@ from typing import Any, TypeGuard
 
 from sim.scenario.base import PARAM_RANGES, UNRESOLVED
 from sim.scenario.schema_rules import (
+    PERSON_PARAMS,
     AveragingRule,
     FixedRule,
     HazardRule,
@@ -135,6 +136,17 @@ class Index:
             out.update(own)
         return sorted(out)
 
+    def segments(self, population: str) -> dict[str, dict[str, Any]]:
+        """A population's segments by name (empty when it has none)."""
+        return {k: _map(v) for k, v in _map(self.populations[population].get("segments")).items()}
+
+    def addressable(self) -> dict[str, dict[str, Any]]:
+        """Populations and their segments (``pop.segment``), each with its population's mapping."""
+        out = dict(self.populations)
+        for pid, p in self.populations.items():
+            out.update({f"{pid}.{name}": p for name in self.segments(pid)})
+        return out
+
     def averaging(self) -> list[str]:
         """Individuals with an averaging rule (they have an opinion)."""
         return [
@@ -142,6 +154,12 @@ class Index:
             for k, a in self.individuals.items()
             if any(_map(r).get("kind") == "averaging" for r in _list(a.get("rules")))
         ]
+
+
+def unknown_segment(loc: Loc, population: str, name: Any, known: Iterable[str]) -> tuple[Loc, str]:
+    """A segment its population does not have, with the nearest one as a hint."""
+    where, message = unknown(loc, "segment", name, known)
+    return where, message.replace(f"{name!r}", f"{name!r} of {population!r}", 1)
 
 
 def _position(loc: Loc, known: list[str] | None, pos: Any) -> Found:
@@ -207,6 +225,7 @@ def _rule(ix: Index, loc: Loc, agent: Mapping[str, Any], rule: Any, individual: 
                 yield unknown((*loc, "weights", key), "individual or signal", key, known)
     if individual and isinstance(rule.get("threshold"), list):
         yield (*loc, "threshold"), "a list of thresholds is for populations only"
+    yield from _per_person(loc, rule, individual)
 
 
 def rules(ix: Index) -> Found:
@@ -227,14 +246,137 @@ def rules(ix: Index) -> Found:
             elif isinstance(rid, str):
                 seen[rid] = i
     for aid, a in ix.populations.items():
-        rule = _map(a.get("rule"))
-        yield from _rule(ix, ("agents", aid, "rule"), a, rule, individual=False)
-        src, initial = rule.get("from"), a.get("initial")
-        if src is not None and isinstance(initial, str) and src != initial:
+        yield from _population_rules(ix, ("agents", aid), a, a)
+        yield from _segment_sizes(ix, aid, a)
+        for name, seg in ix.segments(aid).items():
+            yield from _segment(ix, ("agents", aid, "segments", name), a, seg)
+        yield from _hears(ix, aid, a)
+
+
+def _rule_list(raw: Mapping[str, Any]) -> list[tuple[str | int, Any]]:
+    """``(field, rule)`` pairs of an agent's ``rule`` or ``rules`` (field: "rule" or an index)."""
+    if raw.get("rules") is not None:
+        return [(i, r) for i, r in enumerate(_list(raw.get("rules")))]
+    return [("rule", raw["rule"])] if raw.get("rule") is not None else []
+
+
+def _population_rules(
+    ix: Index, loc: Loc, population: Mapping[str, Any], holder: Mapping[str, Any]
+) -> Found:
+    """The rules a population (or one of its segments, ``holder``) gives.
+
+    A single ``rule`` starts from the population's initial position; in a list
+    each rule may start from any position, as an individual's.
+    """
+    seen: dict[str, int] = {}
+    for key, rule in _rule_list(holder):
+        at = (*loc, "rule") if key == "rule" else (*loc, "rules", key)
+        yield from _rule(ix, at, population, rule, individual=False)
+        rule = _map(rule)
+        src, initial = rule.get("from"), population.get("initial")
+        if key == "rule" and src is not None and isinstance(initial, str) and src != initial:
             yield (
-                ("agents", aid, "rule", "from"),
+                (*at, "from"),
                 f"a population's rule starts from its initial position {initial!r}",
             )
+        rid = rule.get("id")
+        if isinstance(rid, str) and rid in seen:
+            yield (*at, "id"), f"rule id {rid!r} is already used by rule {seen[rid]}"
+        elif isinstance(rid, str) and isinstance(key, int):
+            seen[rid] = key
+
+
+def _per_person(loc: Loc, rule: Mapping[str, Any], individual: bool) -> Found:
+    """``per_person`` is for populations, and names parameters the rule kind has."""
+    names = rule.get("per_person")
+    if names is None:
+        return
+    if individual:
+        yield (
+            (*loc, "per_person"),
+            "per_person is for a population's rules: an individual has one value of each "
+            "parameter per replicate",
+        )
+        return
+    have = PERSON_PARAMS.get(str(rule.get("kind")))
+    if have is None:
+        return  # the schema reports the kind
+    for i, name in enumerate(_list(names)):
+        if isinstance(name, str) and name not in have:
+            yield (
+                (*loc, "per_person", i),
+                f"a {rule.get('kind')} rule has no parameter {name!r} to draw per person "
+                f"(it has {', '.join(have)})",
+            )
+
+
+def _segment(ix: Index, loc: Loc, population: Mapping[str, Any], seg: Mapping[str, Any]) -> Found:
+    """A segment's initial position, rules and parameters it sets for them."""
+    yield from _position((*loc, "initial"), ix.positions(population), seg.get("initial"))
+    if seg.get("rule") is not None or seg.get("rules") is not None:
+        yield from _population_rules(ix, loc, population, seg)
+        rules = [_map(r) for _, r in _rule_list(seg)]
+    else:
+        rules = [_map(r) for _, r in _rule_list(population)]
+    kinds = [r.get("kind") for r in rules]
+    for name in ("threshold", "resistance", "rate", "slope", "spontaneous", "offset"):
+        value = seg.get(name)
+        if value is None or not all(isinstance(k, str) and k in RULE_PARAMS for k in kinds):
+            continue
+        if not any(name in RULE_PARAMS[str(k)] for k in kinds):
+            yield (*loc, name), f"no rule of this segment has a parameter {name!r}"
+            continue
+        for k in kinds:
+            bounds = PARAM_RANGES.get((_RULE_CLASS.get(str(k), ""), name))
+            if bounds is not None and _number(value) and not bounds[0] <= value <= bounds[1]:
+                span = f"[{bounds[0]:g}, {bounds[1]:g}]".replace("inf", "∞")
+                yield (*loc, name), f"{name} of a {k} rule must lie in {span}, got {float(value)}"
+
+
+def _segment_sizes(ix: Index, aid: str, a: Mapping[str, Any]) -> Found:
+    """A size given beside segments is their sum."""
+    raw = [g.get("size") for g in ix.segments(aid).values()]
+    sizes = [float(n) for n in raw if _number(n)]
+    size = a.get("size")
+    if sizes and len(sizes) == len(raw) and _number(size) and sum(sizes) != size:
+        yield (
+            ("agents", aid, "size"),
+            f"size {size} is not the sum of its segments' sizes {sum(sizes):g} "
+            "(leave it out to take their sum)",
+        )
+
+
+def _hears(ix: Index, aid: str, a: Mapping[str, Any]) -> Found:
+    """``hears`` names segments, one row for each, with weights >= 0 summing to 1."""
+    hears = a.get("hears")
+    if hears is None:
+        return
+    loc: Loc = ("agents", aid, "hears")
+    segments = ix.segments(aid)
+    if not segments:
+        yield loc, "hears needs segments: it says how much each segment hears each other"
+        return
+    rows = _map(hears)
+    for listener, row in rows.items():
+        if listener not in segments:
+            yield unknown_segment((*loc, listener), aid, listener, segments)
+            continue
+        weights = _map(row)
+        for heard, w in weights.items():
+            if heard not in segments:
+                yield unknown_segment((*loc, listener, heard), aid, heard, segments)
+            elif _number(w) and w < 0:
+                yield (*loc, listener, heard), f"a weight must be >= 0, got {float(w)}"
+        values = list(weights.values())
+        if values and all(_number(w) for w in values) and abs(sum(values) - 1.0) > 1e-9:
+            yield (
+                (*loc, listener),
+                f"the weights of what {listener!r} hears must sum to 1, they sum to "
+                f"{sum(values):g}",
+            )
+    for name in segments:
+        if name not in rows:
+            yield loc, f"hears has no row for segment {name!r} (every segment needs one)"
 
 
 def _term(ix: Index, loc: Loc, term: Mapping[str, Any]) -> Found:
@@ -242,9 +384,13 @@ def _term(ix: Index, loc: Loc, term: Mapping[str, Any]) -> Found:
         name = term["fraction"]
         if not isinstance(name, str):
             return
-        if name in ix.populations:
-            known = ix.positions(ix.populations[name])
+        addressable = ix.addressable()
+        if name in addressable:
+            known = ix.positions(addressable[name])
             yield from _position((*loc, "position"), known, term.get("position"))
+        elif "." in name and name.split(".", 1)[0] in ix.populations:
+            pid, seg = name.split(".", 1)
+            yield unknown_segment((*loc, "fraction"), pid, seg, ix.segments(pid))
         elif name in ix.groups:
             known = ix.group_positions(ix.groups[name])
             yield from _position((*loc, "position"), known, term.get("position"))
@@ -360,17 +506,23 @@ def event_triggers(ix: Index) -> Found:
 def _rules_of(ix: Index, agent_id: str) -> list[dict[str, Any]]:
     if agent_id in ix.individuals:
         return [_map(r) for r in _list(ix.individuals[agent_id].get("rules"))]
-    return [_map(ix.populations[agent_id].get("rule"))]
+    pid, _, seg = agent_id.partition(".")
+    population = ix.populations[pid]
+    holder = ix.segments(pid).get(seg, {}) if seg else {}
+    if holder.get("rule") is None and holder.get("rules") is None:
+        holder = population
+    return [_map(r) for _, r in _rule_list(holder)]
 
 
 def _param_effect(ix: Index, loc: Loc, effect: Mapping[str, Any]) -> Found:
     """An ``offset`` or ``change`` names an agent, a rule and a parameter it has."""
     agent_id = effect.get("agent")
+    addressable = ix.addressable()
     if not isinstance(agent_id, str) or (
-        agent_id not in ix.individuals and agent_id not in ix.populations
+        agent_id not in ix.individuals and agent_id not in addressable
     ):
         if isinstance(agent_id, str) and not ix.broken(agent_id):
-            known = [*ix.individuals, *ix.populations]
+            known = [*ix.individuals, *addressable]
             yield unknown((*loc, "agent"), "individual or population", agent_id, known)
         return
     rules = _rules_of(ix, agent_id)
@@ -393,7 +545,7 @@ def _param_effect(ix: Index, loc: Loc, effect: Mapping[str, Any]) -> Found:
     if all(k in RULE_PARAMS for k in kinds) and not any(name in RULE_PARAMS[k] for k in kinds):
         where = (*loc, "param" if param else "agent")
         yield where, f"no rule of {agent_id!r} has a parameter {name!r}"
-    if agent_id in ix.populations and name == "threshold":
+    if agent_id in addressable and name == "threshold":
         scale = effect.get("scale") if effect.get("kind") == "change" else None
         if _number(scale) and scale < 0:
             yield (

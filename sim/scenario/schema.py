@@ -13,23 +13,33 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    ConfigDict,
     Field,
     ModelWrapValidatorHandler,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from sim.distributions import MAX_HOURS, MIN_TICK, HoursOrNever
+from sim.distributions import MAX_HOURS, MIN_TICK, HoursOrNever, NonNegative, Param, Probability
 from sim.scenario.base import MAX_POSITIONS, MAX_TICKS, Id, Strict
 from sim.scenario.references import check_references
 from sim.scenario.schema_events import Decision, Event, Outcome, Term
-from sim.scenario.schema_rules import Curve, IndividualRule, PopulationRule, ThresholdRule
+from sim.scenario.schema_rules import (
+    Curve,
+    IndividualRule,
+    PopulationRule,
+    ThresholdRule,
+    Thresholds,
+    omit_unset,
+)
 
 
 # --------------------------------------------------------------------- clock
@@ -127,21 +137,149 @@ class Individual(_Positions):
     )
 
 
+#: The rule parameters a segment may set for every rule of its population that has them.
+SEGMENT_PARAMS = ("threshold", "resistance", "rate", "slope", "spontaneous", "offset")
+
+
+class Segment(Strict):
+    """A part of a population with its own size and, optionally, initial position and rules.
+
+    The population's rules apply unless the segment gives its own ``rule`` or
+    ``rules``; a parameter given here (``threshold``, ``rate``, ...) replaces
+    that parameter in each of those rules that has it.
+    """
+
+    size: int = Field(ge=1, le=100_000, description="Number of people in the segment.")
+    initial: str | None = Field(None, description="Stance at t = 0 (default: the population's).")
+    rule: PopulationRule | None = None
+    rules: list[PopulationRule] | None = Field(
+        None, min_length=1, description="The segment's own rules, in place of the population's."
+    )
+    threshold: Thresholds | None = None
+    resistance: Param | None = None
+    rate: NonNegative | None = None
+    slope: NonNegative | None = None
+    spontaneous: Probability | None = None
+    offset: float | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _one_rule_field(self) -> Segment:
+        if self.rule is not None and self.rules is not None:
+            raise ValueError("give rule or rules, not both")
+        return self
+
+    @property
+    def rule_list(self) -> list[Any]:
+        """The segment's own rules (empty when it follows its population's)."""
+        if self.rules is not None:
+            return list(self.rules)
+        return [self.rule] if self.rule is not None else []
+
+    def overrides(self) -> dict[str, Any]:
+        """The parameters it sets for its population's rules."""
+        return {k: getattr(self, k) for k in SEGMENT_PARAMS if getattr(self, k) is not None}
+
+
+def _size_not_required(schema: dict[str, Any]) -> None:
+    # a population made of segments may leave its size to their sum
+    required = schema.get("required", [])
+    if "size" in required:
+        required.remove("size")
+
+
 class Population(_Positions):
-    """N exchangeable individuals (employees); the fraction in each position is observable."""
+    """N exchangeable individuals (employees); the fraction in each position is observable.
+
+    One rule (``rule``) or several tried in order (``rules``); optionally made of
+    ``segments`` who hear each other as ``hears`` says.
+    """
+
+    model_config = ConfigDict(json_schema_extra=_size_not_required)
+    OMIT_UNSET: ClassVar[tuple[str, ...]] = ("rules", "segments", "hears")
 
     kind: Literal["population"]
-    size: int = Field(ge=1, le=100_000, description="Number of individuals N.")
-    rule: PopulationRule
+    size: int = Field(
+        ge=1, le=100_000, description="Number of individuals N (default: the segments' sum)."
+    )
+    rule: PopulationRule | None = Field(None, description="The rule everyone follows.")
+    rules: list[PopulationRule] | None = Field(
+        None,
+        min_length=1,
+        description="Several rules, tried in order each tick for each person; "
+        "the first that moves a person wins.",
+    )
+    segments: dict[Id, Segment] | None = Field(
+        None, min_length=1, description="Sub-populations with their own size, rules, initial."
+    )
+    hears: dict[str, dict[str, float]] | None = Field(
+        None,
+        description="Who hears whom: for each segment, the weight of each segment's share in "
+        "what its members hear of this population (each row sums to 1). Default: the whole "
+        "population's share.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _size_of_segments(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "size" not in data and isinstance(data.get("segments"), dict):
+            sizes = [
+                v.get("size") if isinstance(v, dict) else None for v in data["segments"].values()
+            ]
+            if sizes and all(isinstance(n, int) and not isinstance(n, bool) for n in sizes):
+                return {**data, "size": sum(sizes)}
+        return data
 
     @model_validator(mode="after")
     def _list_length(self) -> Population:
-        if isinstance(self.rule, ThresholdRule) and isinstance(self.rule.threshold, list):
-            if len(self.rule.threshold) != self.size:
-                raise ValueError(
-                    f"rule.threshold lists {len(self.rule.threshold)} values for size {self.size}"
-                )
+        if self.rule is not None and self.rules is not None:
+            raise ValueError("give rule or rules, not both")
+        own = self.segments is not None and all(
+            g.rule is not None or g.rules is not None for g in self.segments.values()
+        )
+        if self.rule is None and self.rules is None and not own:
+            raise ValueError("a population needs rule or rules (or every segment its own)")
+        for name, size, _, rules in self.parts():
+            for j, r in enumerate(rules):
+                if isinstance(r, ThresholdRule) and isinstance(r.threshold, list):
+                    if len(r.threshold) != size:
+                        where = f"segment {name!r}: " if name else ""
+                        field = "rule" if self.rule is not None and name is None else f"rules.{j}"
+                        raise ValueError(
+                            f"{where}{field}.threshold lists {len(r.threshold)} values "
+                            f"for size {size}"
+                        )
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return omit_unset(self, handler)
+
+    @property
+    def rule_list(self) -> list[Any]:
+        """The population's rules (``rule`` as a list of one)."""
+        if self.rules is not None:
+            return list(self.rules)
+        return [self.rule] if self.rule is not None else []
+
+    def parts(self) -> list[tuple[str | None, int, str, list[Any]]]:
+        """``(segment name, size, initial, rules)`` of each segment, or of the whole (name None).
+
+        A segment's rules are its own, or the population's with the parameters
+        it sets replaced in each rule that has them.
+        """
+        if self.segments is None:
+            return [(None, self.size, self.initial, self.rule_list)]
+        out: list[tuple[str | None, int, str, list[Any]]] = []
+        for name, g in self.segments.items():
+            rules = g.rule_list or self.rule_list
+            given = g.overrides()
+            rules = [
+                r.model_copy(update={k: v for k, v in given.items() if k in type(r).model_fields})
+                for r in rules
+            ]
+            out.append((name, g.size, g.initial or self.initial, rules))
+        return out
 
 
 class Source(Strict):

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import (
+    Discriminator,
+    Field,
+    SerializerFunctionWrapHandler,
+    Tag,
+    model_serializer,
+    model_validator,
+)
 
 from sim.distributions import Hours, HoursOrNever, NonNegative, Param, Probability
 from sim.scenario.base import Id, Strict
@@ -73,6 +80,44 @@ class _Transition(_Named):
     )
 
 
+#: The rule parameters a population may draw once per person (``per_person``).
+PersonParam = Literal["threshold", "resistance", "rate", "slope", "spontaneous"]
+#: Those of each rule kind, in the order a rule's parameters are drawn.
+PERSON_PARAMS: dict[str, tuple[str, ...]] = {
+    "threshold": ("spontaneous", "threshold"),
+    "hazard": ("rate", "resistance"),
+    "logistic": ("rate", "slope", "resistance"),
+}
+
+
+class _PopulationParams(_Transition):
+    """A rule a population can follow: its parameters may be drawn once per person."""
+
+    #: fields left out of the canonical form while unset, so that a scenario
+    #: written without them keeps the hash it had before they existed
+    OMIT_UNSET: ClassVar[tuple[str, ...]] = ("per_person",)
+
+    per_person: list[PersonParam] | None = Field(
+        None,
+        description="In a population: parameters drawn once per person rather than once per "
+        "replicate (a population's thresholds, and a random resistance, always are).",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return omit_unset(self, handler)
+
+
+def omit_unset(model: Any, handler: SerializerFunctionWrapHandler) -> Any:
+    """The model's serialized form without the fields of ``OMIT_UNSET`` that are None."""
+    data = handler(model)
+    if isinstance(data, dict):
+        for key in model.OMIT_UNSET:
+            if data.get(key, 0) is None:
+                del data[key]
+    return data
+
+
 class FixedRule(_Named):
     """Never switches."""
 
@@ -97,15 +142,21 @@ class ScheduledRule(_Transition):
     )
 
 
-class ThresholdRule(_Transition):
+#: A threshold: a number or distribution (drawn per person in a population), or N values.
+Thresholds = Annotated[
+    Annotated[Param, Tag("param")] | Annotated[list[float], Tag("list")],
+    Discriminator(lambda v: "list" if isinstance(v, list) else "param"),
+]
+
+
+class ThresholdRule(_PopulationParams):
     """Granovetter: switch when support + offset >= own threshold (1e-9 tolerance)."""
 
     kind: Literal["threshold"]
     support: str = Field(description="Name of the signal that is compared with the threshold.")
-    threshold: Annotated[
-        Annotated[Param, Tag("param")] | Annotated[list[float], Tag("list")],
-        Discriminator(lambda v: "list" if isinstance(v, list) else "param"),
-    ] = Field(description="Threshold; in a population drawn per individual, or a list of N values.")
+    threshold: Thresholds = Field(
+        description="Threshold; in a population drawn per individual, or a list of N values."
+    )
     spontaneous: Probability = Field(0.0, description="Per-hour probability of switching anyway.")
     offset: float = Field(0.0, description="Added to the support.")
     reversible: bool = Field(False, description="Switch back when support falls below threshold.")
@@ -117,7 +168,7 @@ class ThresholdRule(_Transition):
         return self
 
 
-class HazardRule(_Transition):
+class HazardRule(_PopulationParams):
     """Per-hour switch probability ``min(1, rate * max(0, pressure + offset - resistance))``."""
 
     kind: Literal["hazard"]
@@ -130,7 +181,7 @@ class HazardRule(_Transition):
     )
 
 
-class LogisticRule(_Transition):
+class LogisticRule(_PopulationParams):
     """Per-hour probability ``rate / (1 + exp(-slope * (pressure + offset - resistance)))``."""
 
     kind: Literal["logistic"]
