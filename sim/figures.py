@@ -337,8 +337,9 @@ def save(fig: Any, data: dict[str, Any], out: Path, name: str) -> list[Path]:
     for ext in ("png", "svg"):
         path = out / f"{name}.{ext}"
         if ext == "svg":
-            # no date and fixed element ids: the same figure gives the same file,
-            # so regenerating the gallery changes only what changed
+            # no date and element ids salted by the figure's name, so that
+            # regenerating the gallery changes far fewer lines (matplotlib may
+            # still name clip paths after objects' addresses)
             with plt.rc_context({"svg.hashsalt": name}):
                 fig.savefig(path, metadata={"Date": None})
         else:
