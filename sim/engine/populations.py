@@ -308,6 +308,10 @@ def make_population(
     spec: PopulationSpec, n: int, tick: float, person: list[Any], streams: Streams
 ) -> Population:
     """The population object for a spec; ``person`` holds the drawn per-person arrays."""
+    if spec.network is not None:
+        from sim.engine.networks import make_network_population  # it builds on this module
+
+        return make_network_population(spec, n, tick, person, streams)
     if spec.mode == "threshold":
         return ThresholdPopulation(spec, n, tick, person[spec.person], streams)
     if spec.mode == "threshold_reversible":

@@ -28,6 +28,7 @@ from sim.scenario.schema_rules import (
     ScheduledRule,
     ThresholdRule,
 )
+from sim.scenario.schema_networks import network_problems
 from sim.scenario.signal_graph import signal_chains
 from sim.votes import integer_weights
 
@@ -561,6 +562,12 @@ def outcomes(ix: Index) -> Found:
             yield from _outcome_trigger(ix, loc, _map(trigger))
 
 
+def networks(ix: Index) -> Found:
+    """A population's network fits its size, and its rule's signal reads the population."""
+    for aid, a in ix.populations.items():
+        yield from network_problems(aid, a, ix.signals)
+
+
 CHECKERS: tuple[Callable[[Index], Found], ...] = (
     reserved_names,
     group_members,
@@ -571,6 +578,7 @@ CHECKERS: tuple[Callable[[Index], Found], ...] = (
     event_effects,
     decisions,
     outcomes,
+    networks,
 )
 
 

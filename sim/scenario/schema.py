@@ -29,6 +29,7 @@ from sim.distributions import MAX_HOURS, MIN_TICK, HoursOrNever
 from sim.scenario.base import MAX_POSITIONS, MAX_TICKS, Id, Strict
 from sim.scenario.references import check_references
 from sim.scenario.schema_events import Decision, Event, Outcome, Term
+from sim.scenario.schema_networks import Network
 from sim.scenario.schema_rules import Curve, IndividualRule, PopulationRule, ThresholdRule
 
 
@@ -133,6 +134,9 @@ class Population(_Positions):
     kind: Literal["population"]
     size: int = Field(ge=1, le=100_000, description="Number of individuals N.")
     rule: PopulationRule
+    network: Network | None = Field(
+        None, description="A graph: each person hears the share of their neighbours (see README)."
+    )
 
     @model_validator(mode="after")
     def _list_length(self) -> Population:
