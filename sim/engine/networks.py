@@ -30,7 +30,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from sim import rules as R
-from sim.engine.populations import Population
 from sim.engine.streams import Streams
 from sim.errors import InputError
 from sim.ops import State
@@ -111,24 +110,40 @@ def fresh_graphs(network: NetworkSpec, seeds: Array) -> list[Graph]:
 
 
 # ----------------------------------------------------------------- populations
-class _Neighbours(Population):
-    """Per-person stances on a graph, and each person's drive from their neighbours.
+class Neighbours:
+    """What a population on a graph adds to :class:`~sim.engine.populations.Population`.
+
+    A mixin (``NetworkPopulation(Neighbours, Population)`` in
+    :mod:`sim.engine.populations`, which calls :meth:`setup`): it keeps each
+    person's stance and advances threshold, hazard and logistic rules person by
+    person, each person reading their neighbours.
 
     Per-person arrays are laid out persons x replicates (each row a person),
     the orientation in which ``adjacency @ stances`` is one CSR product whose
     result needs no reordering; the uniforms, drawn replicates x persons block
     by block as a dense mean-field population draws them, are read transposed.
+    Threshold rules: irreversible ones switch for good once the drive reaches
+    the person's threshold, with ``spontaneous`` switchers besides (one uniform
+    per person and tick, only when it is not the constant 0); reversible ones
+    are in the target exactly while it does. Hazard and logistic rules draw one
+    uniform per person and tick and compare it as the dense mean-field
+    population (:class:`~sim.engine.populations.HazardDensePopulation`) does:
+    on a complete graph where everyone also hears themselves both give the
+    same results.
     """
 
-    def __init__(
-        self, spec: PopulationSpec, n: int, tick: float, person: list[Any], streams: Streams
-    ) -> None:
-        super().__init__(spec, n, tick)
-        net = spec.network
+    spec: PopulationSpec
+    N: int
+    tick: float
+    counts: Array
+
+    def setup(self, n: int, person: list[Any]) -> None:
+        """Per-person state for ``n`` replicates, and the graph (or each replicate's)."""
+        net = self.spec.network
         assert net is not None
         self.net = net
         self.in_to = np.zeros((self.N, n), dtype=bool)
-        values = person[spec.person] if spec.person >= 0 else None
+        values = person[self.spec.person] if self.spec.person >= 0 else None
         if isinstance(values, list):  # drawn block by block
             values = np.concatenate(values)
         #: each person's threshold or resistance, persons x replicates (None: one
@@ -158,7 +173,8 @@ class _Neighbours(Population):
         self.degree = np.stack([d for _, d in self.graphs], axis=1)
         self.safe_degree = np.maximum(self.degree, 1.0)
 
-    def take(self, index: Array) -> None:  # noqa: D102
+    def take(self, index: Array) -> None:
+        """Keep rows ``index``."""
         self.counts, self.in_to = self.counts[index], self.in_to[:, index]
         if self.values is not None:
             self.values = self.values[:, index]
@@ -168,11 +184,10 @@ class _Neighbours(Population):
             self._stack()
 
     def drive(self, s: State) -> Array | None:
-        """The signal without the population's own terms (each person adds their neighbours)."""
-        base = super().drive(s)
-        assert base is not None
+        """The rule's signal without the population's own terms (each person adds theirs)."""
+        base = s.signal(self.spec.drive) + s.param[self.spec.offset]
         for position, c in self.net.coefficients:
-            base = base - c * self.fraction(position)
+            base = base - c * (self.counts[:, position] / self.N)
         return base
 
     def heard(self, base: Array) -> Array:
@@ -199,7 +214,51 @@ class _Neighbours(Population):
         out += base
         return out
 
-    def change_person(self, how: str, amount: float, mask: Array) -> None:  # noqa: D102
+    def moved(self, s: State, drive: Array, before: Array, rng: Streams) -> Array:
+        """How many are in the target position after this tick."""
+        x = self.heard(drive)
+        if self.net.means.startswith("threshold"):
+            self._threshold_step(s, x, len(before), rng)
+        else:
+            self._hazard_step(s, x, len(before), rng)
+        return self.in_to.sum(axis=0)
+
+    def _threshold_step(self, s: State, x: Array, rows: int, rng: Streams) -> None:
+        assert self.values is not None
+        if self.bar is None:
+            # R.threshold_reached's comparison, its bar made once (values change only by events)
+            self.bar = self.values - R.TOLERANCE
+        reached = x >= self.bar
+        if self.spec.reversible:
+            self.in_to = reached
+            return
+        if self.net.spontaneous:
+            p = R.per_tick(s.param[self.spec.spontaneous], self.tick)
+            reached |= rng.random(rows, self.N).T < p
+        self.in_to |= reached
+
+    def _hazard_step(self, s: State, x: Array, rows: int, rng: Streams) -> None:
+        spec = self.spec
+        res = self.values if self.values is not None else s.param[spec.resistance]
+        rate = s.param[spec.rate]
+        back: Array | None = None
+        if spec.logistic:
+            slope = s.param[spec.slope]
+            fwd = R.logistic_probability(x, res, rate, slope)
+            if spec.reversible:
+                back = R.logistic_back_probability(x, res, rate, slope)
+        else:
+            fwd = R.hazard_probability(x, res, rate)
+            if spec.reversible:
+                back = R.hazard_back_probability(x, res, rate)
+        u = rng.random(rows, self.N).T
+        go = ~self.in_to & (u < R.per_tick(fwd, self.tick))
+        if back is not None:
+            self.in_to &= ~(u < R.per_tick(back, self.tick))
+        self.in_to |= go
+
+    def change_person(self, how: str, amount: float, mask: Array) -> None:
+        """Change every person's threshold or resistance where ``mask``."""
         if self.values is None:
             raise TypeError(f"population {self.spec.id!r} holds no per-person values")
         old = self.values
@@ -212,67 +271,6 @@ class _Neighbours(Population):
         self.values = np.where(mask[None, :], new, old)
         self.bar = None
 
-    def why(self, r: int) -> str:  # noqa: D102
+    def why(self, r: int) -> str:
+        """Extra detail for the trace."""
         return "; each person hears their neighbours"
-
-
-class NetworkThresholdPopulation(_Neighbours):
-    """Threshold rules on a graph: in the target once the drive reaches the person's threshold.
-
-    Irreversible: once reached, for good; ``spontaneous`` switchers besides,
-    one uniform per person and tick (only when it is not the constant 0).
-    Reversible: in the target exactly while the drive reaches the threshold.
-    """
-
-    def moved(self, s: State, drive: Array, before: Array, rng: Streams) -> Array:  # noqa: D102
-        assert self.values is not None
-        if self.bar is None or self.bar.shape != self.values.shape:
-            # R.threshold_reached's comparison, its bar made once (values change only by events)
-            self.bar = self.values - R.TOLERANCE
-        reached = self.heard(drive) >= self.bar
-        if self.spec.reversible:
-            self.in_to = reached
-        else:
-            if self.net.spontaneous:
-                p = R.per_tick(s.param[self.spec.spontaneous], self.tick)
-                reached |= rng.random(len(before), self.N).T < p
-            self.in_to |= reached
-        return self.in_to.sum(axis=0)
-
-
-class NetworkHazardPopulation(_Neighbours):
-    """Hazard and logistic rules on a graph: one uniform per person and tick.
-
-    The draws, and the probabilities compared with them, are those of the dense
-    mean-field population (:class:`~sim.engine.populations.HazardDensePopulation`):
-    on a complete graph where everyone also hears themselves, both give the
-    same results.
-    """
-
-    def moved(self, s: State, drive: Array, before: Array, rng: Streams) -> Array:  # noqa: D102
-        spec = self.spec
-        res = self.values if self.values is not None else s.param[spec.resistance]
-        rate = s.param[spec.rate]
-        x = self.heard(drive)
-        if spec.logistic:
-            slope = s.param[spec.slope]
-            fwd = R.logistic_probability(x, res, rate, slope)
-            back = R.logistic_back_probability(x, res, rate, slope) if spec.reversible else None
-        else:
-            fwd = R.hazard_probability(x, res, rate)
-            back = R.hazard_back_probability(x, res, rate) if spec.reversible else None
-        u = rng.random(len(before), self.N).T
-        go = ~self.in_to & (u < R.per_tick(fwd, self.tick))
-        if back is not None:
-            self.in_to &= ~(u < R.per_tick(back, self.tick))
-        self.in_to |= go
-        return self.in_to.sum(axis=0)
-
-
-def make_network_population(
-    spec: PopulationSpec, n: int, tick: float, person: list[Any], streams: Streams
-) -> Population:
-    """The population object of a population on a graph."""
-    if spec.mode == "threshold_network":
-        return NetworkThresholdPopulation(spec, n, tick, person, streams)
-    return NetworkHazardPopulation(spec, n, tick, person, streams)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from sim import rules as R
+from sim.engine.networks import Neighbours
 from sim.engine.streams import Streams
 from sim.ops import State
 from sim.plan import PopulationSpec
@@ -304,14 +305,22 @@ class HazardDensePopulation(_Hazard):
         return moved
 
 
+class NetworkPopulation(Neighbours, Population):
+    """A population on a graph: each person hears their neighbours (:mod:`sim.engine.networks`)."""
+
+    ROWS = ("counts", "in_to")
+
+    def __init__(self, spec: PopulationSpec, n: int, tick: float, person: list[Any]) -> None:
+        super().__init__(spec, n, tick)
+        self.setup(n, person)
+
+
 def make_population(
     spec: PopulationSpec, n: int, tick: float, person: list[Any], streams: Streams
 ) -> Population:
     """The population object for a spec; ``person`` holds the drawn per-person arrays."""
     if spec.network is not None:
-        from sim.engine.networks import make_network_population  # it builds on this module
-
-        return make_network_population(spec, n, tick, person, streams)
+        return NetworkPopulation(spec, n, tick, person)
     if spec.mode == "threshold":
         return ThresholdPopulation(spec, n, tick, person[spec.person], streams)
     if spec.mode == "threshold_reversible":

@@ -21,8 +21,8 @@ from sim.distributions import NEVER, support
 from sim.errors import InputError, Problem, warn
 from sim.scenario.base import MAX_MAGNITUDE, Strict
 from sim.scenario.schema import Individual, Scenario
-from sim.scenario.schema_networks import files_relative_to
 from sim.scenario.schema_events import AtTrigger, DeadlineTrigger, EveryTrigger
+from sim.scenario.schema_networks import files_relative_to
 from sim.scenario.schema_rules import ScheduledRule
 from sim.yamlio import Located, apply_set, load_file, plain
 

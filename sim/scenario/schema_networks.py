@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import numpy as np
 from pydantic import Discriminator, Field, Tag, create_model, field_validator, model_validator
@@ -74,7 +74,9 @@ class _Params(Strict):
 class RingParams(_Params):
     """``k`` nearest neighbours on a ring, each edge rewired (or added) with probability ``p``."""
 
-    k: int = Field(ge=2, description="Each person's neighbours on the ring (even; odd rounds down).")
+    k: int = Field(
+        ge=2, description="Each person's neighbours on the ring (even; odd rounds down)."
+    )
     p: float = Field(ge=0, le=1, description="Probability of rewiring (or adding) each edge.")
 
 
@@ -157,7 +159,8 @@ GENERATORS: dict[str, Generator] = {
     ),
     "complete": Generator("complete_graph", NoParams, "everyone hears everyone else"),
 }
-_ALIASES = {g.function: name for name, g in GENERATORS.items()} | {"gnp_random_graph": "erdos_renyi"}
+_ALIASES = {g.function: name for name, g in GENERATORS.items()}
+_ALIASES["gnp_random_graph"] = "erdos_renyi"
 
 
 def expected_edges(generator: str, params: Mapping[str, Any], n: int) -> float:
@@ -233,7 +236,8 @@ def _generated(name: str, params: type[_Params]) -> Any:
 
 _members = [_generated(name, g.params) for name, g in GENERATORS.items()]
 #: a graph from one of :data:`GENERATORS`, discriminated by the generator's name
-GeneratedNetwork = Annotated[
+#: (the models are made from the table, so type checkers see Any)
+GeneratedNetwork: Any = Annotated[
     Union[tuple(_members)],  # noqa: UP007 (a union built from a list)
     Discriminator(
         _generator_tag,
@@ -280,10 +284,13 @@ def _network_tag(value: Any) -> str:
     return "edges" if has("edges") else "generator"
 
 
-Network = Annotated[
-    Annotated[EdgeList, Tag("edges")] | Annotated[GeneratedNetwork, Tag("generator")],
-    Discriminator(_network_tag),
-]
+if TYPE_CHECKING:
+    Network = EdgeList | Any
+else:
+    Network = Annotated[
+        Annotated[EdgeList, Tag("edges")] | Annotated[GeneratedNetwork, Tag("generator")],
+        Discriminator(_network_tag),
+    ]
 
 
 # ----------------------------------------------------------------- edge files
@@ -357,9 +364,7 @@ def _get(item: Any, key: str) -> Any:
     return item.get(key) if isinstance(item, Mapping) else getattr(item, key, None)
 
 
-def own_coefficients(
-    signals: Mapping[str, Any], signal: str, population: str
-) -> dict[str, float]:
+def own_coefficients(signals: Mapping[str, Any], signal: str, population: str) -> dict[str, float]:
     """Weight of each ``{fraction: population, position: P}`` in a signal, through nested signals.
 
     Signals are weighted sums, so a signal is ``sum_P c_P * fraction(P) + rest``;
