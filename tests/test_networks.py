@@ -87,7 +87,9 @@ RULES = {
 
 
 @pytest.mark.parametrize("kind", sorted(RULES))
-def test_complete_graph_hearing_oneself_is_the_mean_field_exactly(tmp_path: Path, kind: str) -> None:
+def test_complete_graph_hearing_oneself_is_the_mean_field_exactly(
+    tmp_path: Path, kind: str
+) -> None:
     n = 40
     mean_field = sim.scenario_from_dict(_scenario(RULES[kind], n))
     network = sim.scenario_from_dict(_scenario(RULES[kind], n, _complete_with_self(tmp_path, n)))
@@ -243,7 +245,7 @@ def test_the_resolved_scenario_keeps_the_file_and_its_hash(tmp_path: Path) -> No
     data = _threshold_scenario([0.0, 0.5, 0.5], horizon=4)
     data["agents"]["staff"].update(size=3, network={"edges": "g.txt"})
     scenario = tmp_path / "s.yaml"
-    import yaml  # noqa: PLC0415 (PyYAML is only used to write the test's file)
+    import yaml
 
     scenario.write_text(yaml.safe_dump(data))
     sc = sim.load_scenario(scenario)  # relative to the scenario file, not the working directory
