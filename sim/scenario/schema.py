@@ -19,8 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     Field,
     ModelWrapValidatorHandler,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -137,6 +139,14 @@ class Population(_Positions):
     network: Network | None = Field(
         None, description="A graph: each person hears the share of their neighbours (see README)."
     )
+
+    @model_serializer(mode="wrap")
+    def _no_network(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave out a ``network`` of None: scenarios without one keep their hashes."""
+        data = handler(self)
+        if self.network is None and isinstance(data, dict):
+            data.pop("network", None)
+        return data
 
     @model_validator(mode="after")
     def _list_length(self) -> Population:
