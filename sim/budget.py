@@ -164,6 +164,9 @@ def _row_bytes(sc: Scenario) -> int:
 def _per_person(a: Population) -> int | None:
     """Bytes per member and row, ``None`` when the population is kept as counts only."""
     rule = a.rule
+    if getattr(a, "network", None) is not None and getattr(rule, "kind", "fixed") != "fixed":
+        # on a graph: stances, float32 copy, neighbour counts, shares, drive, values, uniforms
+        return 48
     if isinstance(rule, ThresholdRule):
         return _THRESHOLD_CHOICE if isinstance(rule.threshold, Choice) else _THRESHOLD
     if is_random(getattr(rule, "resistance", 0.0)):

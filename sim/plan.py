@@ -29,7 +29,7 @@ from sim import ops as O
 from sim import rules as R
 from sim import scenario as S
 from sim import votes as V
-from sim.distributions import NEVER_HOURS, draw, is_random
+from sim.distributions import NEVER_HOURS, Uniform, draw, is_random
 
 Array = np.ndarray[Any, Any]
 
@@ -167,6 +167,28 @@ class PopulationSpec:
     rules: tuple[PersonRule, ...] = ()
     #: mode "segments": one spec per segment, in file order
     segments: tuple[PopulationSpec, ...] = ()
+    network: NetworkSpec | None = None  # a population on a graph (see _networks)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """How a population on a graph reads its neighbours (see :mod:`sim.engine.networks`).
+
+    ``coefficients`` holds, for each position ``P``, the weight ``c_P`` of
+    ``{fraction: this population, position: P}`` in the rule's signal (through
+    nested signals): a person reads ``signal - sum c_P fraction(P) + sum c_P
+    share of their neighbours in P``. ``means`` is how the rule is advanced
+    without the graph (the population's mode before), which says what it holds
+    person by person. ``seed_slot`` is the person draw of each replicate's graph
+    seed when a fresh graph is drawn per replicate (-1: one graph for all).
+    """
+
+    graph: Any  # the scenario's network (sim.scenario.schema_networks)
+    size: int
+    coefficients: tuple[tuple[int, float], ...]
+    means: str
+    seed_slot: int
+    spontaneous: bool  # a threshold rule whose spontaneous switching is not the constant 0
 
 
 @dataclass
@@ -286,6 +308,7 @@ def compile_plan(sc: S.Scenario) -> Plan:
     _individual_rules(plan, sc)
     plan.signals = [O.SignalOp(tuple(_term(plan, sc, t) for t in ts)) for ts in sc.signals.values()]
     _decisions(plan, sc)
+    _networks(plan, sc)
     for p in plan.populations:
         plan.population_columns.append(p.id)
         plan.column_of.append((p.index, -1))
@@ -553,6 +576,42 @@ def _heard_signal(
     if name is None or listener is None or not _mentions(sc, name, listener.population):
         return None
     return O.SignalOp(tuple(_term(plan, sc, t, listener) for t in sc.signals[name]))
+
+
+def _networks(plan: Plan, sc: S.Scenario) -> None:
+    """Populations on a graph: their neighbours' terms, and a graph seed per replicate if fresh.
+
+    Runs after every other draw, so that a scenario without networks draws as before
+    and a fresh graph's seed comes last in a block's set-up.
+    """
+    from sim.scenario.schema_networks import own_coefficients
+
+    for j, spec in enumerate(plan.populations):
+        a = sc.agents[spec.id]
+        graph = getattr(a, "network", None)
+        if graph is None or spec.mode == "fixed":
+            continue
+        assert isinstance(a, S.Population) and spec.drive >= 0
+        own = own_coefficients(sc.signals, plan.signal_names[spec.drive], spec.id)
+        seed_slot = -1
+        if getattr(graph, "fresh_graph_per_replicate", False):
+            seed_slot = plan.add_draw("person", _GRAPH_SEED, 1)
+        spontaneous = getattr(a.rule, "spontaneous", 0.0)
+        network = NetworkSpec(
+            graph=graph,
+            size=a.size,
+            coefficients=tuple((a.positions.index(p), c) for p, c in own.items()),
+            means=spec.mode,
+            seed_slot=seed_slot,
+            spontaneous=is_random(spontaneous) or float(spontaneous) > 0,
+        )
+        # the mode keeps its prefix: a threshold population still holds thresholds
+        mode = "threshold_network" if spec.mode.startswith("threshold") else "network"
+        plan.populations[j] = replace(spec, mode=mode, network=network)
+
+
+#: Each replicate's graph seed when graphs are fresh: a uniform, made a 53-bit integer.
+_GRAPH_SEED = Uniform(uniform=(0.0, 1.0))
 
 
 def _curves(plan: Plan, sc: S.Scenario) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from sim import rules as R
+from sim.engine.networks import Neighbours
 from sim.engine.persons import PersonsPopulation
 from sim.engine.population_base import Population
 from sim.engine.segments import SegmentedPopulation
@@ -249,10 +250,22 @@ class HazardDensePopulation(_Hazard):
         return moved
 
 
+class NetworkPopulation(Neighbours, Population):
+    """A population on a graph: each person hears their neighbours (:mod:`sim.engine.networks`)."""
+
+    ROWS = ("counts", "in_to")
+
+    def __init__(self, spec: PopulationSpec, n: int, tick: float, person: list[Any]) -> None:
+        super().__init__(spec, n, tick)
+        self.setup(n, person)
+
+
 def make_population(
     spec: PopulationSpec, n: int, tick: float, person: list[Any], streams: Streams
 ) -> Population:
     """The population object for a spec; ``person`` holds the drawn per-person arrays."""
+    if spec.network is not None:
+        return NetworkPopulation(spec, n, tick, person)
     if spec.mode == "segments":
         parts = [make_population(p, n, tick, person, streams) for p in spec.segments]
         return SegmentedPopulation(spec, n, tick, parts)

@@ -22,6 +22,7 @@ from sim.errors import InputError, Problem, warn
 from sim.scenario.base import MAX_MAGNITUDE, Strict
 from sim.scenario.schema import Individual, Scenario
 from sim.scenario.schema_events import AtTrigger, DeadlineTrigger, EveryTrigger
+from sim.scenario.schema_networks import files_relative_to
 from sim.scenario.schema_rules import ScheduledRule
 from sim.yamlio import Located, apply_set, load_file, plain
 
@@ -206,7 +207,9 @@ def validate_data(located: Located, warnings: bool = False) -> Scenario:
         msg = f"{shown} is out of range; numbers in a scenario lie within ±{MAX_MAGNITUDE:g}"
         problems.append(Problem(w.source, w.line, w.column, w.path, msg))
     try:
-        sc = Scenario.model_validate(plain(data))
+        # a network's edge-list file is named relative to the scenario file
+        with files_relative_to(located.source if Path(located.source).is_file() else None):
+            sc = Scenario.model_validate(plain(data))
     except ValidationError as exc:
         huge = {p.path for p in problems}
         problems += [p for p in problems_from_validation(exc, located) if p.path not in huge]

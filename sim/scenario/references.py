@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from sim.scenario.base import PARAM_RANGES, UNRESOLVED
+from sim.scenario.schema_networks import network_problems
 from sim.scenario.schema_rules import (
     PERSON_PARAMS,
     AveragingRule,
@@ -713,6 +714,12 @@ def outcomes(ix: Index) -> Found:
             yield from _outcome_trigger(ix, loc, _map(trigger))
 
 
+def networks(ix: Index) -> Found:
+    """A population's network fits its size, and its rule's signal reads the population."""
+    for aid, a in ix.populations.items():
+        yield from network_problems(aid, a, ix.signals)
+
+
 CHECKERS: tuple[Callable[[Index], Found], ...] = (
     reserved_names,
     group_members,
@@ -723,6 +730,7 @@ CHECKERS: tuple[Callable[[Index], Found], ...] = (
     event_effects,
     decisions,
     outcomes,
+    networks,
 )
 
 

@@ -32,6 +32,7 @@ from sim.distributions import MAX_HOURS, MIN_TICK, HoursOrNever, NonNegative, Pa
 from sim.scenario.base import MAX_POSITIONS, MAX_TICKS, Id, Strict
 from sim.scenario.references import check_references
 from sim.scenario.schema_events import Decision, Event, Outcome, Term
+from sim.scenario.schema_networks import Network
 from sim.scenario.schema_rules import (
     Curve,
     IndividualRule,
@@ -196,7 +197,7 @@ class Population(_Positions):
     """
 
     model_config = ConfigDict(json_schema_extra=_size_not_required)
-    OMIT_UNSET: ClassVar[tuple[str, ...]] = ("rules", "segments", "hears")
+    OMIT_UNSET: ClassVar[tuple[str, ...]] = ("rules", "segments", "hears", "network")
 
     kind: Literal["population"]
     size: int = Field(
@@ -219,6 +220,10 @@ class Population(_Positions):
         "population's share.",
     )
 
+    network: Network | None = Field(
+        None, description="A graph: each person hears the share of their neighbours (see README)."
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _size_of_segments(cls, data: Any) -> Any:
@@ -239,6 +244,8 @@ class Population(_Positions):
         )
         if self.rule is None and self.rules is None and not own:
             raise ValueError("a population needs rule or rules (or every segment its own)")
+        if self.network is not None and (self.rules is not None or self.segments is not None):
+            raise ValueError("a population on a network takes one `rule` and no segments")
         for name, size, _, rules in self.parts():
             for j, r in enumerate(rules):
                 if isinstance(r, ThresholdRule) and isinstance(r.threshold, list):
