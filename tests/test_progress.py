@@ -60,8 +60,10 @@ def test_gallery_shows_its_steps(terminal: io.StringIO, tmp_path: Path) -> None:
     r = runner.invoke(app, [*args, "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output
     screen = terminal.getvalue()
-    # one run, 4 + 9 sweep points, three variants (as is, toner immovable, impatient altman)
-    assert "gallery of" in screen and "17/17 steps" in screen
+    # one run, 4 + 9 sweep points, three variants (as is, toner immovable, impatient altman),
+    # and 4 Morris trajectories over its two per-replicate distributions: 4 x (2 + 1) points
+    assert "gallery of" in screen and "29/29 steps" in screen
+    assert "sensitivity (Morris)" in screen
     assert "sweep: sweep_heatmap" in screen
 
 

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from sim import rules as R
 from sim.engine.streams import Streams
@@ -51,6 +50,8 @@ def adjacency(pairs: Array, n: int) -> Graph:
     rows = np.concatenate([u, v[~loop]])
     cols = np.concatenate([v, u[~loop]])
     data = np.ones(len(rows), dtype=np.float32)
+    import scipy.sparse as sp  # only populations on a graph need it (start-up)
+
     a = sp.csr_array((data, (rows, cols)), shape=(n, n))
     a.sum_duplicates()
     a.data[:] = 1.0  # an edge given twice is one edge
@@ -169,6 +170,8 @@ class Neighbours:
         i = np.concatenate([c.row.astype(np.int64) * rows + r for r, c in enumerate(parts)])
         j = np.concatenate([c.col.astype(np.int64) * rows + r for r, c in enumerate(parts)])
         data = np.ones(len(i), dtype=np.float32)
+        import scipy.sparse as sp
+
         self.matrix = sp.csr_array((data, (i, j)), shape=(n * rows, n * rows))
         self.degree = np.stack([d for _, d in self.graphs], axis=1)
         self.safe_degree = np.maximum(self.degree, 1.0)
