@@ -250,3 +250,17 @@ def threshold_population_step(
         if draws[rows].any():
             spontaneous[rows] += g.binomial(out[rows], p[rows])
     return new_crossed, spontaneous
+
+
+def changed_values(old: Array, how: str, amount: float) -> Array:
+    """Per-person values after an event's change: ``set`` to, ``add`` to or ``scale`` by ``amount``.
+
+    A new array every time (the drawn one may be a read-only view of a given list).
+    """
+    if how == "set":
+        return np.full(np.shape(old), amount, dtype=float)
+    if how == "add":
+        return old + amount
+    if how == "scale":
+        return old * amount
+    raise ValueError(f"unknown change {how!r}: expected set, add or scale")

@@ -129,3 +129,17 @@ def test_sorted_thresholds_take_keeps_the_rows() -> None:
     np.testing.assert_array_equal(
         st.take(np.array([1, 1, 0])).count_reached(np.array([0.6, 0.5, 0.2])), [1, 1, 2]
     )
+
+
+def test_changed_values_set_add_scale_and_refuse_the_rest() -> None:
+    import numpy as np
+    import pytest
+
+    from sim.rules import changed_values
+
+    old = np.array([[0.2, 0.4]])
+    assert changed_values(old, "set", 0.5).tolist() == [[0.5, 0.5]]
+    assert changed_values(old, "add", 0.1)[0].tolist() == pytest.approx([0.3, 0.5])
+    assert changed_values(old, "scale", 2.0).tolist() == [[0.4, 0.8]]
+    with pytest.raises(ValueError, match="unknown change 'double'"):
+        changed_values(old, "double", 2.0)

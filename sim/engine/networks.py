@@ -265,13 +265,7 @@ class Neighbours:
         if self.values is None:
             raise TypeError(f"population {self.spec.id!r} holds no per-person values")
         old = self.values
-        if how == "set":
-            new = np.full_like(old, amount)
-        elif how == "add":
-            new = old + amount
-        else:
-            new = old * amount
-        self.values = np.where(mask[None, :], new, old)
+        self.values = np.where(mask[None, :], R.changed_values(old, how, amount), old)
         self.bar = None
 
     def why(self, r: int) -> str:

@@ -129,12 +129,7 @@ class PersonsPopulation(Population):
     ) -> None:
         key = (target.rule, target.param)
         old = self.values[key]
-        if how == "set":
-            new = np.full(old.shape, amount)
-        elif how == "add":
-            new = old + amount
-        else:
-            new = old * amount
+        new = R.changed_values(old, how, amount)
         if target.bounds is not None:
             new = keep_in_range(new, target.bounds, (self.spec.id, str(target.rule), target.param))
         # a new array: the drawn one may be a read-only view of a given list

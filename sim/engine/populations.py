@@ -219,14 +219,7 @@ class HazardDensePopulation(_Hazard):
     def change_person(self, how: str, amount: float, mask: Array) -> None:  # noqa: D102
         live = len(self.resistance)  # rows past it are not computed
         old = self.resistance
-        if how == "set":
-            new = np.full_like(old, amount)
-        elif how == "add":
-            new = old + amount
-        else:
-            new = old * amount
-        # a new array: the drawn one may be a read-only view of a given list
-        self.resistance = np.where(mask[:live, None], new, old)
+        self.resistance = np.where(mask[:live, None], R.changed_values(old, how, amount), old)
 
     def moved(self, s: State, drive: Array, before: Array, rng: Streams) -> Array:  # noqa: D102
         live = len(self.in_to)  # rows past it are not computed (BlockState.compute_only)
