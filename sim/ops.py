@@ -9,105 +9,42 @@ name up or asks which schema class it holds.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
 
 from sim import rules as R
-from sim import votes as V
 
-Array = np.ndarray[Any, Any]
-Value = Array | float
-
-
-class State(Protocol):
-    """The arrays of one block that compiled operations read and write.
-
-    Implemented by :class:`sim.engine.world.BlockState`; see there for each field.
-    """
-
-    size: int
-    k: int
-    t: float
-    pos: Array
-    pinned: Array
-    opinion: Array
-    opinion0: Array
-    flags: list[Array]
-    param: list[Array]
-    due: list[Array]
-    fired_tick: list[Array]
-    passed_tick: list[Array]
-    tracing: bool
-
-    def signal(self, index: int) -> Array:
-        """Value of signal ``index`` in every replicate (cached until the state changes)."""
-        ...
-
-    def curve_value(self, index: int) -> Value:
-        """Curve of source ``index`` at the current tick."""
-        ...
-
-    def fraction(self, population: int, position: int) -> Array:
-        """Share of population ``population`` in ``position``."""
-        ...
-
-    def segment_fraction(self, population: int, segment: int, position: int) -> Array:
-        """Share of a segment of population ``population`` in ``position``."""
-        ...
-
-    def switch(self, i: int, mask: Array, to: int, why: str) -> None:
-        """Put individual ``i`` in position ``to`` where ``mask``."""
-        ...
-
-    def say(self, mask: Array, text: str) -> None:
-        """A trace line, when the traced replicate is in ``mask`` and still running."""
-        ...
-
-    def traced_row(self) -> int:
-        """Row of the replicate whose story is told (0 when none is)."""
-        ...
-
-    @property
-    def populations(self) -> Sequence[PersonValues]:
-        """The block's populations, in plan order."""
-        ...
-
-
-class PersonValues(Protocol):
-    """A population whose rules hold one value per person (thresholds, resistances, ...)."""
-
-    def change_person(self, how: str, amount: float, mask: Array) -> None:
-        """``add`` to, ``scale`` or ``set`` every person's value in the rows of ``mask``."""
-        ...
-
-    def change_values(self, target: PersonTarget, how: str, amount: float, mask: Array) -> None:
-        """The same for one parameter of one rule (of one segment), as ``target`` says."""
-        ...
-
-
-@dataclass(frozen=True)
-class PersonTarget:
-    """Which per-person values a change reaches: all of a simple population's (the defaults).
-
-    ``segment`` (index) of a population made of segments; ``rule`` (index) and
-    ``param`` of a population with several rules or per-person parameters;
-    ``bounds``: the parameter's range, or None.
-    """
-
-    segment: int = -1
-    rule: int = -1
-    param: str = ""
-    bounds: tuple[float, float] | None = None
-
-
-#: A term of a signal (or anything an averaging agent hears): state -> value per replicate.
-Term = Callable[[State], Value]
-#: A condition: state -> bool per replicate.
-Condition = Callable[[State], Array]
+# the protocol, effects and triggers live beside this module (each under 500 lines);
+# sim.ops stays the one namespace the compiler and the engine use, and re-exports them
+from sim.ops_base import Array as Array
+from sim.ops_base import Condition as Condition
+from sim.ops_base import PersonTarget as PersonTarget
+from sim.ops_base import PersonValues as PersonValues
+from sim.ops_base import State as State
+from sim.ops_base import Term as Term
+from sim.ops_base import Value as Value
+from sim.ops_effects import Effect as Effect
+from sim.ops_effects import EffectList as EffectList
+from sim.ops_effects import ForceOp as ForceOp
+from sim.ops_effects import ParamOp as ParamOp
+from sim.ops_effects import PersonParamOp as PersonParamOp
+from sim.ops_effects import SetFlagOp as SetFlagOp
+from sim.ops_effects import TraceOp as TraceOp
+from sim.ops_effects import _keep_in_range as _keep_in_range
+from sim.ops_effects import force as force
+from sim.ops_effects import keep_in_range as keep_in_range
+from sim.ops_triggers import DONE as DONE
+from sim.ops_triggers import DecisionOp as DecisionOp
+from sim.ops_triggers import EventOp as EventOp
+from sim.ops_triggers import OnCondition as OnCondition
+from sim.ops_triggers import OnDeadline as OnDeadline
+from sim.ops_triggers import OnDecision as OnDecision
+from sim.ops_triggers import OnEvent as OnEvent
+from sim.ops_triggers import ScheduledOp as ScheduledOp
+from sim.ops_triggers import Trigger as Trigger
+from sim.ops_triggers import _holding as _holding
 
 
 # ---------------------------------------------------------------------- terms
@@ -433,293 +370,3 @@ def update_opinions(s: State, ops: Sequence[AveragingOp]) -> None:
         x0 = s.opinion0[:, op.col : op.col + 1]
         new[:, op.col] = R.averaging_step(x0, stubborn, inputs, op.weights)[:, 0]
     s.opinion = new
-
-
-# -------------------------------------------------------------------- effects
-class Effect(Protocol):
-    """An event's effect, applied where ``mask`` holds."""
-
-    def apply(self, s: State, mask: Array) -> None:
-        """Change the state of the rows in ``mask``."""
-        ...
-
-
-@dataclass(frozen=True)
-class SetFlagOp:
-    """Set or clear a flag."""
-
-    flag: int
-    value: bool
-
-    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
-        s.flags[self.flag] = np.where(mask, self.value, s.flags[self.flag])
-
-
-#: (agent, rule label, parameter) already warned about in this process
-_CLIPPED: set[tuple[str, str, str]] = set()
-
-
-def _keep_in_range(values: Array, bounds: tuple[float, float], key: tuple[str, str, str]) -> Array:
-    """Clip an event-changed rule parameter to its range, warning once per process."""
-    lo, hi = bounds
-    if np.all((values >= lo) & (values <= hi)):
-        return values
-    if key not in _CLIPPED:
-        _CLIPPED.add(key)
-        span = f"[{lo:g}, {hi:g}]".replace("inf", "∞")
-        print(
-            f"warning: an event moved {key[2]} of {key[1]} outside {span}; "
-            "it is clipped to the range",
-            file=sys.stderr,
-        )
-    return np.clip(values, lo, hi)
-
-
-#: Clip a changed per-person parameter to its range (one warning per process).
-keep_in_range = _keep_in_range
-
-
-@dataclass(frozen=True)
-class ParamOp:
-    """Set, add to or scale a rule parameter in each of its slots (``how``: set, add, scale)."""
-
-    name: str
-    targets: tuple[tuple[int, str], ...]  # (slot, label for the trace)
-    how: str
-    amount: float
-    agent: str = ""
-    #: range of each target, or None: an ``add`` or ``scale`` that would move a
-    #: probability past 1 or a rate below 0 is clipped to it, with one warning
-    bounds: tuple[tuple[float, float] | None, ...] = ()
-
-    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
-        for j, (slot, label) in enumerate(self.targets):
-            old = s.param[slot]
-            if self.how == "set":
-                new = np.full(s.size, self.amount)
-            elif self.how == "add":
-                new = old + self.amount
-            else:
-                new = old * self.amount
-            if j < len(self.bounds) and self.bounds[j] is not None:
-                new = _keep_in_range(new, self.bounds[j], (self.agent, label, self.name))  # type: ignore[arg-type]
-            s.param[slot] = np.where(mask, new, old)
-            if s.tracing:
-                r = s.traced_row()
-                s.say(mask, f"  {label}.{self.name}: {old[r]:.4g} -> {new[r]:.4g}")
-
-
-@dataclass(frozen=True)
-class PersonParamOp:
-    """Change every person's threshold or resistance in a population (``how``: set, add, scale).
-
-    ``add`` shifts each person's value by ``amount``, ``scale`` multiplies it by
-    ``amount``, ``set`` gives every person the value ``amount``: the same
-    arithmetic as :class:`ParamOp` on a per-replicate parameter, once per person.
-    """
-
-    population: int
-    label: str  # e.g. "employees.rule.resistance", for the trace
-    how: str
-    amount: float
-    segment: int = -1
-    rule: int = -1
-    param: str = ""
-    bounds: tuple[float, float] | None = None
-
-    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
-        pop = s.populations[self.population]
-        if self.segment < 0 and self.rule < 0:
-            pop.change_person(self.how, self.amount, mask)
-        else:
-            target = PersonTarget(self.segment, self.rule, self.param, self.bounds)
-            pop.change_values(target, self.how, self.amount, mask)
-        a = self.amount
-        what = {"add": f"{a:+.4g} each", "scale": f"x {a:.4g} each", "set": f"{a:.4g} for all"}
-        s.say(mask, f"  {self.label}: {what[self.how]}")
-
-
-@dataclass(frozen=True)
-class EffectList:
-    """Several changes made by one effect (per-person values and per-replicate ones)."""
-
-    effects: tuple[Effect, ...]
-
-    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
-        for eff in self.effects:
-            eff.apply(s, mask)
-
-
-@dataclass(frozen=True)
-class ForceOp:
-    """Put an individual in a position, for good (see :func:`force`)."""
-
-    agent_index: int
-    to: int
-
-    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
-        force(s, self.agent_index, self.to, mask)
-
-
-def force(s: State, i: int, to: int, mask: Array) -> None:
-    """Put individual ``i`` in position ``to`` where ``mask``, for good.
-
-    A force is final: the individual's rules (``scheduled`` ones too) no longer
-    move it, so an averaging or reversible rule cannot undo it in the same
-    tick. Its opinion, if it averages, goes on evolving and being heard.
-    """
-    s.switch(i, mask & (s.pos[:, i] != to), to, "forced")
-    s.pinned[:, i] |= mask
-
-
-@dataclass(frozen=True)
-class TraceOp:
-    """A line in the trace."""
-
-    message: str
-
-    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
-        s.say(mask, f"  {self.message}")
-
-
-# ------------------------------------------------------------ decisions, outcomes
-@dataclass(frozen=True)
-class DecisionOp:
-    """A vote with member and position indices resolved; ``rule`` counts it (:mod:`sim.votes`)."""
-
-    id: str
-    index: int
-    members: list[int]
-    motion_idx: Array  # per member, -1 when the member has no such position
-    absent_idx: list[list[int]]
-    abstain_idx: list[list[int]]
-    rule: V.VoteRule
-    ticks: tuple[int, ...]  # scheduled votes (empty for a vote held on an event)
-    on: int  # event index, -1 when scheduled
-
-    def vote(self, s: State, due: Array) -> Array:
-        """Rows where the motion passes (among ``due``); traces the traced row's vote."""
-        pos = s.pos[:, self.members]
-        abstaining, absent = _holding(pos, self.abstain_idx), _holding(pos, self.absent_idx)
-        tally = self.rule.tally(pos == self.motion_idx, abstaining, absent)
-        passed = due & tally.passed
-        r = s.traced_row()
-        if s.tracing and due[r]:
-            s.say(due, f"vote {self.id}: {self.rule.describe(tally, r)}")
-        return passed
-
-
-def _holding(pos: Array, idx: list[list[int]]) -> Array | None:
-    """Where member ``m`` holds one of the positions ``idx[m]`` (per row); None: nowhere."""
-    if not any(i >= 0 for idxs in idx for i in idxs):
-        return None
-    out = np.zeros(pos.shape, dtype=bool)
-    for m, idxs in enumerate(idx):
-        for i in idxs:
-            out[:, m] |= pos[:, m] == i
-    return out
-
-
-@dataclass(frozen=True)
-class OnDecision:
-    """Outcome trigger: the decision passed at this tick."""
-
-    decision: int
-
-    def hit(self, s: State) -> Array:  # noqa: D102
-        return s.passed_tick[self.decision] == s.k
-
-
-@dataclass(frozen=True)
-class OnEvent:
-    """Outcome trigger: the event happened at this tick."""
-
-    event: int
-
-    def hit(self, s: State) -> Array:  # noqa: D102
-        return s.fired_tick[self.event] == s.k
-
-
-@dataclass(frozen=True)
-class OnDeadline:
-    """Outcome trigger: the replicate's deadline tick (in ``due[slot]``) is reached."""
-
-    slot: int
-
-    def hit(self, s: State) -> Array:  # noqa: D102
-        return s.k >= s.due[self.slot]
-
-
-@dataclass(frozen=True)
-class OnCondition:
-    """Outcome trigger: a condition on signals holds."""
-
-    holds: Condition
-
-    def hit(self, s: State) -> Array:  # noqa: D102
-        return self.holds(s)
-
-
-Trigger = OnDecision | OnEvent | OnDeadline | OnCondition
-
-
-# --------------------------------------------------------------- time-triggered
-@dataclass(frozen=True)
-class EventOp:
-    """An event: its trigger (exactly one of ``at_slot``, ``ticks``, ``when``) and effects."""
-
-    id: str
-    index: int
-    flag: int
-    label: str  # its trace line
-    effects: tuple[Effect, ...]
-    at_slot: int = -1  # ``at``: per-replicate tick in ``due[at_slot]``
-    ticks: tuple[int, ...] = ()  # ``every``: the ticks it recurs at
-    when: Condition | None = None  # ``when``: fires the tick after its condition first holds
-
-    def fire(self, s: State, now: Array) -> bool:
-        """Happen in the rows of ``now``; whether it happened in any."""
-        if not now.any():
-            return False
-        s.fired_tick[self.index] = np.where(now, s.k, s.fired_tick[self.index])
-        s.flags[self.flag] = s.flags[self.flag] | now
-        s.say(now, self.label)
-        for eff in self.effects:
-            eff.apply(s, now)
-        return True
-
-
-#: ``due`` of a scheduled rule that has switched: it waits for nothing more.
-DONE = np.iinfo(np.int64).max
-
-
-@dataclass(frozen=True)
-class ScheduledOp:
-    """A ``scheduled`` rule: switch once, at the first tick >= its time when in ``from``.
-
-    Each replicate's time is its own tick (``due[slot]``). An individual not in
-    ``from`` then waits: the rule switches it at the first later tick that
-    starts (phase 1) with it in ``from``; a forced individual is never moved.
-    Once it has switched, ``due`` becomes :data:`DONE`.
-    """
-
-    agent_index: int
-    from_idx: int
-    to_idx: int
-    slot: int
-
-    def apply(self, s: State) -> None:
-        """Switch the rows due now or waiting since."""
-        i, due = self.agent_index, s.due[self.slot]
-        now = (due <= s.k) & (s.pos[:, i] == self.from_idx) & ~s.pinned[:, i]
-        if now.any():
-            s.switch(i, now, self.to_idx, "scheduled")
-            s.due[self.slot] = np.where(now, DONE, due)
-
-    def next_tick(self, s: State) -> int | None:
-        """The next tick this rule must look at: the next, while a row waits; else the next due."""
-        due = s.due[self.slot]
-        waiting = due < DONE
-        if not waiting.any():
-            return None
-        return max(s.k + 1, int(due[waiting].min()))

@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT
 from typer.testing import CliRunner
 
-import sim.ops
+import sim.ops_effects
 from sim.cli import app
 from sim.yamlio import MAX_FILE_BYTES
 
@@ -180,7 +180,7 @@ def test_markup_in_the_scenario_name_is_printed_as_text() -> None:
 def test_an_add_past_the_range_is_clipped_with_one_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sim.ops, "_CLIPPED", set())
+    monkeypatch.setattr(sim.ops_effects, "_CLIPPED", set())
     path = small_scenario(
         tmp_path,
         line_31="    trigger: {kind: every, start: 1, every: 1}\n"
