@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from sim import budget
-from sim.cli.common import show_progress, stderr, user_errors
+from sim.cli.common import stderr, user_errors
 from sim.errors import InputError
 
 
@@ -210,11 +210,11 @@ def _run(
     resume: bool,
     scenario_file: str | None,
 ) -> Any:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
+    from sim.cli.progress import progress_bar
     from sim.sensitivity import run_design
 
-    def call(progress: Any = None) -> Any:
+    n_points = len(design.unit_points())
+    with progress_bar(f"{base.name} ({design.method})", n_points, "points") as advance:
         return run_design(
             base,
             design,
@@ -223,30 +223,8 @@ def _run(
             dask=dask,
             resume=resume,
             scenario_file=scenario_file,
-            progress=progress,
+            progress=lambda _: advance(1),
         )
-
-    if not show_progress():
-        return call()
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} points"),
-        TimeRemainingColumn(),
-    )
-    # no refresh thread: workers are forked
-    with Progress(*columns, console=stderr, transient=True, auto_refresh=False) as bar:
-        n_points = len(design.unit_points())
-        task = bar.add_task(f"{base.name} ({design.method})", total=n_points)
-        shown = [0.0]
-
-        def advance(result: dict[str, Any]) -> None:
-            bar.update(task, advance=1)
-            if time.perf_counter() - shown[0] > 0.1:
-                bar.refresh()
-                shown[0] = time.perf_counter()
-
-        return call(advance)
 
 
 def _describe(result: dict[str, Any], target: Path) -> str:
