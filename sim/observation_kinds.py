@@ -145,19 +145,67 @@ class ReportObs(_Obs):
     condition: Condition = Field(
         description="Any condition of the scenario language (signal, count, agent, all/any/not)."
     )
-    true_positive: float = Field(gt=0, le=1, description="P(such a report | the condition holds).")
-    false_positive: float = Field(
-        ge=0, lt=1, description="P(such a report | the condition does not hold)."
+    source_class: str | None = Field(
+        None,
+        description="A class of source named in the file's `source_classes`: the report's "
+        "rates are the class's (give either this or both rates).",
+    )
+    true_positive: float | None = Field(
+        None, gt=0, le=1, description="P(such a report | the condition holds)."
+    )
+    false_positive: float | None = Field(
+        None, ge=0, lt=1, description="P(such a report | the condition does not hold)."
     )
 
     @model_validator(mode="after")
     def _informative(self) -> ReportObs:
+        if self.true_positive is None or self.false_positive is None:
+            if self.source_class is not None:
+                raise ValueError(
+                    f"source_class {self.source_class!r} needs the observations file's "
+                    "`source_classes` to give its rates"
+                )
+            raise ValueError(
+                "a report needs a source_class, or both true_positive and false_positive"
+            )
         if self.true_positive <= self.false_positive:
             raise ValueError(
                 f"true_positive {self.true_positive:g} must be above false_positive "
                 f"{self.false_positive:g}: otherwise the report is no evidence for its condition"
             )
         return self
+
+
+class SourceClass(BaseModel):
+    """One class of source and the reliability every report of that class gets."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    description: str = Field(description="Which sources belong to the class.")
+    basis: str = Field(description="Why these rates: what they rest on.")
+    true_positive: float = Field(gt=0, le=1, description="P(such a report | the condition holds).")
+    false_positive: float = Field(
+        ge=0, lt=1, description="P(such a report | the condition does not hold)."
+    )
+
+    @model_validator(mode="after")
+    def _informative(self) -> SourceClass:
+        if self.true_positive <= self.false_positive:
+            raise ValueError(
+                f"true_positive {self.true_positive:g} must be above false_positive "
+                f"{self.false_positive:g}: otherwise no report of the class is evidence"
+            )
+        return self
+
+
+class SourceClassesFile(BaseModel):
+    """The rule per class of source (``kind: source_classes``), shared by observations files."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["source_classes"]
+    name: str | None = None
+    classes: dict[str, SourceClass] = Field(min_length=1)
 
 
 class NotBeforeObs(_Obs):

@@ -29,6 +29,7 @@ from sim.observation_kinds import (
     Observation,
     OutcomeObs,
     ReportObs,
+    SourceClassesFile,
     StanceObs,
 )
 from sim.scenario import (
@@ -61,6 +62,7 @@ __all__ = [
     "ObservationsFile",
     "OutcomeObs",
     "ReportObs",
+    "SourceClassesFile",
     "StanceObs",
     "check_against",
     "condition_holds",
@@ -69,6 +71,7 @@ __all__ = [
     "last_tick_by",
     "likelihood_now",
     "load_observations",
+    "load_source_classes",
     "not_before_likelihood",
     "published_by",
     "window_ticks",
@@ -83,16 +86,65 @@ class ObservationsFile(BaseModel):
     kind: Literal["observations"]
     name: str | None = None
     scenario: str | None = Field(None, description="The scenario file, relative to this file.")
+    source_classes: str | None = Field(
+        None,
+        description="A `kind: source_classes` file, relative to this file: the rule that gives "
+        "each report with a `source_class` its rates.",
+    )
     observations: list[Observation] = Field(min_length=1)
 
 
 def load_observations(path: str | Path) -> tuple[ObservationsFile, Located]:
-    """Read and validate an observations file (located errors)."""
+    """Read and validate an observations file (located errors).
+
+    A report that names a ``source_class`` gets the rates of that class from
+    the file's ``source_classes`` file, so that every report of one class of
+    source is weighed by one stated rule, never by hand.
+    """
     located = load_file(path)
+    data = plain(located.data)
+    if isinstance(data, dict) and isinstance(data.get("source_classes"), str):
+        _apply_source_classes(data, located, Path(path).parent / data["source_classes"])
     try:
-        return ObservationsFile.model_validate(plain(located.data)), located
+        return ObservationsFile.model_validate(data), located
     except ValidationError as exc:
         raise InputError(problems_from_validation(exc, located)) from None
+
+
+def load_source_classes(path: str | Path) -> SourceClassesFile:
+    """Read and validate a ``kind: source_classes`` file (located errors)."""
+    located = load_file(path)
+    try:
+        return SourceClassesFile.model_validate(plain(located.data))
+    except ValidationError as exc:
+        raise InputError(problems_from_validation(exc, located)) from None
+
+
+def _apply_source_classes(data: dict[str, Any], located: Located, path: Path) -> None:
+    if not path.is_file():
+        where = located.locate(("source_classes",), exact=True)
+        raise InputError(
+            [Problem(where.source, where.line, where.column, where.path, f"no such file: {path}")]
+        )
+    classes = load_source_classes(path).classes
+    problems = []
+    for i, o in enumerate(data.get("observations") or []):
+        if not isinstance(o, dict) or o.get("kind") != "report" or "source_class" not in o:
+            continue
+        name = o["source_class"]
+        explicit = [k for k in ("true_positive", "false_positive") if k in o]
+        where = located.locate(("observations", i, "source_class"), exact=True)
+        if name not in classes:
+            msg = f"unknown source_class {name!r} (known in {path.name}: {', '.join(classes)})"
+        elif explicit:
+            msg = f"give either source_class or {' and '.join(explicit)}, not both"
+        else:
+            o["true_positive"] = classes[name].true_positive
+            o["false_positive"] = classes[name].false_positive
+            continue
+        problems.append(Problem(where.source, where.line, where.column, where.path, msg))
+    if problems:
+        raise InputError(problems)
 
 
 def published_by(observations: Sequence[Any], at: float) -> list[Any]:
@@ -259,6 +311,7 @@ def likelihood_now(o: Any, world: World, groups: Groups | None = None) -> Array:
         lo, hi = o.range
         return _reported((n >= lo) & (n <= hi), o.error)
     if isinstance(o, ReportObs):
+        assert o.true_positive is not None and o.false_positive is not None  # set on validation
         return np.where(
             condition_holds(o.condition, world, groups), o.true_positive, o.false_positive
         )
