@@ -205,4 +205,4 @@ if __name__ == "__main__":
             text = json.dumps(compute(name, CASES[name], 1), indent=1) + "\n"
             (GOLDEN / f"{name}.json").write_text(text)
     else:
-        sys.exit("usage: python tests/test_golden.py --write | --write-batches | --write-new NAME...")
+        sys.exit("usage: tests/test_golden.py --write | --write-batches | --write-new NAME...")
