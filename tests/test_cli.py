@@ -17,7 +17,10 @@ from sim.cli import app
 runner = CliRunner()
 BENCH = str(ROOT / "scenarios" / "bench_770.yaml")
 ARTICLE = str(ROOT / "scenarios" / "openai_2023_11.yaml")
-SCENARIOS = sorted(p for p in (ROOT / "scenarios").glob("*.yaml") if p.suffixes == [".yaml"])
+SCENARIOS = sorted(
+    p for p in (ROOT / "scenarios").glob("*.yaml") if "\nkind: scenario\n" in f"\n{p.read_text()}"
+)
+SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 
 def run_json(*args: str) -> dict:
@@ -159,7 +162,14 @@ def test_python_m_sim_works() -> None:
     assert "ok" in proc.stdout
 
 
-@pytest.mark.parametrize("kind", ["sweep", "observations"])
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_every_shipped_file_validates(path: Path) -> None:
+    v = runner.invoke(app, ["validate", str(path)])
+    assert v.exit_code == 0, v.output
+    assert ": ok (" in v.output
+
+
+@pytest.mark.parametrize("kind", ["sweep", "observations", "source_classes"])
 def test_schema_of_the_other_kinds(kind: str) -> None:
     result = runner.invoke(app, ["schema", "--kind", kind])
     assert result.exit_code == 0

@@ -11,7 +11,7 @@ from sim.errors import InputError, Problem
 from sim.scenario import validate_data
 from sim.yamlio import load_file
 
-KINDS = ("scenario", "sweep", "observations")
+KINDS = ("scenario", "sweep", "observations", "source_classes")
 
 
 def check_file(path: Path) -> str:
@@ -52,6 +52,11 @@ def check_file(path: Path) -> str:
             check_against(obs, loc, sc)
             return f"{len(obs.observations)} observations of {sc.name!r}"
         return f"{len(obs.observations)} observations"
+    if kind == "source_classes":
+        from sim.observations import load_source_classes
+
+        classes = load_source_classes(path).classes
+        return f"{len(classes)} classes of source: {', '.join(classes)}"
     where = located.locate(("kind",))
     got = "no kind" if kind is None else f"kind {kind!r}"
     raise InputError(
@@ -68,7 +73,7 @@ def check_file(path: Path) -> str:
 
 
 def validate(files: list[Path] = typer.Argument(..., help="YAML files to check.")) -> None:
-    """Check scenario, sweep and observations files; exit 0 when all are valid, 2 otherwise."""
+    """Check scenario, sweep, observations and source-classes files; exit 2 if any is invalid."""
     bad = 0
     for f in files:
         try:
