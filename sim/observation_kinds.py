@@ -59,10 +59,17 @@ class _Reported(_Obs):
 
 
 class FractionObs(_Obs):
-    """A population's (or a group's) share in a position: ``value`` with ``sd``, or ``between``."""
+    """A share in a position of a population, a segment or a group: ``value``/``sd`` or ``between``.
+
+    The likelihood of ``value`` is the normal density's kernel
+    ``exp(-((share - value) / sd)² / 2)``; of ``between``, 1 inside and 0 outside.
+    """
 
     kind: Literal["fraction"]
-    population: str = Field(description="A population, or a group (the share of its members).")
+    population: str = Field(
+        description="A population (on a network too: its whole share), one of its segments "
+        "(`pop.segment`), or a group (the share of its members)."
+    )
     position: str
     value: float | None = Field(None, ge=0, le=1)
     count: int | None = Field(None, ge=0, description="A count out of `of` (instead of value).")

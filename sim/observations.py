@@ -175,8 +175,11 @@ def check_against(obs: ObservationsFile, located: Located, sc: Scenario) -> None
     index: Index | None = None
     for i, o in enumerate(obs.observations):
         if isinstance(o, FractionObs):
-            kind = Population if isinstance(sc.agents.get(o.population), Population) else Group
-            position_of(i, "population", kind, o.population, [o.position])
+            known, unknown = _share_of(sc, o.population)
+            if unknown:
+                bad(i, "population", unknown)
+            elif o.position not in known:
+                bad(i, "position", f"unknown position {o.position!r} (known: {', '.join(known)})")
         elif isinstance(o, StanceObs):
             position_of(i, "agent", Individual, o.agent, [o.position])
         elif isinstance(o, CountObs):
@@ -202,6 +205,25 @@ def check_against(obs: ObservationsFile, located: Located, sc: Scenario) -> None
             bad(i, "at", f"time {o.at[1]} is past the horizon {sc.clock.horizon}")
     if problems:
         raise InputError(problems)
+
+
+def _share_of(sc: Scenario, name: str) -> tuple[list[str], str]:
+    """Positions of what a fraction reads (a population, ``pop.segment``, a group), or why not.
+
+    A population on a network is read as a whole, as conditions and outputs read it.
+    """
+    a = sc.agents.get(name)
+    if isinstance(a, Population | Group):
+        return _positions(sc, name), ""
+    pid, _, segment = name.partition(".")
+    p = sc.agents.get(pid)
+    if segment and isinstance(p, Population):
+        if not p.segments:
+            return [], f"population {pid!r} has no segments (so no {name!r})"
+        if segment in p.segments:
+            return list(p.positions), ""
+        return [], f"unknown segment {segment!r} of {pid!r} (known: {', '.join(p.segments)})"
+    return [], f"unknown population, segment or group {name!r}"
 
 
 def _check_not_before(sc: Scenario, o: NotBeforeObs, i: int, bad: Any, position_of: Any) -> None:

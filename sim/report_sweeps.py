@@ -289,13 +289,21 @@ def find_discoveries(root: Path) -> list[Path]:
 
 # ---------------------------------------------------------------- backtest
 def backtest_sections(root: Path) -> tuple[list[Section], dict[str, Any]]:
-    """The scores of a backtest folder (``backtest.json``) and its figure (``backtest.svg``)."""
+    """The scores of a backtest folder (``backtest.json``) and its figure (``backtest.svg``).
+
+    Every forecaster of the backtest (the model, the prior, the naive 0.5 and
+    each ``--reference``) has its column, as in the table ``stancesim
+    backtest`` prints: P(realised) at each mark, then the mean scores.
+    """
     again = "write it again with stancesim backtest ... --out"
     try:
         data = json.loads((root / "backtest.json").read_text(encoding="utf-8"))
         scores, realised = data["scores"], data["realised"]
-        times, brier, logs = scores["t"], scores["brier"], scores["log_score"]
-        probs = data[realised]
+        times = [float(t) for t in scores["t"]]
+        forecasters = data.get("forecasters") or {"model": _model_only(data, realised)}
+        names = list(forecasters)
+        for f in forecasters.values():
+            _ = (f["p"], f["brier"], f["log_score"])  # a column missing: unreadable
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{root}/backtest.json: unreadable ({exc}); {again} {root}") from None
     svg = _svg_file(root / "backtest.svg")
@@ -304,25 +312,52 @@ def backtest_sections(root: Path) -> tuple[list[Section], dict[str, Any]]:
             f"{root}: incomplete backtest folder: backtest.svg is missing or unreadable; "
             f"{again} {root}"
         )
-    rows = [
-        [_g(float(t)), _num(p), _num(b), _num(lg)]
-        for t, p, b, lg in zip(times, probs, brier, logs, strict=False)
-    ]
-    before = [b for t, b in zip(times, brier, strict=False) if t < max(times)]
     out = Section(
         "Outcomes: the nowcast against what happened",
         [
             Text(
-                f"It ended: {realised}. P({realised}) as the observations came in, with the "
-                "Brier and log scores of each nowcast (lower is better)."
+                f"It ended: {realised}. P({realised}) at each mark by forecaster (the model, "
+                "the prior, a naive 0.5 and any reference; — where one had no forecast yet), "
+                "then each one's mean Brier and log scores over the marks it forecast (lower "
+                "is better)."
             ),
-            Table(["T (hours)", f"P({realised})", "Brier", "log score"], rows, {0, 1, 2, 3}),
+            _per_mark(data, forecasters, realised, times),
+            Table(
+                ["forecaster", "Brier", "log score", "marks"],
+                [
+                    [
+                        k,
+                        _num(f.get("mean_brier")),
+                        _num(f.get("mean_log_score")),
+                        str(f.get("marks_scored", "—")),
+                    ]
+                    for k, f in forecasters.items()
+                ],
+                {1, 2, 3},
+            ),
         ],
     )
-    if before:
+    multi = [x for x in scores.get("brier_all_outcomes") or [] if x is not None]
+    if multi:
         out.blocks.append(
-            Text(f"Mean Brier score before the outcome was known: {sum(before) / len(before):.3f}.")
+            Text(
+                f"The model's multi-outcome Brier score (summed over every outcome, not "
+                f"comparable with the scores above): {_num(sum(multi) / len(multi))}."
+            )
         )
+    out.blocks.append(
+        Table(
+            ["T (hours)"] + [f"Brier {k}" for k in names] + [f"log score {k}" for k in names],
+            [
+                [_g(t)]
+                + [_num(_at(forecasters[k]["brier"], i)) for k in names]
+                + [_num(_at(forecasters[k]["log_score"], i)) for k in names]
+                for i, t in enumerate(times)
+            ],
+            set(range(1 + 2 * len(names))),
+            caption="Each forecaster's Brier and log score at each mark.",
+        )
+    )
     marks = data.get("marks") or []
     if marks:
         out.blocks.append(
@@ -333,3 +368,30 @@ def backtest_sections(root: Path) -> tuple[list[Section], dict[str, Any]]:
         )
     figs = Section("Figures", [Figure("Nowcast: the odds as the news came in.", svg)])
     return [out, figs], data
+
+
+def _model_only(data: dict[str, Any], realised: str) -> dict[str, Any]:
+    """The model's column from a ``backtest.json`` written before it held every forecaster."""
+    scores = data["scores"]
+    return {"p": data[realised], "brier": scores["brier"], "log_score": scores["log_score"]}
+
+
+def _at(values: list[Any], i: int) -> Any:
+    return values[i] if i < len(values) else None
+
+
+def _per_mark(
+    data: dict[str, Any], forecasters: dict[str, Any], realised: str, times: list[float]
+) -> Table:
+    """P(realised) at each mark by forecaster, with the model's ESS and observations used."""
+    names = list(forecasters)
+    ess, used = data.get("ess_min") or [], data.get("observations_used") or []
+    extra = ["ESS (model)", "observations used"] if ess and used else []
+    rows = []
+    for i, t in enumerate(times):
+        row = [_g(t)] + [_num(_at(forecasters[k]["p"], i)) for k in names]
+        if extra:
+            row += [_num(_at(ess, i), 0), str(_at(used, i))]
+        rows.append(row)
+    headers = ["T (hours)"] + [f"P({realised}) {k}" for k in names] + extra
+    return Table(headers, rows, set(range(len(headers))))

@@ -279,8 +279,12 @@ def columns(base: Scenario, definition: SweepDefinition) -> list[str]:
     from sim.scenario import Individual, Population
 
     for aid, a in base.agents.items():
-        if isinstance(a, Individual | Population):
-            cols += [f"p_switch_{aid}", f"switch_time_median_{aid}"]
+        if not isinstance(a, Individual | Population):
+            continue
+        # each segment after its population, named as in a run's summary (``pop.segment``)
+        parts = [f"{aid}.{g}" for g in a.segments or {}] if isinstance(a, Population) else []
+        for name in (aid, *parts):
+            cols += [f"p_switch_{name}", f"switch_time_median_{name}"]
     return cols
 
 

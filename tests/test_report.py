@@ -118,6 +118,8 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         d / "sens" / "box",
     )
     assert r.exit_code == 0, r.output
+    market = d / "market.csv"  # a reference forecaster, with no forecast before 20 h
+    market.write_text("t,p\n20,0.3\n60,0.55\n", encoding="utf-8")
     r = cli(
         "backtest",
         ARTICLE,
@@ -125,6 +127,8 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         OBSERVED,
         "--particles",
         "64",
+        "--reference",
+        market,
         "--out",
         d / "backtest",
     )
@@ -295,6 +299,38 @@ def test_backtest_report_has_the_scores_and_the_figure(made, tmp_path: Path) -> 
     assert_self_contained(page, figures=1)
     assert f"It ended: {data['realised']}" in page
     assert f"{data['scores']['brier'][0]:.3f}" in page
+
+
+def test_backtest_report_has_every_forecasters_column(made, tmp_path: Path) -> None:
+    page = page_of(made["backtest"], tmp_path / "b.html")
+    data = json.loads((made["backtest"] / "backtest.json").read_text())
+    forecasters = data["forecasters"]
+    assert list(forecasters) == ["model", "prior", "naive 0.5", "reference market"]
+    tables = re.findall(r"<table.*?</table>", page, re.S)
+    per_mark = next(t for t in tables if "<th>T (hours)</th><th>P(" in t)
+    scores = next(t for t in tables if "<th>Brier model</th>" in t)
+    summary = next(t for t in tables if "<th>forecaster</th>" in t)
+    last = re.findall(r"<tr>(.*?)</tr>", scores)[-1]  # the last mark's scores
+    last_cells = re.findall(r"<td[^>]*>(.*?)</td>", last)
+    for name, s in forecasters.items():
+        assert f"<th>P({data['realised']}) {name}</th>" in per_mark, per_mark[:400]
+        assert f"<th>log score {name}</th>" in scores
+        assert f"{s['brier'][-1]:.3f}" in last_cells and f"{s['log_score'][-1]:.3f}" in last_cells
+        row = re.search(rf"<tr><td>{re.escape(name)}</td>(.*?)</tr>", summary)
+        assert row is not None, (name, summary)
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
+        assert cells == [
+            f"{s['mean_brier']:.3f}",
+            f"{s['mean_log_score']:.3f}",
+            str(s["marks_scored"]),
+        ], (name, cells)
+    # each mark's row holds every forecaster's P, blank where one had no forecast yet
+    first = re.search(r"<tbody><tr>(.*?)</tr>", per_mark, re.S)
+    assert first is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", first.group(1))
+    expected = [forecasters[k]["p"][0] for k in forecasters]
+    shown = ["—" if p is None else f"{p:.3f}" for p in expected]
+    assert cells[1 : 1 + len(shown)] == shown, cells
 
 
 def test_a_scenario_file_is_run_first(made, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from sim.distributions import NEVER, support
 from sim.errors import InputError, Problem, warn
 from sim.scenario.base import MAX_MAGNITUDE, Strict
+from sim.scenario.lint import uncertain_past_horizon
 from sim.scenario.schema import Individual, Scenario
 from sim.scenario.schema_events import AtTrigger, DeadlineTrigger, EveryTrigger
 from sim.scenario.schema_networks import files_relative_to
@@ -193,7 +194,8 @@ def validate_data(located: Located, warnings: bool = False) -> Scenario:
 
     Every problem found (numbers out of range, the schema, references) is
     reported at once, sorted by position. With ``warnings``, also print located
-    warnings (times after the horizon) on stderr.
+    warnings (times after the horizon, uncertain times that can fall past it:
+    :mod:`sim.scenario.lint`) on stderr.
     """
     data = located.data
     if not isinstance(data, dict):
@@ -217,7 +219,7 @@ def validate_data(located: Located, warnings: bool = False) -> Scenario:
         raise InputError(sorted(problems, key=_by_position))
     if warnings:
         late = []
-        for loc, msg in late_times(sc):
+        for loc, msg in [*late_times(sc), *uncertain_past_horizon(sc)]:
             where = located.locate(loc)
             late.append(Problem(where.source, where.line, where.column, where.path, msg))
         warn(late)
