@@ -17,8 +17,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Discriminator,
+    SerializerFunctionWrapHandler,
     Field,
     Tag,
+    model_serializer,
     model_validator,
 )
 
@@ -58,6 +60,15 @@ class _Dist(BaseModel):
 
     #: whether a Gaussian copula may correlate it (continuous, with an inverse CDF)
     continuous: ClassVar[bool] = True
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # a later option left unset is not written: the canonical form, and so the
+        # hash, of every scenario written before it stays what it was
+        data = handler(self)
+        if isinstance(data, dict) and data.get("truncate", 0) is None:
+            del data["truncate"]
+        return data
 
     def ppf(self, u: FloatArray) -> FloatArray:
         """Inverse CDF at uniforms ``u`` (what a correlated parameter is drawn through)."""
