@@ -201,3 +201,13 @@ def test_a_bad_truncation_in_a_file_is_located(tmp_path: Path) -> None:
     assert f"{path}:22:" in result.stderr
     assert "agents.crowd.rule.threshold" in result.stderr
     assert "truncate needs low < high" in result.stderr
+
+
+def test_an_unset_truncate_is_not_written_so_older_files_keep_their_hash() -> None:
+    # the canonical form (what the scenario's sha256 covers) of a file written
+    # before `truncate` existed must not change
+    dumped = _param({"normal": [0.5, 0.2], "clip": [0, 1]}).model_dump(mode="json")  # type: ignore[attr-defined]
+    assert dumped == {"normal": [0.5, 0.2], "clip": [0.0, 1.0]}
+    assert _param({"lognormal": [1, 0.5]}).model_dump(mode="json") == {"lognormal": [1.0, 0.5]}  # type: ignore[attr-defined]
+    kept = _param({"lognormal": [1, 0.5], "truncate": [0, 5]}).model_dump(mode="json")  # type: ignore[attr-defined]
+    assert kept["truncate"] == [0.0, 5.0]
