@@ -398,7 +398,7 @@ _Value = (
     | Annotated[Choice, Tag("choice")]
 )
 _DISTRIBUTIONS = (
-    "a distribution ({uniform: [a, b]}, {normal: [m, s]} (with clip or truncate), "
+    "a distribution ({uniform: [a, b]}, {normal: [m, s]}, "
     "{beta: [a, b]}, {triangular: [l, m, r]}, {lognormal: [mu, s]}, {choice: [...]})"
 )
 

@@ -211,3 +211,16 @@ def test_an_unset_truncate_is_not_written_so_older_files_keep_their_hash() -> No
     assert _param({"lognormal": [1, 0.5]}).model_dump(mode="json") == {"lognormal": [1.0, 0.5]}  # type: ignore[attr-defined]
     kept = _param({"lognormal": [1, 0.5], "truncate": [0, 5]}).model_dump(mode="json")  # type: ignore[attr-defined]
     assert kept["truncate"] == [0.0, 5.0]
+
+
+def test_a_sensitivity_input_from_a_truncated_normal_keeps_its_truncation() -> None:
+    # --from-scenario maps the design's unit coordinates through the scenario's inverse CDF
+    from sim.sensitivity import inverse_cdf
+
+    u = np.array([0.0, 0.1, 0.5, 0.9, 1.0])
+    got = inverse_cdf({"normal": [0.9, 0.3], "truncate": [0, 1]}, u)
+    from sim.sensitivity import TAIL
+
+    want = stats.truncnorm(-3, 1 / 3, 0.9, 0.3).ppf(np.clip(u, TAIL, 1 - TAIL))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert 0 <= got.min() and got.max() <= 1
