@@ -1,14 +1,15 @@
 """Random parameters: a number or a distribution, drawn once per replicate.
 
 In YAML a distribution is a one-key mapping naming it, e.g.
-``{uniform: [55, 70]}`` or ``{normal: [0.5, 0.2], clip: [0, 1]}``.
+``{uniform: [55, 70]}``, ``{normal: [0.5, 0.2], clip: [0, 1]}`` (values outside
+put on the bound) or ``{normal: [0.5, 0.2], truncate: [0, 1]}`` (values only
+inside, the mass renormalised there).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import (
@@ -17,12 +18,14 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    GetJsonSchemaHandler,
+    SerializerFunctionWrapHandler,
     Tag,
+    model_serializer,
     model_validator,
 )
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+
+from sim import truncation as T
+from sim.schema_bounds import Bounds
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -55,6 +58,26 @@ class _Dist(BaseModel):
         """The distribution's mean, in closed form (of the values drawn, after any clip)."""
         raise NotImplementedError
 
+    #: whether a Gaussian copula may correlate it (continuous, with an inverse CDF)
+    continuous: ClassVar[bool] = True
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # a later option left unset is not written: the canonical form, and so the
+        # hash, of every scenario written before it stays what it was
+        data = handler(self)
+        if isinstance(data, dict) and data.get("truncate", 0) is None:
+            del data["truncate"]
+        return data
+
+    def ppf(self, u: FloatArray) -> FloatArray:
+        """Inverse CDF at uniforms ``u`` (what a correlated parameter is drawn through)."""
+        raise NotImplementedError
+
+    def from_normal(self, z: FloatArray) -> FloatArray:
+        """The value whose quantile is that of standard normals ``z``: ``ppf(Φ(z))``."""
+        return self.ppf(T.std_normal_cdf(z))
+
 
 class Uniform(_Dist):
     """Uniform on ``[low, high]``."""
@@ -77,12 +100,21 @@ class Uniform(_Dist):
     def mean(self) -> float:  # noqa: D102
         return (self.uniform[0] + self.uniform[1]) / 2
 
+    def ppf(self, u: FloatArray) -> FloatArray:  # noqa: D102
+        lo, hi = self.uniform
+        return lo + np.asarray(u, dtype=float) * (hi - lo)
+
 
 class Normal(_Dist):
-    """Normal with mean and standard deviation; ``clip`` sets outside values to the bound."""
+    """Normal with mean and standard deviation.
+
+    ``clip`` sets outside values to the bound (mass piles up on it);
+    ``truncate`` draws only inside, the density renormalised there.
+    """
 
     normal: tuple[float, float] = Field(description="[mean, standard deviation]")
     clip: tuple[float, float] | None = Field(None, description="[low, high]")
+    truncate: T.Truncate | None = Field(None, description=T.TRUNCATE_HELP)
 
     @model_validator(mode="after")
     def _valid(self) -> Normal:
@@ -90,28 +122,63 @@ class Normal(_Dist):
             raise ValueError(f"normal needs a standard deviation >= 0, got {self.normal[1]}")
         if self.clip is not None and not self.clip[0] <= self.clip[1]:
             raise ValueError(f"clip needs low <= high, got {list(self.clip)}")
+        if self.clip is not None and self.truncate is not None:
+            raise ValueError("give clip or truncate, not both")
+        T.check_truncate(self.truncate, self.normal[0], self.normal[1], "this normal (sd 0)")
         return self
+
+    def _std(self) -> tuple[float, float]:
+        """The truncation in standard units (sd > 0)."""
+        assert self.truncate is not None
+        return T.std_bounds(*self.truncate, *self.normal)
 
     def support(self) -> tuple[float, float]:  # noqa: D102
         if self.clip is not None:
             return self.clip
         if self.normal[1] == 0:
             return (self.normal[0], self.normal[0])
+        if self.truncate is not None:
+            lo, hi = self.truncate
+            return (-math.inf if lo is None else lo, math.inf if hi is None else hi)
         return (-math.inf, math.inf)
 
     def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
+        if self.truncate is not None:
+            # by the inverse CDF of one uniform per value (scipy.stats.truncnorm.ppf):
+            # the block's stream advances by exactly `size` doubles whatever the bounds
+            # (rejection would take a number that depends on them and on the draws), and
+            # the same inverse CDF serves correlated draws (from_normal)
+            return self.ppf(rng.random(size))
         x = rng.normal(self.normal[0], self.normal[1], size)
         if self.clip is not None:
             np.clip(x, self.clip[0], self.clip[1], out=x)
         return x
 
+    def ppf(self, u: FloatArray) -> FloatArray:  # noqa: D102
+        mu, sigma = self.normal
+        if sigma == 0:
+            return self.from_normal(np.zeros(np.shape(u)))
+        if self.truncate is not None:
+            return mu + sigma * T.truncated_std_ppf(u, *self._std())
+        return self.from_normal(T.std_normal_ppf(u))
+
+    def from_normal(self, z: FloatArray) -> FloatArray:  # noqa: D102
+        if self.truncate is not None and self.normal[1] > 0:
+            return self.ppf(T.std_normal_cdf(z))
+        # untruncated: the quantile map is linear, no round trip through Φ
+        x = self.normal[0] + self.normal[1] * np.asarray(z, dtype=float)
+        return np.clip(x, *self.clip) if self.clip is not None else x
+
     def mean(self) -> float:
         """The mean; with ``clip``, of the clipped normal (mass outside sits on the bounds).
 
         E[clip(X, l, h)] = l Φ(α) + h (1 - Φ(β)) + μ (Φ(β) - Φ(α)) + σ (φ(α) - φ(β)),
-        with α = (l - μ) / σ and β = (h - μ) / σ.
+        with α = (l - μ) / σ and β = (h - μ) / σ. With ``truncate``, of the
+        truncated normal: μ + σ (φ(α) - φ(β)) / (Φ(β) - Φ(α)).
         """
         mu, sigma = self.normal
+        if self.truncate is not None:
+            return mu if sigma == 0 else mu + sigma * T.std_truncated_mean(*self._std())
         if self.clip is None:
             return mu
         lo, hi = self.clip
@@ -145,6 +212,11 @@ class Beta(_Dist):
         a, b = self.beta
         return a / (a + b)
 
+    def ppf(self, u: FloatArray) -> FloatArray:  # noqa: D102
+        from scipy.stats import beta
+
+        return np.asarray(beta.ppf(u, *self.beta), dtype=float)
+
 
 class Triangular(_Dist):
     """Triangular on ``[left, right]`` with its peak at ``mode``."""
@@ -170,29 +242,86 @@ class Triangular(_Dist):
     def mean(self) -> float:  # noqa: D102
         return sum(self.triangular) / 3
 
+    def ppf(self, u: FloatArray) -> FloatArray:  # noqa: D102
+        from scipy.stats import triang
+
+        lo, mode, hi = self.triangular
+        if lo == hi:
+            return np.full(np.shape(u), lo, dtype=float)
+        c = (mode - lo) / (hi - lo)
+        return np.asarray(triang.ppf(u, c, loc=lo, scale=hi - lo), dtype=float)
+
 
 class LogNormal(_Dist):
-    """Log-normal: ``exp`` of a normal with ``[mu, sigma]``."""
+    """Log-normal: ``exp`` of a normal with ``[mu, sigma]``; ``truncate`` bounds the values."""
 
     lognormal: tuple[float, Annotated[float, Field(ge=0)]] = Field(
         description="[mu, sigma] of the underlying normal"
     )
+    truncate: T.Truncate | None = Field(
+        None, description=T.TRUNCATE_HELP + " (of the values, >= 0)"
+    )
+
+    @model_validator(mode="after")
+    def _valid(self) -> LogNormal:
+        lo, hi = self.truncate or (None, None)
+        if (lo is not None and lo < 0) or (hi is not None and hi <= 0):
+            raise ValueError(f"a lognormal's truncate needs low >= 0 and high > 0, got {[lo, hi]}")
+        mu, sigma = self.lognormal
+        T.check_truncate(self.truncate, math.exp(min(mu, 700.0)), sigma, "this lognormal (sigma 0)")
+        return self
+
+    def _std(self) -> tuple[float, float]:
+        """The truncation in standard units of the underlying normal (sigma > 0)."""
+        assert self.truncate is not None
+        lo, hi = self.truncate
+        ln_lo = None if lo is None or lo == 0 else math.log(lo)
+        ln_hi = None if hi is None else math.log(hi)
+        return T.std_bounds(ln_lo, ln_hi, *self.lognormal)
 
     def support(self) -> tuple[float, float]:  # noqa: D102
-        return (0.0, math.inf)
+        if self.truncate is None:
+            return (0.0, math.inf)
+        lo, hi = self.truncate
+        return (lo or 0.0, math.inf if hi is None else hi)
 
     def practical_high(self) -> float:
-        """A value beyond which no draw ever lands (ten standard deviations)."""
-        return math.exp(min(700.0, self.lognormal[0] + 10 * self.lognormal[1]))
+        """A value beyond which no draw ever lands (ten standard deviations, or the bound)."""
+        far = math.exp(min(700.0, self.lognormal[0] + 10 * self.lognormal[1]))
+        return min(far, self.support()[1])
 
     def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
+        if self.truncate is not None:
+            # one uniform per value through the inverse CDF, as for a truncated normal
+            return self.ppf(rng.random(size))
         return rng.lognormal(self.lognormal[0], self.lognormal[1], size)
 
-    def mean(self) -> float:
-        """exp(μ + σ²/2); infinity when that overflows a float."""
+    def ppf(self, u: FloatArray) -> FloatArray:  # noqa: D102
         mu, sigma = self.lognormal
+        if self.truncate is not None and sigma > 0:
+            return np.exp(mu + sigma * T.truncated_std_ppf(u, *self._std()))
+        return self.from_normal(T.std_normal_ppf(u))
+
+    def from_normal(self, z: FloatArray) -> FloatArray:  # noqa: D102
+        if self.truncate is not None and self.lognormal[1] > 0:
+            return self.ppf(T.std_normal_cdf(z))
+        return np.exp(self.lognormal[0] + self.lognormal[1] * np.asarray(z, dtype=float))
+
+    def mean(self) -> float:
+        """exp(μ + σ²/2); infinity when that overflows a float.
+
+        Truncated to ``[l, h]`` (α, β the bounds of log X in standard units):
+        exp(μ + σ²/2) (Φ(β - σ) - Φ(α - σ)) / (Φ(β) - Φ(α)).
+        """
+        mu, sigma = self.lognormal
+        log_mean = mu + sigma**2 / 2
+        if self.truncate is not None:
+            if sigma == 0:
+                return math.exp(mu)
+            a, b = self._std()
+            log_mean += T.log_mass(a - sigma, b - sigma) - T.log_mass(a, b)
         try:
-            return math.exp(mu + sigma**2 / 2)
+            return math.exp(log_mean)
         except OverflowError:
             return math.inf
 
@@ -215,6 +344,8 @@ class Choice(_Dist):
             if abs(sum(self.p) - 1.0) > 1e-9:
                 raise ValueError(f"p must sum to 1, sums to {sum(self.p)}")
         return self
+
+    continuous: ClassVar[bool] = False
 
     def support(self) -> tuple[float, float]:  # noqa: D102
         return (min(self.choice), max(self.choice))
@@ -335,45 +466,6 @@ def _time(value: Any) -> Any:
             + ("" if a < 0 else "; write never for a time that never comes")
         )
     return value
-
-
-#: distributions whose listed values must all lie within a parameter's bounds
-_BOUNDED_LISTS = {"Uniform": "uniform", "Triangular": "triangular", "Choice": "choice"}
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """JSON Schema bounds of a parameter, so that an editor flags a value out of range.
-
-    Validation itself is done by :func:`within` (and the time check); this
-    only writes ``minimum``/``maximum`` into the number branch of the emitted
-    schema, and into the lists of values of the distributions that list them.
-    """
-
-    minimum: float
-    maximum: float
-
-    def __get_pydantic_json_schema__(
-        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        """Add the bounds to the schema pydantic generates."""
-        schema = handler(core_schema)
-        limits: dict[str, float] = {}
-        if math.isfinite(self.minimum):
-            limits["minimum"] = self.minimum
-        if math.isfinite(self.maximum):
-            limits["maximum"] = self.maximum
-        branches = schema.get("oneOf", [])
-        for i, branch in enumerate(branches):
-            if branch.get("type") == "number":
-                branch.update(limits)
-            if "$ref" not in branch:
-                continue
-            title = handler.resolve_ref_schema(branch).get("title")
-            if title in _BOUNDED_LISTS:
-                values = {"properties": {_BOUNDED_LISTS[title]: {"items": limits}}}
-                branches[i] = {"allOf": [branch, values]}
-        return schema
 
 
 def _never_tag(value: Any) -> str | None:

@@ -17,6 +17,7 @@ contract.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -31,7 +32,7 @@ from sim.distributions import is_random
 # module (each under 500 lines); sim.plan stays the one entry point and re-exports them
 from sim.plan_populations import _networks, _population
 from sim.plan_populations import a_id as a_id
-from sim.plan_specs import _CURVE_FIELDS, _PARAM_NAMES
+from sim.plan_specs import _CURVE_FIELDS, _PARAM_NAMES, Copula
 from sim.plan_specs import Draw as Draw
 from sim.plan_specs import Listener as Listener
 from sim.plan_specs import NetworkSpec as NetworkSpec
@@ -42,6 +43,7 @@ from sim.plan_specs import first_tick as first_tick
 from sim.plan_specs import tick_range as tick_range
 from sim.plan_specs import ticks_of as ticks_of
 from sim.plan_terms import _condition, _heard, _term, _with_col
+from sim.scenario.schema_correlations import factor, resolve
 
 Array = np.ndarray[Any, Any]
 
@@ -78,6 +80,7 @@ def compile_plan(sc: S.Scenario) -> Plan:
     plan.signals = [O.SignalOp(tuple(_term(plan, sc, t) for t in ts)) for ts in sc.signals.values()]
     _decisions(plan, sc)
     _networks(plan, sc)
+    _correlations(plan, sc)
     for p in plan.populations:
         plan.population_columns.append(p.id)
         plan.column_of.append((p.index, -1))
@@ -110,6 +113,27 @@ def _agents(plan: Plan, sc: S.Scenario) -> None:
                 plan.patience_slot[aid] = plan.add_draw("tick", a.patience)
         elif isinstance(a, S.Population):
             plan.populations.append(_population(plan, sc, aid, a))
+
+
+def _correlations(plan: Plan, sc: S.Scenario) -> None:
+    """Tie the draws of correlated parameters to their entry's copula.
+
+    Each such draw stays where it is in :attr:`Plan.draws` (and still draws
+    there, so that the other draws do not move); only its values then come
+    from the copula. A file without ``correlations`` compiles as before.
+    """
+    agents = sc.canonical()["agents"] if sc.correlations else {}
+    for c, entry in enumerate(sc.correlations.values()):
+        copula = Copula(c, factor(entry.matrix()))
+        for column, path in enumerate(entry.parameters):
+            target = resolve(path, agents)
+            assert not isinstance(target, str)  # validation resolved every path
+            if target.rule < 0:
+                kind, slot = "tick", plan.patience_slot[target.agent]
+            else:
+                kind, slot = "param", plan.param_slot[(target.agent, target.rule, target.name)]
+            i = next(i for i, d in enumerate(plan.draws) if d.kind == kind and d.slot == slot)
+            plan.draws[i] = replace(plan.draws[i], copula=copula, column=column)
 
 
 def _curves(plan: Plan, sc: S.Scenario) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 
 from sim import ops as O
 from sim.distributions import NEVER_HOURS, draw, is_random
+from sim.seeds import correlated_rng
 
 Array = np.ndarray[Any, Any]
 
@@ -67,6 +68,9 @@ class Draw:
     value: Any
     persons: int = 0
     probability: float | None = None
+    #: a correlated parameter (``correlations``): its copula and its column in it
+    copula: Copula | None = None
+    column: int = 0
 
     def sample(self, rng: np.random.Generator, n: int, tick: float) -> Any:
         """Draw it for ``n`` replicates (constants draw nothing)."""
@@ -74,12 +78,22 @@ class Draw:
         if self.kind == "curve":
             return draw(v, rng, n) if is_random(v) else float(v)
         if self.kind == "tick":
-            return ticks_of(self._maybe(draw(v, rng, n), rng, n), tick)
+            return ticks_of(self._maybe(self._values(rng, n), rng, n), tick)
         if self.kind == "person":
             if isinstance(v, list):
                 return np.broadcast_to(np.asarray(v, dtype=float), (n, self.persons))
             return draw(v, rng, (n, self.persons))
-        return self._maybe(draw(v, rng, n), rng, n)
+        return self._maybe(self._values(rng, n), rng, n)
+
+    def _values(self, rng: np.random.Generator, n: int) -> Array:
+        """Its ``n`` values: drawn on their own or, correlated, through the copula."""
+        values = draw(self.value, rng, n)
+        if self.copula is None:
+            return values
+        # the draw above keeps its place in the block's stream, so that every other
+        # parameter draws exactly as it would without `correlations`; the values
+        # themselves come from the copula's own stream (see sim.seeds)
+        return self.value.from_normal(self.copula.normals(rng, n)[:, self.column])
 
     def _maybe(self, hours: Array, rng: np.random.Generator, n: int) -> Array:
         """Times that come only with ``probability`` (else never), drawn after the times."""
@@ -87,6 +101,34 @@ class Draw:
             return hours
         comes = rng.random(n) < self.probability
         return np.where(comes, hours, NEVER_HOURS)
+
+
+@dataclass(frozen=True)
+class Copula:
+    """Correlated standard normals of one ``correlations`` entry (a Gaussian copula).
+
+    ``factor`` is a lower-triangular ``L`` with ``L Lᵀ`` the entry's correlation
+    matrix; ``index`` the entry's number in file order, which keys its stream.
+    """
+
+    index: int
+    factor: tuple[tuple[float, ...], ...]
+
+    def normals(self, rng: np.random.Generator, n: int) -> Array:
+        """The ``(n, k)`` correlated normals of the block whose model stream is ``rng``.
+
+        Made afresh from the copula's stream each time (each member parameter
+        takes its own column), so they never depend on the order of the draws.
+        Each column is summed in a fixed order with elementwise numpy, not a
+        matrix product whose BLAS may round differently on another machine.
+        """
+        k = len(self.factor)
+        e = correlated_rng(rng, self.index).standard_normal((n, k))
+        z = np.zeros((n, k))
+        for i, row in enumerate(self.factor):
+            for j in range(i + 1):
+                z[:, i] += row[j] * e[:, j]
+        return z
 
 
 @dataclass(frozen=True)

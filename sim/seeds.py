@@ -9,6 +9,9 @@ command                stream                      derivation
 =====================  ==========================  ===============================
 run, trace             block ``b`` (the model)     ``spawn_key=(b,)``
 run, trace             users' processes, block b   ``spawn_key=(b, 1)``
+run, trace             correlated parameters,      ``spawn_key=(b, 2, c)``
+                       block b, ``correlations``
+                       entry c (file order)
 sweep                  design (random/lhs/sobol)   ``spawn_key=(0,)``
 sweep                  point ``i``'s run seed      ``spawn_key=(1, i)``, 64 bits
 calibrate              design (Latin hypercube)    ``spawn_key=(0,)``
@@ -21,10 +24,12 @@ sensitivity            bootstrap (SALib analysers) ``spawn_key=(3,)``, afresh pe
 =====================  ==========================  ===============================
 
 Within one command the keys never repeat. The run's own streams are
-``(b,)`` and ``(b, 1)``; a sweep's design ``(0,)`` is a different command's
-key space (a point's runs use the point seed, never the sweep seed). The
-nowcast's resampling key would be block ``2**32 - 1`` of a run, which would
-take more than 2 * 10**12 replicates.
+``(b,)``, ``(b, 1)`` and, for a scenario with ``correlations``, ``(b, 2, c)``
+(derived from the block's stream, see :func:`correlated_rng`); a sweep's
+design ``(0,)`` is a different command's key space (a point's runs use the
+point seed, never the sweep seed). The nowcast's resampling key would be
+block ``2**32 - 1`` of a run, which would take more than 2 * 10**12
+replicates.
 
 A sensitivity analysis runs its points through the sweep machinery, so point
 ``i`` gets a sweep point's seed; its design and bootstrap keys ``(2,)`` and
@@ -69,6 +74,21 @@ def process_rng(seed: int, block: int) -> np.random.Generator:
     Separate from :func:`block_rng`, so that a process never changes the model's draws.
     """
     return _stream(seed, block, 1)
+
+
+def correlated_rng(block: np.random.Generator, entry: int) -> np.random.Generator:
+    """Correlated parameters' stream of a block: ``spawn_key=(*key, 2, entry)``.
+
+    Derived from the block's model stream ``block`` (key ``(b,)``, so
+    ``(b, 2, entry)``) without drawing from it: a scenario's other draws stay
+    as they are, and each block of a batch, or the nowcast's particles (block
+    0), derive their own. Entry ``c`` is the ``c``-th ``correlations`` entry.
+    """
+    seq = block.bit_generator.seed_seq
+    if not isinstance(seq, np.random.SeedSequence):
+        raise ValueError("correlated parameters need a block stream made from a SeedSequence")
+    key = (*seq.spawn_key, 2, entry)
+    return np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=key))
 
 
 def design_rng(seed: int) -> np.random.Generator:

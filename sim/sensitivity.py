@@ -110,6 +110,12 @@ def inverse_cdf(dist: dict[str, Any], u: Array) -> Array:
         idx = np.searchsorted(np.cumsum(p), np.clip(u, 0, 1) * (1 - 1e-12), side="right")
         return values[np.minimum(idx, len(values) - 1)]
     cut = np.clip(u, TAIL, 1 - TAIL)
+    if dist.get("truncate") is not None:  # the scenario's own truncated inverse CDF
+        from pydantic import TypeAdapter
+
+        from sim.distributions import Param
+
+        return TypeAdapter(Param).validate_python(dist).ppf(cut)
     if "normal" in dist:
         mean, sd = dist["normal"]
         x = np.asarray(stats.norm.ppf(cut, loc=mean, scale=sd)) if sd > 0 else np.full_like(u, mean)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from sim.scenario.base import PARAM_RANGES, UNRESOLVED
+from sim.scenario.schema_correlations import correlation_problems
 from sim.scenario.schema_networks import network_problems
 from sim.scenario.schema_rules import (
     PERSON_PARAMS,
@@ -745,4 +746,5 @@ def check_references(data: Mapping[str, Any] | Any) -> list[tuple[Loc, str]]:
     if not isinstance(data, Mapping):
         data = data.canonical()
     ix = Index.of(data)
-    return [problem for checker in CHECKERS for problem in checker(ix)]
+    found = [problem for checker in CHECKERS for problem in checker(ix)]
+    return found + list(correlation_problems(data))

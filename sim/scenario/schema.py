@@ -31,6 +31,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from sim.distributions import MAX_HOURS, MIN_TICK, HoursOrNever, NonNegative, Param, Probability
 from sim.scenario.base import MAX_POSITIONS, MAX_TICKS, Id, Strict
 from sim.scenario.references import check_references
+from sim.scenario.schema_correlations import CorrelationEntry
 from sim.scenario.schema_events import Decision, Event, Outcome, Term
 from sim.scenario.schema_networks import Network
 from sim.scenario.schema_rules import (
@@ -324,6 +325,19 @@ class Scenario(Strict):
     events: dict[Id, Event] = Field(default_factory=dict)
     decisions: dict[Id, Decision] = Field(default_factory=dict)
     outcomes: dict[Id, Outcome] = Field(min_length=1)
+    correlations: dict[Id, CorrelationEntry] = Field(
+        default_factory=dict,
+        description="Parameters drawn together by a Gaussian copula, each keeping its "
+        "own distribution.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # a file without correlations keeps the canonical form, and hash, it had before
+        data = handler(self)
+        if isinstance(data, dict) and data.get("correlations") == {}:
+            del data["correlations"]
+        return data
 
     @model_validator(mode="wrap")
     @classmethod
