@@ -30,6 +30,8 @@ CASES = {
     "union_strike": 1300,
     "five_member_board": 100,
     "openai_2023_11.forecast": 1300,
+    "uk_2022_07": 1300,
+    "uk_2022_07.forecast": 1300,
 }
 
 

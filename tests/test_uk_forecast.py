@@ -25,7 +25,7 @@ from sim.observations import ReportObs, load_observations, load_source_classes
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 FORECAST = SCENARIOS / "uk_2022_07.forecast.yaml"
-OBSERVATIONS = SCENARIOS / "uk_2022_07.observations.yaml"
+OBSERVATIONS = SCENARIOS / "uk_2022_07.forecast.observations.yaml"
 Z = 3.29
 
 
