@@ -30,6 +30,13 @@ ALLOW_ENDED = typer.Option(
     help="Keep replicates that ended before T (default: a nowcast at T also conditions on no "
     "outcome by T, unless an outcome observation published by T says how it ended).",
 )
+REJUVENATE = typer.Option(
+    True,
+    "--rejuvenate/--no-rejuvenate",
+    help="After each resampling, move the individuals' drawn rule parameters by "
+    "Metropolis-Hastings steps that keep the simulated path, so the particles do not "
+    "collapse onto a few values (default: on).",
+)
 #: why the particle filter (nowcast, backtest, calibrate) refuses users' processes
 NO_PROCESSES = (
     "--processes: not supported by {command} yet: the nowcast resamples replicates mid-run and "
@@ -94,7 +101,13 @@ def _load(file: Path, observations: Path, sets: list[str]) -> tuple[Any, Any]:
 
 
 def _curve(
-    sc: Any, obs: Any, times: list[float], particles: int, seed: int, allow_ended: bool
+    sc: Any,
+    obs: Any,
+    times: list[float],
+    particles: int,
+    seed: int,
+    allow_ended: bool,
+    rejuvenate: bool,
 ) -> list[Any]:
     from sim.nowcast import DegenerateWeights, nowcast
 
@@ -103,7 +116,17 @@ def _curve(
         for t in times:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", DegenerateWeights)
-                out.append(nowcast(sc, obs, t, particles, seed, allow_ended=allow_ended))
+                out.append(
+                    nowcast(
+                        sc,
+                        obs,
+                        t,
+                        particles,
+                        seed,
+                        allow_ended=allow_ended,
+                        rejuvenate=rejuvenate,
+                    )
+                )
             advance(1)
             for w in caught:
                 stderr.print(f"warning: at {t:g} h: {w.message}", markup=False)
@@ -125,11 +148,13 @@ def nowcast(
     max_work: str = MAX_WORK,
     processes: Path | None = PROCESSES,
     allow_ended: bool = ALLOW_ENDED,
+    rejuvenate: bool = REJUVENATE,
 ) -> None:
     """P(outcome | everything public at T), by sequential Monte Carlo over replicates.
 
     An observation is used at T if and only if it was published by T; by
-    default the nowcast also conditions on no outcome by T.
+    default the nowcast also conditions on no outcome by T. Under the table:
+    the effective sample size just after each observation of the last T.
     """
     from sim.clocktime import format_time
     from sim.nowcast import default_times
@@ -141,7 +166,7 @@ def nowcast(
         _check_times(at, sc.clock.horizon)
         times = sorted(at) or default_times(obs)
         _check_nowcast(sc, obs, particles, times, max_memory, max_work)
-        curve = _curve(sc, obs, times, particles, seed, allow_ended)
+        curve = _curve(sc, obs, times, particles, seed, allow_ended, rejuvenate)
         if as_json:
             typer.echo(json.dumps([n.as_dict() for n in curve], indent=2))
         else:
@@ -155,12 +180,28 @@ def nowcast(
                 row = format_time(sc.clock, n.at).ljust(34)
                 row += "".join(f"{n.probabilities[k]:16.3f}" for k in names)
                 typer.echo(f"{row}{n.ess_min:10.0f}{n.resamples:11d}")
+            _print_ess(sc, curve[-1])
         if plot is not None:
             from sim import figures
             from sim.cli.plot import save
 
             # beside, then moved: an interrupt never leaves half a figure under its name
             save(*figures.figure_nowcast(sc, curve, obs), plot, "nowcast")
+
+
+def _print_ess(sc: Any, n: Any) -> None:
+    """The effective sample size just after each observation used by the nowcast ``n``."""
+    from sim.clocktime import format_time
+
+    how = "rejuvenated" if n.rejuvenate else "not rejuvenated"
+    typer.echo("")
+    typer.echo(
+        f"effective sample size after each observation (nowcast at "
+        f"{format_time(sc.clock, n.at)}; {n.particles} particles, {how} after resampling)"
+    )
+    for e in n.ess_observations:
+        mark = "  resampled" if e["resampled"] else ""
+        typer.echo(f"{e['t']:8.1f} h {e['ess']:9.0f}  {e['label']}{mark}")
 
 
 def backtest(
@@ -190,6 +231,7 @@ def backtest(
     particles: int = PARTICLES,
     seed: int = SEED,
     allow_ended: bool = ALLOW_ENDED,
+    rejuvenate: bool = REJUVENATE,
     out: Path = typer.Option(
         Path("stancesim-plots"), "--out", help="Folder for the figure, scores and table."
     ),
@@ -244,6 +286,7 @@ def backtest(
                     allow_ended,
                     refs,
                     progress=advance,
+                    rejuvenate=rejuvenate,
                 )
         for w in caught:
             stderr.print(f"warning: {w.message}", markup=False)
@@ -374,9 +417,22 @@ def calibrate(
         False, "--overwrite", help="Replace a non-empty --out folder (swapped, never mixed)."
     ),
     processes: Path | None = PROCESSES,
+    drop_outcomes: bool = typer.Option(
+        True,
+        "--drop-outcomes/--keep-outcomes",
+        help="Leave out the outcome observations (they state how the crisis ended), so that "
+        "calibrated.yaml can feed a forecast or a backtest without knowing the ending "
+        "(default: dropped).",
+    ),
 ) -> None:
-    """Posterior over parameters given the observations, a plot, and a calibrated scenario."""
+    """Posterior over parameters given the observations, a plot, and a calibrated scenario.
+
+    The scenario it writes is meant for forecasting, so by default it never
+    learns from the ending: outcome observations are dropped (--keep-outcomes
+    keeps them, for a calibration that is not used to forecast).
+    """
     from sim.calibrate import calibrate as run_calibration
+    from sim.calibrate import without_outcomes
     from sim.folders import check_target
     from sim.sweeps import check_points
 
@@ -384,6 +440,20 @@ def calibrate(
     with user_errors():
         check_target(out, overwrite)  # before the work, not after it
         sc, obs = _load(file, observations, [])
+        if drop_outcomes:
+            left, dropped = without_outcomes(obs)
+            if not left.observations:
+                raise InputError(
+                    f"{observations}: every observation is an outcome, and outcomes are dropped "
+                    "so that the calibration can feed a forecast; add observations from before "
+                    "the ending, or keep them with --keep-outcomes"
+                )
+            if dropped:
+                typer.echo(
+                    "left out the outcome observation(s) "
+                    + ", ".join(f"#{i}" for i in dropped)
+                    + " (they state the ending; --keep-outcomes keeps them)"
+                )
         bounds = dict(_bounds(p) for p in params)
         from sim.sweeps import SweepDefinition
 
@@ -413,6 +483,7 @@ def calibrate(
                     seed=seed,
                     jobs=jobs,
                     progress=advance,
+                    drop_outcomes=drop_outcomes,
                 )
             _write_calibration(cal, sc, out, overwrite, seed)
             written = True
@@ -458,5 +529,11 @@ def _write_calibration(cal: Any, sc: Any, out: Path, overwrite: bool, seed: int)
         ]
         draws = cal.sample(1000, seed)
         sample = [dict(zip(cal.paths, (float(v) for v in row), strict=True)) for row in draws]
-        posterior = {"points": rows, "mean": cal.posterior_mean(), "ess": cal.ess, "sample": sample}
+        posterior = {
+            "points": rows,
+            "mean": cal.posterior_mean(),
+            "ess": cal.ess,
+            "sample": sample,
+            "outcomes_dropped": cal.dropped,
+        }
         (tmp / "posterior.json").write_text(json.dumps(posterior, indent=1))
