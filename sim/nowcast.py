@@ -243,8 +243,8 @@ def nowcast(
     logw = np.zeros(particles)
     out = Nowcast(at, particles, {}, float(particles), 0, used=known, no_outcome_by=ended_by * tick)
     out.rejuvenate = rejuvenate
-    mover = _Mover(block, seed) if rejuvenate else None
     last_obs_tick = max((w[1] for w in windows), default=0)
+    mover = _Mover(block, seed, last_obs_tick) if rejuvenate else None
     while block.k < plan.n_ticks and (world.active.any() or block.k < last_obs_tick):
         block.step()
         k = block.k
@@ -317,9 +317,9 @@ def _ess_of(logw: Array) -> float:
 class _Mover:
     """The recorder and the stream of rejuvenation (None of it without targets)."""
 
-    def __init__(self, block: Block, seed: int) -> None:
+    def __init__(self, block: Block, seed: int, until: int) -> None:
         chosen = targets(block.plan)
-        self.recorder = PathRecorder(block, chosen) if chosen else None
+        self.recorder = PathRecorder(block, chosen, until) if chosen and until > 0 else None
         self.rng = nowcast_rejuvenate_rng(seed)
 
     def take(self, idx: Array, moves: Moves) -> None:

@@ -211,8 +211,10 @@ class PathRecorder:
     Resampled with the particles (:meth:`take`).
     """
 
-    def __init__(self, block: Block, chosen: list[Target]) -> None:
+    def __init__(self, block: Block, chosen: list[Target], until: int | None = None) -> None:
         self.block, self.state, self.plan = block, block.state, block.plan
+        #: the last tick recorded (no resampling comes after the last observation)
+        self.until = self.plan.n_ticks if until is None else min(until, self.plan.n_ticks)
         self.targets = chosen
         self.history = {t.rule: _History() for t in chosen}
         self._pre: Array | None = None
@@ -220,7 +222,7 @@ class PathRecorder:
 
     def _watch(self) -> Generator[simpy.Event, Any, None]:
         env, tick = self.block.env, self.plan.tick
-        for k in range(self.state.k + 1, self.plan.n_ticks + 1):
+        for k in range(self.state.k + 1, self.until + 1):
             yield PhaseEvent(env, k * tick, priority(POPULATIONS, _LATE))
             self._pre = self.state.pos.copy()
             yield PhaseEvent(env, k * tick, priority(INDIVIDUALS, _LATE))
