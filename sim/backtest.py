@@ -175,6 +175,8 @@ class Backtest:
     model: list[Nowcast]
     prior: list[dict[str, float]]
     references: dict[str, list[float | None]] = field(default_factory=dict)
+    #: whether the model's resampled particles were rejuvenated (:mod:`sim.rejuvenate`)
+    rejuvenate: bool = True
 
     def forecasts(self) -> dict[str, list[float | None]]:
         """P(realised) at each mark, by forecaster (model, prior, naive 0.5, references)."""
@@ -235,6 +237,8 @@ class Backtest:
                 k: [n.probabilities[k] for n in self.model] for k in self.model[0].probabilities
             },
             "ess_min": [n.ess_min for n in self.model],
+            "ess_observations": [n.ess_observations for n in self.model],
+            "rejuvenate": self.rejuvenate,
             "observations_used": [n.used for n in self.model],
             "pairs": self.pairs(),
             self.realised: model["p"],
@@ -252,19 +256,33 @@ def backtest(
     allow_ended: bool = False,
     references: dict[str, list[tuple[float, float]]] | None = None,
     progress: Any = None,
+    rejuvenate: bool = True,
 ) -> Backtest:
     """Score the nowcast, the prior, a coin and any references at ``marks``.
 
-    ``progress`` (optional) is called with 1 after each mark's nowcast.
+    ``progress`` (optional) is called with 1 after each mark's nowcast;
+    ``rejuvenate`` is the nowcast's (:func:`sim.nowcast.nowcast`).
     """
     model = []
     for m in marks:
-        model.append(nowcast(scenario, observations, m, particles, seed, allow_ended=allow_ended))
+        model.append(
+            nowcast(
+                scenario,
+                observations,
+                m,
+                particles,
+                seed,
+                allow_ended=allow_ended,
+                rejuvenate=rejuvenate,
+            )
+        )
         if progress is not None:
             progress(1)
     prior = prior_curve(scenario, marks, particles, seed, allow_ended)
     refs = {f"reference {k}": reference_at(v, marks) for k, v in (references or {}).items()}
-    return Backtest(scenario.name, realised, realised_at, marks, model, prior, refs)
+    return Backtest(
+        scenario.name, realised, realised_at, marks, model, prior, refs, rejuvenate=rejuvenate
+    )
 
 
 def reliability(pairs: list[tuple[float, int]], bins: int = 10) -> list[dict[str, float]]:

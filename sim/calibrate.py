@@ -10,6 +10,18 @@ sample of the posterior. Observations here come with explicit likelihoods
 function or tolerance, which rejection ABC would (and it would discard most
 runs); with the one to three parameters users calibrate, a space-filling
 design of a few hundred points suffices.
+
+A calibration whose scenario feeds a forecast must not learn from the
+ending: with ``drop_outcomes`` the ``outcome`` observations (which state how
+and when the crisis ended) are left out. ``no_outcome`` observations stay:
+"not ended by t" was known at t, and a forecast at T uses it only through
+what was published by T. ``stancesim calibrate`` drops them by default, since
+the scenario it writes (``calibrated.yaml``) is meant for forecasting;
+``stancesim backtest`` does not calibrate, so a backtest of a calibrated
+scenario never sees the ending through it either.
+
+The nowcasts behind the likelihood estimates do not rejuvenate their
+particles (:mod:`sim.rejuvenate`), so a seed's calibration is as before.
 """
 
 from __future__ import annotations
@@ -18,14 +30,14 @@ import copy
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from sim.executors import make_executor
 from sim.nowcast import DegenerateWeights, nowcast
-from sim.observations import ObservationsFile
+from sim.observations import ObservationsFile, OutcomeObs
 from sim.points import point_scenario
 from sim.sample import scale, unit_points
 from sim.scenario import Scenario
@@ -44,6 +56,8 @@ class Calibration:
     particles: int
     seed: int
     ess_particles: np.ndarray[Any, Any]  # (points,) smallest ESS of each likelihood estimate
+    #: observations left out because they state the ending (1-based, in the file's order)
+    dropped: list[int] = field(default_factory=list)
 
     @property
     def ess(self) -> float:
@@ -91,7 +105,15 @@ def _evaluate(task: dict[str, Any]) -> tuple[float, float]:
         warnings.simplefilter("ignore", DegenerateWeights)  # summarised over all points instead
         try:
             # the file's observations only: the likelihood of what it says, nothing added
-            n = nowcast(sc, obs, task["at"], task["particles"], task["seed"], allow_ended=True)
+            n = nowcast(
+                sc,
+                obs,
+                task["at"],
+                task["particles"],
+                task["seed"],
+                allow_ended=True,
+                rejuvenate=False,
+            )
         except ValueError:
             return -math.inf, 0.0  # no particle reproduced the observations
     return n.log_evidence, n.ess_min
@@ -106,6 +128,7 @@ def calibrate(
     seed: int = 0,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
+    drop_outcomes: bool = False,
 ) -> Calibration:
     """Posterior over ``bounds`` (uniform priors) given the observations.
 
@@ -126,7 +149,22 @@ def calibrate(
         Worker processes.
     progress : callable, optional
         Called with 1 as each design point finishes (for a progress bar).
+    drop_outcomes : bool
+        Leave out the ``outcome`` observations (they state the ending), so that
+        the calibration can feed a forecast (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        When no observation is left, or no design point reproduces them.
     """
+    observations, dropped = without_outcomes(observations) if drop_outcomes else (observations, [])
+    if not observations.observations:
+        raise ValueError(
+            "every observation states the ending (kind outcome), and they are dropped so "
+            "that the calibration can feed a forecast: nothing is left to calibrate on; "
+            "add observations of the crisis before its end, or keep them with --keep-outcomes"
+        )
     paths = list(bounds)
     rng = design_rng(seed)
     unit = unit_points("lhs", len(paths), points, rng)
@@ -165,8 +203,24 @@ def calibrate(
     w = np.where(np.isfinite(w), w, 0.0)
     w /= w.sum()
     return Calibration(
-        paths, [bounds[p] for p in paths], values, loglik, w, particles, seed, ess_particles
+        paths,
+        [bounds[p] for p in paths],
+        values,
+        loglik,
+        w,
+        particles,
+        seed,
+        ess_particles,
+        dropped,
     )
+
+
+def without_outcomes(observations: ObservationsFile) -> tuple[ObservationsFile, list[int]]:
+    """The observations without those that state the ending, and their numbers (1-based)."""
+    items = observations.observations
+    dropped = [i + 1 for i, o in enumerate(items) if isinstance(o, OutcomeObs)]
+    kept = [o for o in items if not isinstance(o, OutcomeObs)]
+    return observations.model_copy(update={"observations": kept}), dropped
 
 
 def _indexed(task: dict[str, Any]) -> tuple[int, tuple[float, float]]:

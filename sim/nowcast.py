@@ -8,6 +8,10 @@ engine's array state, :meth:`sim.engine.Block.take`) and the weights reset.
 The particles are one engine block: the same SimPy processes as a run, advanced
 tick by tick (:meth:`sim.engine.Block.step`), read through its
 :class:`~sim.engine.World`.
+After each resampling, the copies of a particle are moved apart by
+Metropolis-Hastings steps on their rule parameters that keep the simulated
+path and leave the posterior invariant (:mod:`sim.rejuvenate`), so the
+particles do not collapse onto a few parameter values.
 After the last observation up to T the particles run on to the end, and the
 weighted share of each ending is the nowcast.
 """
@@ -39,8 +43,9 @@ from sim.observations import (
     window_ticks,
 )
 from sim.plan import compile_plan
+from sim.rejuvenate import Moves, PathRecorder, rejuvenate, targets
 from sim.scenario import UNRESOLVED, Scenario
-from sim.seeds import nowcast_particles_rng, nowcast_resample_rng
+from sim.seeds import nowcast_particles_rng, nowcast_rejuvenate_rng, nowcast_resample_rng
 
 Array = np.ndarray[Any, Any]
 
@@ -69,6 +74,18 @@ class Nowcast:
     used: int = 0
     #: hours up to which no outcome is conditioned on by default (0: not conditioned)
     no_outcome_by: float = 0.0
+    #: the effective sample size just after each observation used, in the order they close:
+    #: ``{"observation": index in the file (1-based, 0 for the implicit no outcome by T),
+    #: "label", "t", "ess", "resampled"}`` (``resampled``: the particles were resampled
+    #: after that tick's observations, and rejuvenated when ``rejuvenate``)
+    ess_observations: list[dict[str, Any]] = field(default_factory=list)
+    #: whether resampled particles were rejuvenated (:mod:`sim.rejuvenate`)
+    rejuvenate: bool = True
+    #: Metropolis-Hastings proposals and acceptances per parameter
+    moves: Moves = field(default_factory=Moves)
+    #: each rejuvenable parameter at the end: weighted ``mean``, ``sd`` and the number of
+    #: ``distinct`` values among the particles (few: the particles collapsed)
+    parameters: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data."""
@@ -81,6 +98,10 @@ class Nowcast:
             "log_evidence": self.log_evidence,
             "observations_used": self.used,
             "no_outcome_by": self.no_outcome_by,
+            "ess_observations": self.ess_observations,
+            "rejuvenate": self.rejuvenate,
+            "moves": self.moves.as_dict(),
+            "parameters": self.parameters,
         }
 
 
@@ -148,6 +169,7 @@ def nowcast(
     seed: int = 0,
     processes: Sequence[Any] = (),
     allow_ended: bool = False,
+    rejuvenate: bool = True,
 ) -> Nowcast:
     """P(outcome | everything known at ``at``).
 
@@ -172,6 +194,10 @@ def nowcast(
         Keep particles whose crisis ended before ``at``. By default the nowcast
         also conditions on no outcome by ``at`` (:func:`no_outcome_tick`),
         exactly as a ``no_outcome`` observation at the last tick by ``at`` would.
+    rejuvenate : bool
+        After each resampling, move the individuals' drawn rule parameters by
+        Metropolis-Hastings steps that keep the path (:mod:`sim.rejuvenate`);
+        they draw from their own stream. Without resampling nothing changes.
 
     Returns
     -------
@@ -194,9 +220,12 @@ def nowcast(
     tick = plan.tick
     used: list[Any] = published_by(items, at)
     known = len(used)
+    number = {id(o): i + 1 for i, o in enumerate(items)}
+    labels = [_label(o, number.get(id(o), 0)) for o in used]
     ended_by = no_outcome_tick(used, at, tick, allow_ended)
     if ended_by > 0:
         used.append(NoOutcomeObs(kind="no_outcome", at=(ended_by * tick, ended_by * tick)))
+        labels.append((0, f"no outcome by {ended_by * tick:g} h (implicit)"))
     block = Block(plan, nowcast_particles_rng(seed), particles)
     world = block.world
     groups = groups_of(scenario)
@@ -213,7 +242,9 @@ def nowcast(
     )
     logw = np.zeros(particles)
     out = Nowcast(at, particles, {}, float(particles), 0, used=known, no_outcome_by=ended_by * tick)
+    out.rejuvenate = rejuvenate
     last_obs_tick = max((w[1] for w in windows), default=0)
+    mover = _Mover(block, seed, last_obs_tick) if rejuvenate else None
     while block.k < plan.n_ticks and (world.active.any() or block.k < last_obs_tick):
         block.step()
         k = block.k
@@ -228,9 +259,18 @@ def nowcast(
             with np.errstate(divide="ignore"):
                 logw = logw + np.log(lik)
             closing = True
+            n, label = labels[j]
+            out.ess_observations.append(
+                {"observation": n, "label": label, "t": world.now, "ess": _ess_of(logw)}
+            )
         if closing:
             implicit = ended_by if k == ended_by else 0
-            logw = _normalise_and_maybe_resample(logw, block, tracks, resample_rng, out, implicit)
+            before = out.resamples
+            logw = _normalise_and_maybe_resample(
+                logw, block, tracks, resample_rng, out, implicit, mover
+            )
+            for e in out.ess_observations:
+                e.setdefault("resampled", out.resamples > before)
     w = np.exp(logw - logw.max())
     w /= w.sum()
     names = [*scenario.outcomes, UNRESOLVED]
@@ -238,6 +278,7 @@ def nowcast(
     out.probabilities = {
         n: float(w[world.outcome == c].sum()) for n, c in zip(names, codes, strict=True)
     }
+    out.parameters = _parameters(block, w)
     if out.ess_min < ESS_WARNING:
         warnings.warn(
             f"effective sample size fell to {out.ess_min:.1f} of {particles} particles: "
@@ -246,6 +287,45 @@ def nowcast(
             stacklevel=2,
         )
     return out
+
+
+def _parameters(block: Block, w: Array) -> dict[str, dict[str, float]]:
+    """Weighted mean, sd and distinct values of each parameter rejuvenation can move."""
+    out = {}
+    for t in targets(block.plan):
+        v = block.state.param[t.slot]
+        mean = float(w @ v)
+        sd = math.sqrt(max(0.0, float(w @ (v - mean) ** 2)))
+        out[t.label] = {"mean": mean, "sd": sd, "distinct": len(np.unique(v[w > 0]))}
+    return out
+
+
+def _label(o: Any, n: int) -> tuple[int, str]:
+    """An observation's number in its file and how it is named in the ESS report."""
+    return n, f"{n}: {getattr(o, 'note', None) or o.kind}"
+
+
+def _ess_of(logw: Array) -> float:
+    """Effective sample size of log weights (0 when every weight is zero)."""
+    top = logw.max()
+    if not math.isfinite(top):
+        return 0.0
+    w = np.exp(logw - top)
+    return ess(w / w.sum())
+
+
+class _Mover:
+    """The recorder and the stream of rejuvenation (None of it without targets)."""
+
+    def __init__(self, block: Block, seed: int, until: int) -> None:
+        chosen = targets(block.plan)
+        self.recorder = PathRecorder(block, chosen, until) if chosen and until > 0 else None
+        self.rng = nowcast_rejuvenate_rng(seed)
+
+    def take(self, idx: Array, moves: Moves) -> None:
+        if self.recorder is not None:
+            self.recorder.take(idx)
+            rejuvenate(self.recorder, self.rng, moves)
 
 
 def _window(o: Any, tick: float) -> tuple[int, int]:
@@ -279,6 +359,7 @@ def _normalise_and_maybe_resample(
     rng: np.random.Generator,
     out: Nowcast,
     implicit: int,
+    mover: _Mover | None = None,
 ) -> Array:
     top = logw.max()
     if not math.isfinite(top):
@@ -304,6 +385,8 @@ def _normalise_and_maybe_resample(
         idx = systematic_resample(w, rng)
         block.take(idx)
         tracks.take(idx)
+        if mover is not None:
+            mover.take(idx, out.moves)
         logw = np.zeros(len(w))
         out.resamples += 1
         out.ess_trace.append((block.world.now, float(len(w))))
@@ -317,12 +400,21 @@ def nowcast_curve(
     particles: int = 4096,
     seed: int = 0,
     allow_ended: bool = False,
+    rejuvenate: bool = True,
 ) -> list[Nowcast]:
     """Nowcasts at several times (each a separate pass, so each uses exactly its observations)."""
     with warnings.catch_warnings():
         warnings.simplefilter("always", DegenerateWeights)
         return [
-            nowcast(scenario, observations, t, particles, seed, allow_ended=allow_ended)
+            nowcast(
+                scenario,
+                observations,
+                t,
+                particles,
+                seed,
+                allow_ended=allow_ended,
+                rejuvenate=rejuvenate,
+            )
             for t in times
         ]
 

@@ -18,6 +18,7 @@ calibrate              design (Latin hypercube)    ``spawn_key=(0,)``
 calibrate              point ``i``'s nowcast seed  the integer ``seed + 1 + i``
 nowcast                particles                   block 0 of a run: ``(0,)``
 nowcast                resampling                  ``spawn_key=(2**32 - 1,)``
+nowcast                rejuvenation (MH moves)     ``spawn_key=(2**32 - 2,)``
 sensitivity            point ``i``'s run seed      ``spawn_key=(1, i)``, as a sweep's
 sensitivity            design (SALib's sampler)    ``spawn_key=(2,)``
 sensitivity            bootstrap (SALib analysers) ``spawn_key=(3,)``, afresh per output
@@ -49,6 +50,8 @@ import numpy as np
 
 #: spawn key of the nowcast's resampling stream (a block index no run reaches)
 NOWCAST_RESAMPLE_KEY = 2**32 - 1
+#: spawn key of the nowcast's rejuvenation moves (another block index no run reaches)
+NOWCAST_REJUVENATE_KEY = 2**32 - 2
 
 
 def _stream(seed: int, *key: int) -> np.random.Generator:
@@ -137,6 +140,11 @@ def nowcast_particles_rng(seed: int) -> np.random.Generator:
 def nowcast_resample_rng(seed: int) -> np.random.Generator:
     """The nowcast's resampling stream: ``spawn_key=(2**32 - 1,)``, apart from the particles'."""
     return _stream(seed, NOWCAST_RESAMPLE_KEY)
+
+
+def nowcast_rejuvenate_rng(seed: int) -> np.random.Generator:
+    """The nowcast's Metropolis-Hastings moves: ``spawn_key=(2**32 - 2,)``, apart from the rest."""
+    return _stream(seed, NOWCAST_REJUVENATE_KEY)
 
 
 def posterior_sample_rng(seed: int) -> np.random.Generator:

@@ -32,7 +32,7 @@ COMMANDS = {
     "export": ("sim.cli.export", "export"),
     "gallery": ("sim.cli.gallery", "gallery"),
     "nowcast": ("sim.cli.evidence", "nowcast"),
-    "calibrate": ("sim.cli.evidence", "calibrate"),
+    "calibrate": ("sim.cli.calibrate", "calibrate"),
     "backtest": ("sim.cli.evidence", "backtest"),
     "reliability": ("sim.cli.evidence", "reliability"),
     "validate": ("sim.cli.validate", "validate"),

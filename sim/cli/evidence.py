@@ -1,4 +1,4 @@
-"""``stancesim nowcast``, ``calibrate`` and ``backtest``: the model meets what was observed."""
+"""``stancesim nowcast``, ``backtest`` and ``reliability`` (``calibrate``: sim.cli.calibrate)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 
 from sim import budget
 from sim.cli.common import fail, stderr, user_errors
 from sim.cli.progress import progress_bar
-from sim.errors import InputError, caused_by_interrupt
+from sim.errors import InputError
 
 OBS = typer.Option(..., "--observations", help="Observations file (kind: observations).")
 PARTICLES = typer.Option(4096, "--particles", min=1, help="Particles (replicates) carried along.")
@@ -29,6 +28,13 @@ ALLOW_ENDED = typer.Option(
     "--allow-ended",
     help="Keep replicates that ended before T (default: a nowcast at T also conditions on no "
     "outcome by T, unless an outcome observation published by T says how it ended).",
+)
+REJUVENATE = typer.Option(
+    True,
+    "--rejuvenate/--no-rejuvenate",
+    help="After each resampling, move the individuals' drawn rule parameters by "
+    "Metropolis-Hastings steps that keep the simulated path, so the particles do not "
+    "collapse onto a few values (default: on).",
 )
 #: why the particle filter (nowcast, backtest, calibrate) refuses users' processes
 NO_PROCESSES = (
@@ -59,30 +65,6 @@ def _check_times(at: list[float], horizon: float | None = None) -> None:
             raise InputError(f"--at {t:g}: after the scenario's horizon ({horizon:g} h)")
 
 
-def _bounds(param: str) -> tuple[str, tuple[float, float]]:
-    """``PATH=LO:HI`` of ``calibrate --param``, with finite bounds, LO <= HI."""
-    from pydantic import ValidationError
-
-    from sim.sweeps import parse_spec
-
-    if "=" not in param:
-        raise InputError(f"--param {param}: expected PATH=LO:HI")
-    path, spec = param.split("=", 1)
-    try:
-        parsed = parse_spec(spec)
-        if parsed.low is None or parsed.high is None:
-            raise ValueError("expected bounds LO:HI of a uniform prior, got a list of values")
-        lo, hi = parsed.bounds()
-    except ValidationError as exc:
-        msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise InputError(f"--param {param}: {msg}") from None
-    except ValueError as exc:
-        raise InputError(f"--param {param}: {exc}") from None
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise InputError(f"--param {param}: expected finite bounds LO:HI")
-    return path, (lo, hi)
-
-
 def _load(file: Path, observations: Path, sets: list[str]) -> tuple[Any, Any]:
     from sim.observations import check_against, load_observations
     from sim.scenario import load_scenario
@@ -94,7 +76,13 @@ def _load(file: Path, observations: Path, sets: list[str]) -> tuple[Any, Any]:
 
 
 def _curve(
-    sc: Any, obs: Any, times: list[float], particles: int, seed: int, allow_ended: bool
+    sc: Any,
+    obs: Any,
+    times: list[float],
+    particles: int,
+    seed: int,
+    allow_ended: bool,
+    rejuvenate: bool,
 ) -> list[Any]:
     from sim.nowcast import DegenerateWeights, nowcast
 
@@ -103,7 +91,17 @@ def _curve(
         for t in times:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", DegenerateWeights)
-                out.append(nowcast(sc, obs, t, particles, seed, allow_ended=allow_ended))
+                out.append(
+                    nowcast(
+                        sc,
+                        obs,
+                        t,
+                        particles,
+                        seed,
+                        allow_ended=allow_ended,
+                        rejuvenate=rejuvenate,
+                    )
+                )
             advance(1)
             for w in caught:
                 stderr.print(f"warning: at {t:g} h: {w.message}", markup=False)
@@ -125,11 +123,13 @@ def nowcast(
     max_work: str = MAX_WORK,
     processes: Path | None = PROCESSES,
     allow_ended: bool = ALLOW_ENDED,
+    rejuvenate: bool = REJUVENATE,
 ) -> None:
     """P(outcome | everything public at T), by sequential Monte Carlo over replicates.
 
     An observation is used at T if and only if it was published by T; by
-    default the nowcast also conditions on no outcome by T.
+    default the nowcast also conditions on no outcome by T. Under the table:
+    the effective sample size just after each observation of the last T.
     """
     from sim.clocktime import format_time
     from sim.nowcast import default_times
@@ -141,7 +141,7 @@ def nowcast(
         _check_times(at, sc.clock.horizon)
         times = sorted(at) or default_times(obs)
         _check_nowcast(sc, obs, particles, times, max_memory, max_work)
-        curve = _curve(sc, obs, times, particles, seed, allow_ended)
+        curve = _curve(sc, obs, times, particles, seed, allow_ended, rejuvenate)
         if as_json:
             typer.echo(json.dumps([n.as_dict() for n in curve], indent=2))
         else:
@@ -155,12 +155,28 @@ def nowcast(
                 row = format_time(sc.clock, n.at).ljust(34)
                 row += "".join(f"{n.probabilities[k]:16.3f}" for k in names)
                 typer.echo(f"{row}{n.ess_min:10.0f}{n.resamples:11d}")
+            _print_ess(sc, curve[-1])
         if plot is not None:
             from sim import figures
             from sim.cli.plot import save
 
             # beside, then moved: an interrupt never leaves half a figure under its name
             save(*figures.figure_nowcast(sc, curve, obs), plot, "nowcast")
+
+
+def _print_ess(sc: Any, n: Any) -> None:
+    """The effective sample size just after each observation used by the nowcast ``n``."""
+    from sim.clocktime import format_time
+
+    how = "rejuvenated" if n.rejuvenate else "not rejuvenated"
+    typer.echo("")
+    typer.echo(
+        f"effective sample size after each observation (nowcast at "
+        f"{format_time(sc.clock, n.at)}; {n.particles} particles, {how} after resampling)"
+    )
+    for e in n.ess_observations:
+        mark = "  resampled" if e["resampled"] else ""
+        typer.echo(f"{e['t']:8.1f} h {e['ess']:9.0f}  {e['label']}{mark}")
 
 
 def backtest(
@@ -190,6 +206,7 @@ def backtest(
     particles: int = PARTICLES,
     seed: int = SEED,
     allow_ended: bool = ALLOW_ENDED,
+    rejuvenate: bool = REJUVENATE,
     out: Path = typer.Option(
         Path("stancesim-plots"), "--out", help="Folder for the figure, scores and table."
     ),
@@ -244,6 +261,7 @@ def backtest(
                     allow_ended,
                     refs,
                     progress=advance,
+                    rejuvenate=rejuvenate,
                 )
         for w in caught:
             stderr.print(f"warning: {w.message}", markup=False)
@@ -351,112 +369,3 @@ def reliability(
         typer.echo(
             f"{len(pairs)} forecasts from {len(names)} case(s); figure in {out}/reliability.*"
         )
-
-
-def calibrate(
-    file: Path = typer.Argument(..., help="Scenario file."),
-    observations: Path = OBS,
-    max_memory: str = MAX_MEMORY,
-    max_work: str = MAX_WORK,
-    params: list[str] = typer.Option(
-        ..., "--param", help="PATH=LO:HI (uniform prior); repeatable."
-    ),
-    points: int = typer.Option(128, "--points", min=1, help="Design points (Latin hypercube)."),
-    particles: int = typer.Option(
-        512, "--particles", min=1, help="Particles per likelihood estimate."
-    ),
-    seed: int = SEED,
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1),
-    out: Path = typer.Option(
-        Path("calibration"), "--out", help="Folder for the results (new or empty)."
-    ),
-    overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace a non-empty --out folder (swapped, never mixed)."
-    ),
-    processes: Path | None = PROCESSES,
-) -> None:
-    """Posterior over parameters given the observations, a plot, and a calibrated scenario."""
-    from sim.calibrate import calibrate as run_calibration
-    from sim.folders import check_target
-    from sim.sweeps import check_points
-
-    refuse_processes(processes, "calibrate")
-    with user_errors():
-        check_target(out, overwrite)  # before the work, not after it
-        sc, obs = _load(file, observations, [])
-        bounds = dict(_bounds(p) for p in params)
-        from sim.sweeps import SweepDefinition
-
-        probe = SweepDefinition.model_validate(
-            {
-                "parameters": {
-                    k: {"low": lo, "high": hi, "count": 2} for k, (lo, hi) in bounds.items()
-                }
-            }
-        )
-        check_points(
-            sc.canonical(), probe, probe.point_values()
-        )  # bad paths or values: before work
-        estimate = budget.estimate_calibrate(
-            sc, particles, len(obs.observations), points, len(bounds), jobs
-        )
-        budget.check(estimate, *budget.limits(max_memory, max_work), what="this calibration")
-        written = False
-        try:
-            with progress_bar(f"calibration of {sc.name}", points, "design points") as advance:
-                cal = run_calibration(
-                    sc,
-                    obs,
-                    bounds,
-                    points=points,
-                    particles=particles,
-                    seed=seed,
-                    jobs=jobs,
-                    progress=advance,
-                )
-            _write_calibration(cal, sc, out, overwrite, seed)
-            written = True
-            _report(cal, bounds, points, particles, out)
-        except (KeyboardInterrupt, Exception) as exc:
-            # a Ctrl-C may also surface as the ImportError of an extension it interrupted
-            if not caused_by_interrupt(exc):
-                raise
-            # the folder is built beside --out and moved in whole: one of these holds
-            state = f"{out} is complete" if written else f"nothing was written; {out} is as it was"
-            stderr.print(f"interrupted: {state}", markup=False)
-            raise typer.Exit(130) from None
-
-
-def _report(cal: Any, bounds: dict[str, Any], points: int, particles: int, out: Path) -> None:
-    for p, m in cal.posterior_mean().items():
-        typer.echo(f"{p}: posterior mean {m:.4g} (prior {bounds[p][0]:g}..{bounds[p][1]:g})")
-    typer.echo(f"effective design points: {cal.ess:.1f} of {points}")
-    typer.echo(
-        f"each likelihood estimate rests on at least {float(cal.ess_particles.min()):.0f} "
-        f"(median {float(np.median(cal.ess_particles)):.0f}) effective particles of {particles}"
-        + ("; raise --particles for steadier estimates" if cal.ess_particles.min() < 50 else "")
-    )
-    typer.echo(f"written: {out}/posterior.png, {out}/posterior.json, {out}/calibrated.yaml")
-
-
-def _write_calibration(cal: Any, sc: Any, out: Path, overwrite: bool, seed: int) -> None:
-    """Build the calibration folder beside ``out``, seal it, and move it into place."""
-    from sim import figures
-    from sim.folders import building
-    from sim.yamlio import dump
-
-    with building(out, overwrite, "calibration") as tmp:
-        figures.save(*figures.figure_posterior(cal), tmp, "posterior")
-        (tmp / "calibrated.yaml").write_text(dump(cal.calibrated_scenario(sc)))
-        rows = [
-            {
-                **{p: float(v) for p, v in zip(cal.paths, row, strict=True)},
-                "log_likelihood": float(ll),
-                "weight": float(w),
-            }
-            for row, ll, w in zip(cal.values, cal.log_likelihood, cal.weights, strict=True)
-        ]
-        draws = cal.sample(1000, seed)
-        sample = [dict(zip(cal.paths, (float(v) for v in row), strict=True)) for row in draws]
-        posterior = {"points": rows, "mean": cal.posterior_mean(), "ess": cal.ess, "sample": sample}
-        (tmp / "posterior.json").write_text(json.dumps(posterior, indent=1))
