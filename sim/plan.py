@@ -26,9 +26,11 @@ from sim import ops as O
 from sim import scenario as S
 from sim import votes as V
 from sim.distributions import is_random
+from sim.scenario.schema_rules import BoundedConfidenceRule
 
 # the plan's data and the compilers of populations and terms live beside this
 # module (each under 500 lines); sim.plan stays the one entry point and re-exports them
+from sim.plan_opinions import _OPINION_PARAMS, confidence_ops
 from sim.plan_populations import _networks, _population
 from sim.plan_populations import a_id as a_id
 from sim.plan_specs import _CURVE_FIELDS, _PARAM_NAMES
@@ -99,7 +101,7 @@ def _agents(plan: Plan, sc: S.Scenario) -> None:
     for aid, a in sc.agents.items():
         if isinstance(a, S.Individual):
             for j, rule in enumerate(a.rules):
-                for name in _PARAM_NAMES:
+                for name in (*_PARAM_NAMES, *_OPINION_PARAMS):
                     value = getattr(rule, name, None)
                     if value is not None and not isinstance(value, list | bool):
                         # a scheduled switch's `probability` is drawn with its time
@@ -205,11 +207,15 @@ def _individual_rules(plan: Plan, sc: S.Scenario) -> None:
                 reversible=rule.reversible,
                 tick=plan.tick,
             )
-            if isinstance(rule, S.AveragingRule):
-                averaging.append((aid, rule, slot["stubbornness"]))
+            if isinstance(rule, S.AveragingRule | BoundedConfidenceRule):
+                if isinstance(rule, S.AveragingRule):
+                    averaging.append((aid, rule, slot["stubbornness"]))
                 plan.opinion_slots.append(slot["opinion"])
-                plan.opinion_col[aid] = len(averaging) - 1
-                plan.rules.append(O.AveragingStep(**base, col=-1, cutoff=rule.cutoff))
+                plan.opinion_col[aid] = len(plan.opinion_slots) - 1
+                cut = plan.param_slot[(aid, j, "cutoff")]
+                plan.rules.append(
+                    O.AveragingStep(**base, col=-1, cutoff=rule.cutoff, cutoff_slot=cut)
+                )
                 continue
             signals = list(sc.signals)
             if isinstance(rule, S.ThresholdRule):
@@ -237,6 +243,7 @@ def _individual_rules(plan: Plan, sc: S.Scenario) -> None:
         heard = tuple(_heard(plan, sc, name, rule.to) for name in rule.weights)
         weights = np.array([[rule.weights[n] for n in rule.weights]])
         plan.averaging.append(O.AveragingOp(plan.opinion_col[aid], stubborn, heard, weights))
+    plan.confidence = confidence_ops(plan, sc)
 
 
 def _effect(plan: Plan, sc: S.Scenario, eff: Any) -> O.Effect:
