@@ -67,7 +67,8 @@ class ConfidenceOp:
         if self.model == "hegselmann_krause":
             return R.hegselmann_krause_dense(x, eps, self.peers)
         mu = np.stack([s.param[c] for c in self.convergence], axis=1)
-        return deffuant_individuals(x, eps, mu, self.peers, self.starts, rng.random(s.size, 2, len(self.starts)))
+        u = rng.random(s.size, 2, len(self.starts))
+        return deffuant_individuals(x, eps, mu, self.peers, self.starts, u)
 
 
 def deffuant_individuals(
@@ -81,9 +82,9 @@ def deffuant_individuals(
     peers : array of bool, shape (A, A), diagonal True
     starts : the agent starting each encounter, before shuffling (length E)
     u : array, shape (R, 2, E)
-        ``u[:, 0]`` orders the encounters (by ``argsort``), ``u[:, 1]`` picks
-        each one's peer: ``floor(u * count)`` among the starter's peers in
-        agent order.
+        ``u[:, 0]`` orders the encounters (by ``argsort``); the ``t``-th in
+        that order picks its starter's peer by ``u[:, 1, t]``:
+        ``floor(u * count)`` among the starter's peers, in agent order.
 
     Returns
     -------
