@@ -355,6 +355,11 @@ def hegselmann_krause_sorted(x: Array, eps: Array) -> Array:
     means = (np.take_along_axis(sums, hi, axis=1) - np.take_along_axis(sums, lo, axis=1)) / (
         hi - lo
     )
+    # a run of equal opinions (a settled cluster, someone who hears no one) stays
+    # exactly where it is, not a rounding of its prefix sums away
+    first = np.take_along_axis(xs, lo, axis=1)
+    alike = first == np.take_along_axis(xs, hi - 1, axis=1)
+    means = np.where(alike, first, means)
     out = np.empty_like(x)
     np.put_along_axis(out, order, means, axis=1)
     return out
