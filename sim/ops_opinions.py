@@ -102,10 +102,9 @@ def deffuant_individuals(
     base = np.arange(rows) * a
     flat, e_flat, m_flat = x.ravel(), eps.ravel(), mu.ravel()
     for e in range(who.shape[1]):
-        i = who[:, e]
-        k = np.minimum((u[:, 1, e] * count[i]).astype(np.int64), count[i] - 1)
-        j = table[i, k]
-        ai, bj = base + i, base + j
+        starter = who[:, e]
+        k = np.minimum((u[:, 1, e] * count[starter]).astype(np.int64), count[starter] - 1)
+        ai, bj = base + starter, base + table[starter, k]
         R.deffuant_encounter(flat, ai, bj, (e_flat[ai], e_flat[bj]), (m_flat[ai], m_flat[bj]))
     return flat.reshape(rows, a)
 

@@ -26,7 +26,6 @@ from sim import ops as O
 from sim import scenario as S
 from sim import votes as V
 from sim.distributions import is_random
-from sim.scenario.schema_rules import BoundedConfidenceRule
 
 # the plan's data and the compilers of populations and terms live beside this
 # module (each under 500 lines); sim.plan stays the one entry point and re-exports them
@@ -44,6 +43,7 @@ from sim.plan_specs import first_tick as first_tick
 from sim.plan_specs import tick_range as tick_range
 from sim.plan_specs import ticks_of as ticks_of
 from sim.plan_terms import _condition, _heard, _term, _with_col
+from sim.scenario.schema_rules import BoundedConfidenceRule
 
 Array = np.ndarray[Any, Any]
 

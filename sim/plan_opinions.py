@@ -86,7 +86,7 @@ def opinion_population(
     index: int,
     rule: BoundedConfidenceRule,
 ) -> PopulationSpec:
-    """The spec of a population following a bounded-confidence rule (mode ``bounded_confidence``)."""
+    """The spec of a population with a bounded-confidence rule (mode ``bounded_confidence``)."""
     slots: dict[str, int] = {}
     for name in _OPINION_PARAMS:
         value: Any = getattr(rule, name)

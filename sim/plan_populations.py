@@ -12,8 +12,8 @@ from sim import scenario as S
 from sim.distributions import Uniform, is_random
 from sim.plan_opinions import opinion_population
 from sim.plan_specs import Listener, NetworkSpec, PersonRule, Plan, PopulationSpec
-from sim.scenario.schema_rules import BoundedConfidenceRule
 from sim.plan_terms import _mentions, _term
+from sim.scenario.schema_rules import BoundedConfidenceRule
 
 Array = np.ndarray[Any, Any]
 

@@ -123,7 +123,11 @@ def test_hk_dense_equals_the_agent_loop_with_peers() -> None:
     got = R.hegselmann_krause_dense(x, eps, peers)
     for r in range(4):
         for i in range(5):
-            near = [x[r, j] for j in range(5) if peers[i, j] and abs(x[r, j] - x[r, i]) <= eps[r, i] + TOL]
+            near = [
+                x[r, j]
+                for j in range(5)
+                if peers[i, j] and abs(x[r, j] - x[r, i]) <= eps[r, i] + TOL
+            ]
             assert got[r, i] == pytest.approx(sum(near) / len(near), abs=1e-15)
 
 
@@ -300,7 +304,7 @@ def test_deffuant_reaches_consensus_at_the_mean_above_half_a_unit_of_confidence(
 
 
 def test_deffuant_splits_into_about_one_over_two_eps_clusters_below() -> None:
-    """Deffuant et al. (2000), fig. 2: eps = 0.2 leaves 2 or 3 major clusters (1 / (2 eps) = 2.5)."""
+    """Deffuant et al. (2000): eps = 0.2 leaves 2 or 3 major clusters (1 / (2 eps) = 2.5)."""
     n, rows = 200, 10
     data = _scenario({"crowd": _population("deffuant", n, 0.2)}, 300)
     x = _run(data, 22, rows).world.opinions("crowd")

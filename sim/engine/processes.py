@@ -55,8 +55,8 @@ import numpy as np
 import simpy
 
 from sim import ops as O
-from sim.ops_opinions import update_confidence
 from sim.engine.world import BlockState
+from sim.ops_opinions import update_confidence
 
 Array = np.ndarray[Any, Any]
 Proc = Generator[simpy.Event, Any, None]

@@ -418,14 +418,14 @@ class World:
 
     def opinion(self, agent: str) -> Array:
         """An averaging or bounded-confidence individual's opinion."""
-        return self._s.opinion[:, _known(self._s.plan.opinion_col, agent, "agent with an opinion")].copy()
+        return self._s.opinion[
+            :, _known(self._s.plan.opinion_col, agent, "agent with an opinion")
+        ].copy()
 
     def opinions(self, population: str) -> Array:
         """Each person's opinion in a bounded-confidence population, shape (replicates, N)."""
         plan = self._s.plan
-        held = {
-            p.id: i for i, p in enumerate(plan.populations) if p.mode == "bounded_confidence"
-        }
+        held = {p.id: i for i, p in enumerate(plan.populations) if p.mode == "bounded_confidence"}
         pop = self._s.populations[_known(held, population, "bounded-confidence population")]
         assert isinstance(pop, OpinionPopulation)
         return pop.opinions.copy()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from sim.scenario.base import PARAM_RANGES, UNRESOLVED
+from sim.scenario.references_opinions import OPINION_KINDS, opinion_rules
 from sim.scenario.schema_networks import network_problems
 from sim.scenario.schema_rules import (
     PERSON_PARAMS,
@@ -31,7 +32,6 @@ from sim.scenario.schema_rules import (
     ScheduledRule,
     ThresholdRule,
 )
-from sim.scenario.references_opinions import OPINION_KINDS, opinion_rules
 from sim.scenario.signal_graph import signal_chains
 from sim.votes import integer_weights
 

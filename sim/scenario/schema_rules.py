@@ -247,9 +247,8 @@ class BoundedConfidenceRule(_Transition):
         description="Initial opinion: per replicate for an individual, per person in a population."
     )
     confidence: NonNegative = Field(description="Confidence bound: the widest gap still heard.")
-    convergence: Annotated[Param, within(0.0, 0.5, "convergence"), Bounds(0.0, 0.5)] | None = (
-        Field(None, description="Deffuant only: share of the gap each moves (default 0.5)."
-        )
+    convergence: Annotated[Param, within(0.0, 0.5, "convergence"), Bounds(0.0, 0.5)] | None = Field(
+        None, description="Deffuant only: share of the gap each moves (default 0.5)."
     )
     encounters: int | None = Field(
         None,
