@@ -5,15 +5,16 @@ rule at most); its ``peers`` are individuals with a bounded-confidence rule of
 the same model (named, or the members of a group). A population's
 bounded-confidence rule is its only ``rule``: not in a list of rules, not in a
 segment, not on a network (its persons hear each other, any pair may meet).
+
+Each checker takes the :class:`sim.scenario.references.Index` of the scenario
+(typed ``Any`` here, so that this module does not import the one calling it).
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from sim.scenario.references import Index
+from typing import Any
 
 Loc = tuple[str | int, ...]
 Found = Iterator[tuple[Loc, str]]
@@ -38,7 +39,7 @@ def model_of(individual: Mapping[str, Any]) -> str | None:
     return None
 
 
-def opinion_rules(ix: Index) -> Found:
+def opinion_rules(ix: Any) -> Found:
     """One opinion per individual, peers that share the model, populations' rules alone."""
     for aid, a in ix.individuals.items():
         seen = None
@@ -59,9 +60,7 @@ def opinion_rules(ix: Index) -> Found:
         yield from _population(ix, aid, p)
 
 
-def _peers(ix: Index, loc: Loc, rule: Mapping[str, Any]) -> Found:
-    from sim.scenario.references import unknown
-
+def _peers(ix: Any, loc: Loc, rule: Mapping[str, Any]) -> Found:
     peers, model = rule.get("peers"), rule.get("model")
     same = [k for k, a in ix.individuals.items() if model_of(a) == model]
     names: list[tuple[Loc, Any]] = []
@@ -82,10 +81,13 @@ def _peers(ix: Index, loc: Loc, rule: Mapping[str, Any]) -> Found:
                 f"hear each other's opinions (of that model: {', '.join(same) or 'none'})",
             )
         else:
-            yield unknown(where, "individual or group", name, [*same, *ix.groups])
+            known = sorted([*same, *ix.groups])
+            hint = difflib.get_close_matches(name, known, n=1)
+            tip = f"; did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(known)})"
+            yield where, f"unknown individual or group {name!r}{tip}"
 
 
-def _population(ix: Index, aid: str, p: Mapping[str, Any]) -> Found:
+def _population(ix: Any, aid: str, p: Mapping[str, Any]) -> Found:
     loc: Loc = ("agents", aid)
     rule = _map(p.get("rule"))
     if rule.get("kind") == KIND:
