@@ -341,14 +341,22 @@ class AveragingStep(RuleStep):
 
     col: int
     cutoff: float
+    #: param slot of the cut-off, which events may change (-1: ``cutoff`` as it is)
+    cutoff_slot: int = -1
+
+    def level(self, s: State) -> Array | float:
+        """The cut-off in every row."""
+        return self.cutoff if self.cutoff_slot < 0 else s.param[self.cutoff_slot]
 
     def moves(self, s: State, cur: Array, u: Array | None) -> tuple[Array, Array | None]:  # noqa: D102
         in_from, in_to = cur == self.from_idx, cur == self.to_idx
-        high = R.at_least(s.opinion[:, self.col], self.cutoff)
+        high = R.at_least(s.opinion[:, self.col], self.level(s))
         return in_from & high, (in_to & ~high if self.reversible else None)
 
     def detail(self, s: State, r: int) -> str:  # noqa: D102
-        return f"opinion {s.opinion[r, self.col]:.3f} vs cut-off {self.cutoff:g}"
+        cutoff = self.level(s)
+        level = cutoff if isinstance(cutoff, float) else float(cutoff[r])
+        return f"opinion {s.opinion[r, self.col]:.3f} vs cut-off {level:g}"
 
 
 @dataclass(frozen=True)
@@ -362,8 +370,11 @@ class AveragingOp:
 
 
 def update_opinions(s: State, ops: Sequence[AveragingOp]) -> None:
-    """One synchronous averaging step of every averaging agent (reads the old opinions)."""
-    new = np.empty_like(s.opinion)
+    """One synchronous averaging step of every averaging agent (reads the old opinions).
+
+    Other opinion columns (bounded-confidence individuals) are kept as they are.
+    """
+    new = s.opinion.copy()
     for op in ops:
         inputs = np.stack([h(s) for h in op.heard], axis=1)
         stubborn = s.param[op.stubbornness][:, None]

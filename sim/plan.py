@@ -30,6 +30,7 @@ from sim.distributions import is_random
 
 # the plan's data and the compilers of populations and terms live beside this
 # module (each under 500 lines); sim.plan stays the one entry point and re-exports them
+from sim.plan_opinions import _OPINION_PARAMS, confidence_ops
 from sim.plan_populations import _networks, _population
 from sim.plan_populations import a_id as a_id
 from sim.plan_specs import _CURVE_FIELDS, _PARAM_NAMES, Copula
@@ -44,6 +45,7 @@ from sim.plan_specs import tick_range as tick_range
 from sim.plan_specs import ticks_of as ticks_of
 from sim.plan_terms import _condition, _heard, _term, _with_col
 from sim.scenario.schema_correlations import factor, resolve
+from sim.scenario.schema_rules import BoundedConfidenceRule
 
 Array = np.ndarray[Any, Any]
 
@@ -102,7 +104,7 @@ def _agents(plan: Plan, sc: S.Scenario) -> None:
     for aid, a in sc.agents.items():
         if isinstance(a, S.Individual):
             for j, rule in enumerate(a.rules):
-                for name in _PARAM_NAMES:
+                for name in (*_PARAM_NAMES, *_OPINION_PARAMS):
                     value = getattr(rule, name, None)
                     if value is not None and not isinstance(value, list | bool):
                         # a scheduled switch's `probability` is drawn with its time
@@ -229,11 +231,15 @@ def _individual_rules(plan: Plan, sc: S.Scenario) -> None:
                 reversible=rule.reversible,
                 tick=plan.tick,
             )
-            if isinstance(rule, S.AveragingRule):
-                averaging.append((aid, rule, slot["stubbornness"]))
+            if isinstance(rule, S.AveragingRule | BoundedConfidenceRule):
+                if isinstance(rule, S.AveragingRule):
+                    averaging.append((aid, rule, slot["stubbornness"]))
                 plan.opinion_slots.append(slot["opinion"])
-                plan.opinion_col[aid] = len(averaging) - 1
-                plan.rules.append(O.AveragingStep(**base, col=-1, cutoff=rule.cutoff))
+                plan.opinion_col[aid] = len(plan.opinion_slots) - 1
+                cut = plan.param_slot[(aid, j, "cutoff")]
+                plan.rules.append(
+                    O.AveragingStep(**base, col=-1, cutoff=rule.cutoff, cutoff_slot=cut)
+                )
                 continue
             signals = list(sc.signals)
             if isinstance(rule, S.ThresholdRule):
@@ -261,6 +267,7 @@ def _individual_rules(plan: Plan, sc: S.Scenario) -> None:
         heard = tuple(_heard(plan, sc, name, rule.to) for name in rule.weights)
         weights = np.array([[rule.weights[n] for n in rule.weights]])
         plan.averaging.append(O.AveragingOp(plan.opinion_col[aid], stubborn, heard, weights))
+    plan.confidence = confidence_ops(plan, sc)
 
 
 def _effect(plan: Plan, sc: S.Scenario, eff: Any) -> O.Effect:

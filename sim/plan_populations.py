@@ -10,8 +10,10 @@ import numpy as np
 from sim import ops as O
 from sim import scenario as S
 from sim.distributions import Uniform, is_random
+from sim.plan_opinions import opinion_population
 from sim.plan_specs import Listener, NetworkSpec, PersonRule, Plan, PopulationSpec
 from sim.plan_terms import _mentions, _term
+from sim.scenario.schema_rules import BoundedConfidenceRule
 
 Array = np.ndarray[Any, Any]
 
@@ -20,6 +22,8 @@ def _population(plan: Plan, sc: S.Scenario, aid: str, a: S.Population) -> Popula
     """A population's spec; with segments, one spec per segment inside it (draws in that order)."""
     if a.rules is not None:
         plan.rule_lists.add(aid)
+    if isinstance(a.rule, BoundedConfidenceRule):  # references: alone, on no graph
+        return opinion_population(plan, sc, aid, a, plan.pop_index[aid], a.rule)
     if a.segments is None:
         return _unit(plan, sc, aid, a, a.size, a.initial, a.rule_list, None)
     plan.segments[aid] = list(a.segments)

@@ -190,6 +190,8 @@ class PopulationSpec:
     #: mode "segments": one spec per segment, in file order
     segments: tuple[PopulationSpec, ...] = ()
     network: NetworkSpec | None = None  # a population on a graph (see _networks)
+    #: mode "bounded_confidence": its opinion dynamics (an sim.ops_opinions.OpinionSpec)
+    opinions: Any = None
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,8 @@ class Plan:
     outcomes: list[str] = field(default_factory=list)
     watchers: list[tuple[int, O.Trigger]] = field(default_factory=list)  # (outcome, trigger)
     record_columns: list[str] = field(default_factory=list)
+    #: bounded-confidence individuals, one op per model (sim.ops_opinions.ConfidenceOp)
+    confidence: list[Any] = field(default_factory=list)
 
     def position(self, agent: str, name: str) -> int:
         """Index of a position in an agent's list, -1 when it has none of that name."""

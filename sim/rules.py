@@ -264,3 +264,108 @@ def changed_values(old: Array, how: str, amount: float) -> Array:
     if how == "scale":
         return old * amount
     raise ValueError(f"unknown change {how!r}: expected set, add or scale")
+
+
+# ------------------------------------------------------- bounded confidence
+def deffuant_encounter(
+    x: Array, a: Array, b: Array, eps: tuple[Array, Array], mu: tuple[Array, Array]
+) -> None:
+    """One Deffuant encounter in every row, in place: ``a`` and ``b`` meet.
+
+    Each moves ``mu`` of the way towards the other when their opinions differ
+    by less than its own confidence ``eps`` (:func:`below`, with
+    :data:`TOLERANCE`); with the same ``eps`` and ``mu`` on both sides this is
+    Deffuant et al. (2000).
+
+    Parameters
+    ----------
+    x : array, shape (R * N,)
+        Opinions, row after row (a flat view of an (R, N) array).
+    a, b : arrays of int, shape (R,)
+        Flat indices of the two who meet in each row (``a != b``).
+    eps, mu : pairs of arrays, shape (R,)
+        Confidence and convergence of ``a`` and of ``b``.
+    """
+    xa, xb = x[a], x[b]
+    d = xb - xa
+    gap = np.abs(d)
+    x[a] = np.where(below(gap, eps[0]), xa + mu[0] * d, xa)
+    x[b] = np.where(below(gap, eps[1]), xb - mu[1] * d, xb)
+
+
+def hegselmann_krause_dense(x: Array, eps: Array, peers: Array) -> Array:
+    """One synchronous Hegselmann-Krause step of a few agents, in every row.
+
+    Parameters
+    ----------
+    x, eps : arrays, shape (R, A)
+        Opinions and confidence of each agent.
+    peers : array of bool, shape (A, A)
+        ``peers[i, j]``: agent ``i`` hears ``j`` (the diagonal is True).
+
+    Returns
+    -------
+    array, shape (R, A)
+        Each agent's mean of the opinions it hears within ``eps``
+        (``|x_j - x_i| <= eps_i``, :func:`at_most`), its own included.
+    """
+    within = at_most(np.abs(x[:, None, :] - x[:, :, None]), eps[:, :, None]) & peers
+    return np.asarray((within * x[:, None, :]).sum(axis=2) / within.sum(axis=2))
+
+
+def hegselmann_krause_sorted(x: Array, eps: Array) -> Array:
+    """One synchronous Hegselmann-Krause step of a whole population, in every row.
+
+    Everyone moves to the mean of the opinions within ``eps`` of their own
+    (``|x_j - x_i| <= eps``, :func:`at_most`), their own included. Sorting
+    each row makes those opinions a contiguous run, found by binary search,
+    and prefix sums give each run's total: O(N log N) per row, not O(N^2).
+    Rows are searched together, laid end to end with offsets, unless the
+    offsets' rounding could reach a tenth of :data:`TOLERANCE` (as
+    :class:`SortedThresholds`).
+
+    Parameters
+    ----------
+    x : array, shape (R, N)
+    eps : array, shape (R,)
+
+    Returns
+    -------
+    array, shape (R, N)
+        The new opinions, each in its person's column.
+    """
+    rows, n = x.shape
+    order = np.argsort(x, axis=1, kind="stable")
+    xs = np.take_along_axis(x, order, axis=1)
+    sums = np.zeros((rows, n + 1))
+    np.cumsum(xs, axis=1, out=sums[:, 1:])
+    reach = (eps + TOLERANCE)[:, None]
+    low, high = xs - reach, xs + reach
+    span = float(high.max() - low.min()) + 1.0
+    if rows * span * 2.3e-16 > TOLERANCE / 10 or rows == 1:
+        lo = np.array([np.searchsorted(r, q, "left") for r, q in zip(xs, low, strict=True)])
+        hi = np.array([np.searchsorted(r, q, "right") for r, q in zip(xs, high, strict=True)])
+    else:
+        shift = (np.arange(rows) * span)[:, None]
+        keys = (xs + shift).ravel()
+        base = (np.arange(rows) * n)[:, None]
+        lo = np.searchsorted(keys, low + shift, "left") - base
+        hi = np.searchsorted(keys, high + shift, "right") - base
+    lo, hi = lo.reshape(rows, n), hi.reshape(rows, n)
+    means = (np.take_along_axis(sums, hi, axis=1) - np.take_along_axis(sums, lo, axis=1)) / (
+        hi - lo
+    )
+    # a run of equal opinions (a settled cluster, someone who hears no one) stays
+    # exactly where it is, not a rounding of its prefix sums away
+    first = np.take_along_axis(xs, lo, axis=1)
+    alike = first == np.take_along_axis(xs, hi - 1, axis=1)
+    means = np.where(alike, first, means)
+    out = np.empty_like(x)
+    np.put_along_axis(out, order, means, axis=1)
+    return out
+
+
+def clusters(x: Array, gap: float = 1e-3) -> Array:
+    """Number of clusters in each row: runs of sorted opinions with steps below ``gap``."""
+    xs = np.sort(x, axis=1)
+    return np.asarray(1 + (np.diff(xs, axis=1) > gap).sum(axis=1))

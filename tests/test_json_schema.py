@@ -166,6 +166,7 @@ def test_kinds_are_enums_with_a_discriminator() -> None:
         "hazard",
         "logistic",
         "averaging",
+        "bounded_confidence",
     }
     param = defs["ChangeParam"]["properties"]["param"]
     assert set(param["enum"]) >= {"resistance", "rate", "threshold"}

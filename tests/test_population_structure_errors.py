@@ -84,7 +84,8 @@ CASES = {
     "per_person on an individual": (
         "threshold: 0.3}",
         "threshold: 0.3, per_person: [threshold]}",
-        "24:83: agents.pm.rules.0.per_person: per_person is for a population's rules: an "
+        "24:83: agents.pm.rules.0.per_person: "  # index on purpose: the test's own pm
+        "per_person is for a population's rules: an "
         "individual has one value of each parameter per replicate",
     ),
     "per_person naming a parameter the rule lacks": (

@@ -56,6 +56,7 @@ import simpy
 
 from sim import ops as O
 from sim.engine.world import BlockState
+from sim.ops_opinions import update_confidence
 
 Array = np.ndarray[Any, Any]
 Proc = Generator[simpy.Event, Any, None]
@@ -257,8 +258,13 @@ def advance_individuals(s: BlockState) -> None:
     if not plan.rules:
         return
     u = s.streams.random(s.size, plan.n_columns) if plan.n_columns else None
+    if plan.confidence:  # from the opinions at the start of the phase, as averaging
+        bounded = update_confidence(s, plan.confidence, s.streams)
     if plan.averaging:
         O.update_opinions(s, plan.averaging)
+    if plan.confidence:
+        for col, x in bounded.items():
+            s.opinion[:, col] = x
     new_pos = s.pos.copy()
     decided = s.pinned.copy()  # a forced individual stays where it was put
     for rp in plan.rules:

@@ -17,6 +17,7 @@ import numpy as np
 import simpy
 
 from sim import ops as O
+from sim.engine.opinion_populations import OpinionPopulation
 from sim.engine.population_base import Population
 from sim.engine.populations import (
     HazardDensePopulation,
@@ -95,7 +96,9 @@ class BlockState:
         self.curve: list[Value] = drawn["curve"]
         self.due: list[Array] = drawn["tick"]
         self.populations: list[Population] = [
-            make_population(spec, n, plan.tick, drawn["person"], self.streams)
+            OpinionPopulation(spec, n, plan.tick, drawn["person"])
+            if spec.mode == "bounded_confidence"
+            else make_population(spec, n, plan.tick, drawn["person"], self.streams)
             for spec in plan.populations
         ]
         for slot, at in plan.scheduled_due:
@@ -414,8 +417,18 @@ class World:
         return self._s.flags[self._flag(name)].copy()
 
     def opinion(self, agent: str) -> Array:
-        """An averaging individual's opinion."""
-        return self._s.opinion[:, _known(self._s.plan.opinion_col, agent, "averaging agent")].copy()
+        """An averaging or bounded-confidence individual's opinion."""
+        return self._s.opinion[
+            :, _known(self._s.plan.opinion_col, agent, "agent with an opinion")
+        ].copy()
+
+    def opinions(self, population: str) -> Array:
+        """Each person's opinion in a bounded-confidence population, shape (replicates, N)."""
+        plan = self._s.plan
+        held = {p.id: i for i, p in enumerate(plan.populations) if p.mode == "bounded_confidence"}
+        pop = self._s.populations[_known(held, population, "bounded-confidence population")]
+        assert isinstance(pop, OpinionPopulation)
+        return pop.opinions.copy()
 
     def param(self, agent: str, name: str, rule: int | str = 0) -> Array:
         """A rule parameter (e.g. ``resistance``, ``offset``) of an agent's rule ``rule``.

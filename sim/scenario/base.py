@@ -26,6 +26,9 @@ PARAM_RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("LogisticRule", "rate"): (0.0, 1.0),
     ("LogisticRule", "slope"): (0.0, math.inf),
     ("ThresholdRule", "spontaneous"): (0.0, 1.0),
+    ("AveragingRule", "stubbornness"): (0.0, 1.0),
+    ("BoundedConfidenceRule", "confidence"): (0.0, math.inf),
+    ("BoundedConfidenceRule", "convergence"): (0.0, 0.5),
 }
 Time = Annotated[float, Field(ge=0, le=MAX_HOURS)]
 

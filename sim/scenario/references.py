@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from sim.scenario.base import PARAM_RANGES, UNRESOLVED
+from sim.scenario.references_opinions import OPINION_KINDS, opinion_rules
 from sim.scenario.schema_correlations import correlation_problems
 from sim.scenario.schema_networks import network_problems
 from sim.scenario.schema_rules import (
     PERSON_PARAMS,
     AveragingRule,
+    BoundedConfidenceRule,
     FixedRule,
     HazardRule,
     LogisticRule,
@@ -40,12 +42,22 @@ Found = Iterator[tuple[Loc, str]]
 #: the fields of each rule kind (the parameters an event may change among them)
 RULE_PARAMS: dict[str, set[str]] = {
     str(getattr(cls.model_fields["kind"].annotation, "__args__", ("",))[0]): set(cls.model_fields)
-    for cls in (FixedRule, ScheduledRule, ThresholdRule, HazardRule, LogisticRule, AveragingRule)
+    for cls in (
+        FixedRule,
+        ScheduledRule,
+        ThresholdRule,
+        HazardRule,
+        LogisticRule,
+        AveragingRule,
+        BoundedConfidenceRule,
+    )
 }
 _RULE_CLASS = {
     "threshold": "ThresholdRule",
     "hazard": "HazardRule",
     "logistic": "LogisticRule",
+    "averaging": "AveragingRule",
+    "bounded_confidence": "BoundedConfidenceRule",
 }
 _AGENT_KINDS = ("individual", "population", "source", "group")
 
@@ -150,11 +162,11 @@ class Index:
         return out
 
     def averaging(self) -> list[str]:
-        """Individuals with an averaging rule (they have an opinion)."""
+        """Individuals with an averaging or bounded-confidence rule (they have an opinion)."""
         return [
             k
             for k, a in self.individuals.items()
-            if any(_map(r).get("kind") == "averaging" for r in _list(a.get("rules")))
+            if any(_map(r).get("kind") in OPINION_KINDS for r in _list(a.get("rules")))
         ]
 
 
@@ -546,7 +558,12 @@ def _param_effect(ix: Index, loc: Loc, effect: Mapping[str, Any]) -> Found:
     kinds = [k if isinstance(k, str) else "" for k in (r.get("kind") for r in chosen)]
     if all(k in RULE_PARAMS for k in kinds) and not any(name in RULE_PARAMS[k] for k in kinds):
         where = (*loc, "param" if param else "agent")
-        yield where, f"no rule of {agent_id!r} has a parameter {name!r}"
+        having = sorted(k for k, fields in RULE_PARAMS.items() if name in fields)
+        yield (
+            where,
+            f"no rule of {agent_id!r} has a parameter {name!r} (its rules: "
+            f"{', '.join(kinds)}; {name} is a parameter of {', '.join(having)} rules)",
+        )
     if agent_id in addressable and name == "threshold":
         scale = effect.get("scale") if effect.get("kind") == "change" else None
         if _number(scale) and scale < 0:
@@ -732,6 +749,7 @@ CHECKERS: tuple[Callable[[Index], Found], ...] = (
     decisions,
     outcomes,
     networks,
+    opinion_rules,
 )
 
 

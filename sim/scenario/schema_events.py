@@ -171,7 +171,18 @@ class ChangeParam(Strict):
 
     kind: Literal["change"]
     agent: str
-    param: Literal["resistance", "rate", "slope", "spontaneous", "offset", "threshold"]
+    param: Literal[
+        "resistance",
+        "rate",
+        "slope",
+        "spontaneous",
+        "offset",
+        "threshold",
+        "stubbornness",
+        "cutoff",
+        "confidence",
+        "convergence",
+    ]
     rule: Annotated[int, Field(ge=0)] | Id | None = Field(
         None, description="The rule's id, or its index in the agent's rules (default: all)."
     )

@@ -14,7 +14,15 @@ from pydantic import (
     model_validator,
 )
 
-from sim.distributions import Hours, HoursOrNever, NonNegative, Param, Probability
+from sim.distributions import (
+    Bounds,
+    Hours,
+    HoursOrNever,
+    NonNegative,
+    Param,
+    Probability,
+    within,
+)
 from sim.scenario.base import Id, Strict
 
 
@@ -219,10 +227,76 @@ class AveragingRule(_Transition):
         return self
 
 
+class BoundedConfidenceRule(_Transition):
+    """Bounded-confidence opinion dynamics (Deffuant or Hegselmann-Krause); position by cut-off.
+
+    ``deffuant``: each tick, ``encounters`` pairs meet one after the other; two
+    whose opinions differ by less than ``confidence`` each move ``convergence``
+    of the way towards the other. ``hegselmann_krause``: each tick everyone
+    moves at once to the mean of the opinions within ``confidence`` of their
+    own (their own included). An individual hears its ``peers``; a population
+    hears itself (any two persons may meet). In the ``to`` position while the
+    opinion is at least ``cutoff``.
+    """
+
+    OMIT_UNSET: ClassVar[tuple[str, ...]] = ("convergence", "encounters", "peers")
+
+    kind: Literal["bounded_confidence"]
+    model: Literal["deffuant", "hegselmann_krause"]
+    opinion: Param = Field(
+        description="Initial opinion: per replicate for an individual, per person in a population."
+    )
+    confidence: NonNegative = Field(description="Confidence bound: the widest gap still heard.")
+    convergence: Annotated[Param, within(0.0, 0.5, "convergence"), Bounds(0.0, 0.5)] | None = Field(
+        None, description="Deffuant only: share of the gap each moves (default 0.5)."
+    )
+    encounters: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="Deffuant only: in a population, pairs that meet per tick (default: half "
+        "its size); for an individual, encounters it starts per tick (default 1).",
+    )
+    cutoff: float = Field(0.5, description="In the `to` position while the opinion >= cutoff.")
+    reversible: bool = True
+    peers: Id | list[Id] | None = Field(
+        None,
+        description="Individuals only: a group or a list of individuals it hears (each with a "
+        "bounded_confidence rule of the same model); default: all of them.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _meet_half_way(cls, data: Any) -> Any:
+        # Deffuant's default convergence is a value, so that events can change it
+        if isinstance(data, dict) and data.get("model") == "deffuant":
+            return {"convergence": 0.5, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _deffuant_only(self) -> BoundedConfidenceRule:
+        if self.model != "deffuant":
+            given = [k for k in ("convergence", "encounters") if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"{' and '.join(given)} is for model deffuant only")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return omit_unset(self, handler)
+
+
 IndividualRule = Annotated[
-    FixedRule | ScheduledRule | ThresholdRule | HazardRule | LogisticRule | AveragingRule,
+    FixedRule
+    | ScheduledRule
+    | ThresholdRule
+    | HazardRule
+    | LogisticRule
+    | AveragingRule
+    | BoundedConfidenceRule,
     Field(discriminator="kind"),
 ]
 PopulationRule = Annotated[
-    FixedRule | ThresholdRule | HazardRule | LogisticRule, Field(discriminator="kind")
+    FixedRule | ThresholdRule | HazardRule | LogisticRule | BoundedConfidenceRule,
+    Field(discriminator="kind"),
 ]
