@@ -212,3 +212,15 @@ def test_cli_nowcast_after_every_ending_says_what_to_do(tmp_path: Path) -> None:
     r = runner.invoke(app, [*args, "--allow-ended", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)[0]["no_outcome_by"] == 0
+
+
+def test_cli_backtest_warns_once_for_every_mark_whose_ess_collapsed(tmp_path: Path) -> None:
+    """60 particles, of which about 0.95^10 = 60% survive "not yet by 10 h": ESS < 50."""
+    sc, ob = files(tmp_path)
+    args = ["backtest", str(sc), "--observations", str(ob), "--particles", "60", "--marks"]
+    r = runner.invoke(app, [*args, "12:40:4", "--no-rejuvenate", "--out", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+    data = json.loads((tmp_path / "a" / "backtest.json").read_text())
+    low = [e for e in data["ess_min"] if e < 50]
+    assert low and r.stderr.count("warning:") == 1
+    assert f"below 50 at {len(low)} of 8 marks (lowest {min(low):.1f} of 60 particles" in r.stderr

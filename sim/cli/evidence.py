@@ -263,8 +263,22 @@ def backtest(
                     progress=advance,
                     rejuvenate=rejuvenate,
                 )
+        # one line for the collapsed marks, not one warning per mark: each mark is a nowcast
+        from sim.nowcast import ESS_WARNING
+
+        low = [(n.ess_min, n.at) for n in bt.model if n.ess_min < ESS_WARNING]
+        if low:
+            ess_low, at_low = min(low)
+            stderr.print(
+                f"warning: the effective sample size fell below {ESS_WARNING} at {len(low)} of "
+                f"{len(times)} marks (lowest {ess_low:.1f} of {particles} particles, at "
+                f"{at_low:g} h): the observations are hard for the model to reproduce; those "
+                "marks' nowcasts are unreliable",
+                markup=False,
+            )
         for w in caught:
-            stderr.print(f"warning: {w.message}", markup=False)
+            if not issubclass(w.category, DegenerateWeights):
+                stderr.print(f"warning: {w.message}", markup=False)
         fig, data = figure_backtest(bt, obs)
         data["marks"] = [f"{i + 1}: {o.note or o.kind}" for i, o in enumerate(obs.observations)]
         save(fig, data, out, "backtest")
