@@ -67,16 +67,19 @@ class ParamOp:
     #: range of each target, or None: an ``add`` or ``scale`` that would move a
     #: probability past 1 or a rate below 0 is clipped to it, with one warning
     bounds: tuple[tuple[float, float] | None, ...] = ()
+    #: a random size: the per-replicate slot it was drawn into (-1: ``amount``)
+    amount_slot: int = -1
 
     def apply(self, s: State, mask: Array) -> None:  # noqa: D102
+        amount = s.param[self.amount_slot] if self.amount_slot >= 0 else self.amount
         for j, (slot, label) in enumerate(self.targets):
             old = s.param[slot]
             if self.how == "set":
-                new = np.full(s.size, self.amount)
+                new = np.broadcast_to(np.asarray(amount, dtype=float), (s.size,)).copy()
             elif self.how == "add":
-                new = old + self.amount
+                new = old + amount
             else:
-                new = old * self.amount
+                new = old * amount
             if j < len(self.bounds) and self.bounds[j] is not None:
                 new = _keep_in_range(new, self.bounds[j], (self.agent, label, self.name))  # type: ignore[arg-type]
             s.param[slot] = np.where(mask, new, old)

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.distributions import MAX_HOURS, HoursOrNever
+from sim.distributions import MAX_HOURS, HoursOrNever, Param
 from sim.scenario.base import MAX_MAGNITUDE, Id, Strict, Time, one_or_many
 from sim.scenario.schema_conditions import Condition
 
@@ -158,16 +158,33 @@ class SetFlag(Strict):
     value: bool = True
 
 
+_SIZE = (
+    "A number, or a distribution: the size is then drawn once per replicate when the "
+    "scenario is set up (after every other draw) and is the same at each firing."
+)
+
+
 class AddOffset(Strict):
-    """Add to the offset of an agent's threshold/hazard/logistic rules."""
+    """Add to the offset of an agent's threshold/hazard/logistic rules.
+
+    ``add`` may be a distribution, drawn as for :class:`ChangeParam`.
+    """
 
     kind: Literal["offset"]
     agent: str
-    add: float
+    add: Param = Field(description=_SIZE)
 
 
 class ChangeParam(Strict):
-    """Change a numeric rule parameter of an agent: exactly one of set, add, scale."""
+    """Change a numeric rule parameter of an agent: exactly one of set, add, scale.
+
+    The amount may be a distribution (``add: {uniform: [-0.1, 0]}``): each
+    replicate draws its size once, when the scenario is set up, from its block's
+    stream after every other set-up draw (so a scenario without random sizes
+    draws as before), and a recurring event applies that same size each time.
+    A random size applies to parameters held once per replicate, not to a
+    population's per-person values.
+    """
 
     kind: Literal["change"]
     agent: str
@@ -186,9 +203,9 @@ class ChangeParam(Strict):
     rule: Annotated[int, Field(ge=0)] | Id | None = Field(
         None, description="The rule's id, or its index in the agent's rules (default: all)."
     )
-    set: float | None = None
-    add: float | None = None
-    scale: float | None = None
+    set: Param | None = Field(None, description=_SIZE)
+    add: Param | None = Field(None, description=_SIZE)
+    scale: Param | None = Field(None, description=_SIZE)
 
     @model_validator(mode="after")
     def _one(self) -> ChangeParam:

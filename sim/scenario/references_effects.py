@@ -1,0 +1,90 @@
+"""Checks of effects' sizes, numbers or distributions (part of :mod:`sim.scenario.references`).
+
+An effect's ``set``, ``add`` or ``scale`` may be a distribution, drawn once per
+replicate. Its range checks then apply to its whole support: a ``set`` of a
+bounded parameter must keep every value it can draw in the range, a ``scale``
+of one can never be negative.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from functools import cache
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from sim.distributions import Param, support
+
+Loc = tuple[str | int, ...]
+Found = Iterator[tuple[Loc, str]]
+
+
+@cache
+def _adapter() -> TypeAdapter[Any]:
+    return TypeAdapter(Param)
+
+
+def span(value: Any) -> tuple[float, float] | None:
+    """The values an effect's size can take, ``(low, high)``; None when it is malformed.
+
+    A number is its own span; a distribution (raw, as read from YAML) spans its
+    support (truncation included). The schema reports anything else.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return (float(value), float(value)) if math.isfinite(value) else None
+    if not isinstance(value, Mapping):
+        return None
+    try:
+        return support(_adapter().validate_python(dict(value)))
+    except (ValidationError, ValueError, TypeError):
+        return None
+
+
+def is_random(value: Any) -> bool:
+    """Whether an effect's raw size is a distribution."""
+    return isinstance(value, Mapping)
+
+
+def shown(value: Any) -> str:
+    """A size as the message shows it: a number, or its distribution as written."""
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
+    return f"{float(value)}"
+
+
+def range_problems(
+    loc: Loc, agent_id: str, name: str, bounds: tuple[float, float], effect: Mapping[str, Any]
+) -> Found:
+    """A ``set`` leaves the range, or a ``scale`` can be negative (numbers or distributions)."""
+    lo, hi = bounds
+    where = f"[{lo:g}, {hi:g}]".replace("inf", "∞")
+    new, scale = effect.get("set"), effect.get("scale")
+    s = span(new)
+    if s is not None and not (lo <= s[0] and s[1] <= hi):
+        can = "can draw values outside it" if is_random(new) else "got"
+        yield (*loc, "set"), f"{name} of {agent_id!r} must lie in {where}, {can} {shown(new)}"
+        return
+    s = span(scale)
+    if s is not None and s[0] < 0:
+        what = f"a scale {shown(scale)} can be negative" if is_random(scale) else None
+        yield (
+            (*loc, "scale"),
+            f"{name} of {agent_id!r} must lie in {where}; "
+            + (what or f"a negative scale {float(scale)} leaves it"),
+        )
+
+
+def per_person_problem(loc: Loc, agent_id: str, name: str, effect: Mapping[str, Any]) -> Found:
+    """A random size cannot change a population's per-person values."""
+    for how in ("set", "add", "scale"):
+        if is_random(effect.get(how)):
+            yield (
+                (*loc, how),
+                f"{agent_id!r} holds its {name} per person: a random effect size applies to "
+                "parameters held once per replicate; give a number",
+            )
+            return
