@@ -74,7 +74,7 @@ def range_problems(
         yield (
             (*loc, "scale"),
             f"{name} of {agent_id!r} must lie in {where}; "
-            + (what or f"a negative scale {float(scale)} leaves it"),
+            + (what or f"a negative scale {shown(scale)} leaves it"),
         )
 
 
