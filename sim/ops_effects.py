@@ -89,6 +89,43 @@ class ParamOp:
 
 
 @dataclass(frozen=True)
+class WeightOp:
+    """Set, add to or scale one weight of an averaging rule; the others keep the sum at 1.
+
+    The changed weight is kept in [0, 1] (clipped, with one warning); the
+    others are rescaled in proportion, ``w_j * (1 - new) / (1 - old)``, or share
+    ``1 - new`` equally when they were all 0.
+    """
+
+    slots: tuple[int, ...]  # each weight of the rule, in its order
+    index: int  # the one that changes
+    how: str
+    amount: float
+    label: str  # e.g. "a.weights.toner", for the trace
+    amount_slot: int = -1
+
+    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
+        amount = s.param[self.amount_slot] if self.amount_slot >= 0 else self.amount
+        old = s.param[self.slots[self.index]]
+        if self.how == "set":
+            new = np.broadcast_to(np.asarray(amount, dtype=float), (s.size,)).copy()
+        else:
+            new = old + amount if self.how == "add" else old * amount
+        new = _keep_in_range(new, (0.0, 1.0), (self.label, self.label, "weight"))
+        rest = 1.0 - old
+        others = len(self.slots) - 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(rest > 0, (1.0 - new) / rest, 0.0)
+        even = np.where(rest > 0, 0.0, (1.0 - new) / others)
+        for j, slot in enumerate(self.slots):
+            value = new if j == self.index else s.param[slot] * ratio + even
+            s.param[slot] = np.where(mask, value, s.param[slot])
+        if s.tracing:
+            r = s.traced_row()
+            s.say(mask, f"  {self.label}: {old[r]:.4g} -> {new[r]:.4g} (the others rescaled)")
+
+
+@dataclass(frozen=True)
 class PersonParamOp:
     """Change every person's threshold or resistance in a population (``how``: set, add, scale).
 

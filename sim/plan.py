@@ -269,7 +269,9 @@ def _individual_rules(plan: Plan, sc: S.Scenario) -> None:
     for aid, rule, stubborn in averaging:
         heard = tuple(_heard(plan, sc, name, rule.to) for name in rule.weights)
         weights = np.array([[rule.weights[n] for n in rule.weights]])
-        plan.averaging.append(O.AveragingOp(plan.opinion_col[aid], stubborn, heard, weights))
+        changed = plan.weight_slots.get(aid, ())
+        op = O.AveragingOp(plan.opinion_col[aid], stubborn, heard, weights, changed)
+        plan.averaging.append(op)
     plan.confidence = confidence_ops(plan, sc)
 
 
@@ -294,6 +296,14 @@ def _effect(plan: Plan, sc: S.Scenario, eff: Any) -> O.Effect:
         add, slot = _size(plan, eff.add)
         op = param_op(plan, eff.agent, "offset", "add", add, ranges=True)
         return replace(op, amount_slot=slot)
+    if isinstance(eff, S.ChangeParam) and eff.weight is not None:
+        how, given = next(
+            (k, getattr(eff, k)) for k in ("set", "add", "scale") if getattr(eff, k) is not None
+        )
+        amount, slot = _size(plan, given)
+        slots, names = _weight_slots(plan, sc, eff.agent)
+        label = f"{eff.agent}.weights.{eff.weight}"
+        return O.WeightOp(slots, names.index(eff.weight), how, amount, label, slot)
     if isinstance(eff, S.ChangeParam):
         how, given = next(
             (k, getattr(eff, k)) for k in ("set", "add", "scale") if getattr(eff, k) is not None
@@ -312,6 +322,25 @@ def _effect(plan: Plan, sc: S.Scenario, eff: Any) -> O.Effect:
     if isinstance(eff, S.Force):
         return O.ForceOp(plan.ind_index[eff.agent], plan.position(eff.agent, eff.position))
     return O.TraceOp(eff.message)
+
+
+def _weight_slots(plan: Plan, sc: S.Scenario, agent: str) -> tuple[tuple[int, ...], list[str]]:
+    """An averaging individual's weights as per-replicate values an event can change.
+
+    Made the first time an event changes one of them: constants, so they draw
+    nothing and every stream stays as it was.
+    """
+    a = sc.agents[agent]
+    assert isinstance(a, S.Individual)
+    rule = next(r for r in a.rules if isinstance(r, S.AveragingRule))
+    names = list(rule.weights)
+    if agent not in plan.weight_slots:
+        slots = []
+        for name in names:
+            slots.append(plan.slot("param"))
+            plan.late_draws.append(Draw("param", slots[-1], float(rule.weights[name])))
+        plan.weight_slots[agent] = tuple(slots)
+    return plan.weight_slots[agent], names
 
 
 def _units(plan: Plan, agent: str) -> list[str]:

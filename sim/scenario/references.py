@@ -578,6 +578,8 @@ def _param_effect(ix: Index, loc: Loc, effect: Mapping[str, Any]) -> Found:
         yield from E.per_person_problem(loc, agent_id, name, effect)
     if effect.get("kind") == "change":
         yield from _param_range(loc, agent_id, name, kinds, effect)
+    if name == "weights":
+        yield from E.weight_problems(loc, agent_id, chosen, effect)
 
 
 def _held_per_person(rule: Mapping[str, Any], name: str) -> bool:

@@ -8,8 +8,9 @@ of one can never be negative.
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -88,3 +89,28 @@ def per_person_problem(loc: Loc, agent_id: str, name: str, effect: Mapping[str, 
                 "parameters held once per replicate; give a number",
             )
             return
+
+
+def weight_problems(
+    loc: Loc, agent_id: str, rules: Sequence[Mapping[str, Any]], effect: Mapping[str, Any]
+) -> Found:
+    """``param: weights`` names a weight of the agent's averaging rule, which has others."""
+    name = effect.get("weight")
+    averaging = [r for r in rules if r.get("kind") == "averaging"]
+    if not isinstance(name, str) or not averaging:
+        return  # the schema, or the check of the parameter's name, reports it
+    weights = averaging[0].get("weights")
+    known = [str(k) for k in weights] if isinstance(weights, Mapping) else []
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (its weights: {', '.join(known)})"
+        yield (*loc, "weight"), f"the averaging rule of {agent_id!r} has no weight {name!r}{hint}"
+        return
+    if len(known) < 2:
+        yield (
+            (*loc, "weight"),
+            f"the averaging rule of {agent_id!r} hears {name!r} alone: its weight stays 1 "
+            "(the weights sum to 1); add another weight to change it",
+        )
+        return
+    yield from range_problems(loc, agent_id, f"the weight of {name!r}", (0.0, 1.0), effect)

@@ -184,6 +184,10 @@ class ChangeParam(Strict):
     draws as before), and a recurring event applies that same size each time.
     A random size applies to parameters held once per replicate, not to a
     population's per-person values.
+
+    ``param: weights`` with ``weight: NAME`` changes the weight of ``NAME`` in
+    an averaging rule (kept in [0, 1]); the other weights are then rescaled in
+    proportion so that they still sum to 1 (shared equally when they were all 0).
     """
 
     kind: Literal["change"]
@@ -199,7 +203,13 @@ class ChangeParam(Strict):
         "cutoff",
         "confidence",
         "convergence",
+        "weights",
     ]
+    weight: str | None = Field(
+        None,
+        description="With param: weights, the name whose weight in the averaging rule changes.",
+        exclude_if=lambda v: v is None,
+    )
     rule: Annotated[int, Field(ge=0)] | Id | None = Field(
         None, description="The rule's id, or its index in the agent's rules (default: all)."
     )
@@ -212,6 +222,8 @@ class ChangeParam(Strict):
         given = [k for k in ("set", "add", "scale") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"change needs exactly one of set, add, scale; got {given}")
+        if (self.param == "weights") != (self.weight is not None):
+            raise ValueError("param: weights goes with weight: NAME (the weight it changes)")
         return self
 
 
