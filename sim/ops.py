@@ -32,6 +32,7 @@ from sim.ops_effects import ParamOp as ParamOp
 from sim.ops_effects import PersonParamOp as PersonParamOp
 from sim.ops_effects import SetFlagOp as SetFlagOp
 from sim.ops_effects import TraceOp as TraceOp
+from sim.ops_effects import WeightOp as WeightOp
 from sim.ops_effects import _keep_in_range as _keep_in_range
 from sim.ops_effects import force as force
 from sim.ops_effects import keep_in_range as keep_in_range
@@ -367,6 +368,8 @@ class AveragingOp:
     stubbornness: int
     heard: tuple[Term, ...]
     weights: Array  # (1, J)
+    #: per-replicate weights (slots in ``param``) once an event can change them
+    weight_slots: tuple[int, ...] = ()
 
 
 def update_opinions(s: State, ops: Sequence[AveragingOp]) -> None:
@@ -379,5 +382,10 @@ def update_opinions(s: State, ops: Sequence[AveragingOp]) -> None:
         inputs = np.stack([h(s) for h in op.heard], axis=1)
         stubborn = s.param[op.stubbornness][:, None]
         x0 = s.opinion0[:, op.col : op.col + 1]
+        if op.weight_slots:  # weights an event can change: one row per replicate
+            w = np.stack([s.param[k] for k in op.weight_slots], axis=1)
+            heard = np.sum(inputs * w, axis=1)
+            new[:, op.col] = stubborn[:, 0] * x0[:, 0] + (1.0 - stubborn[:, 0]) * heard
+            continue
         new[:, op.col] = R.averaging_step(x0, stubborn, inputs, op.weights)[:, 0]
     s.opinion = new

@@ -67,22 +67,62 @@ class ParamOp:
     #: range of each target, or None: an ``add`` or ``scale`` that would move a
     #: probability past 1 or a rate below 0 is clipped to it, with one warning
     bounds: tuple[tuple[float, float] | None, ...] = ()
+    #: a random size: the per-replicate slot it was drawn into (-1: ``amount``)
+    amount_slot: int = -1
 
     def apply(self, s: State, mask: Array) -> None:  # noqa: D102
+        amount = s.param[self.amount_slot] if self.amount_slot >= 0 else self.amount
         for j, (slot, label) in enumerate(self.targets):
             old = s.param[slot]
             if self.how == "set":
-                new = np.full(s.size, self.amount)
+                new = np.broadcast_to(np.asarray(amount, dtype=float), (s.size,)).copy()
             elif self.how == "add":
-                new = old + self.amount
+                new = old + amount
             else:
-                new = old * self.amount
+                new = old * amount
             if j < len(self.bounds) and self.bounds[j] is not None:
                 new = _keep_in_range(new, self.bounds[j], (self.agent, label, self.name))  # type: ignore[arg-type]
             s.param[slot] = np.where(mask, new, old)
             if s.tracing:
                 r = s.traced_row()
                 s.say(mask, f"  {label}.{self.name}: {old[r]:.4g} -> {new[r]:.4g}")
+
+
+@dataclass(frozen=True)
+class WeightOp:
+    """Set, add to or scale one weight of an averaging rule; the others keep the sum at 1.
+
+    The changed weight is kept in [0, 1] (clipped, with one warning); the
+    others are rescaled in proportion, ``w_j * (1 - new) / (1 - old)``, or share
+    ``1 - new`` equally when they were all 0.
+    """
+
+    slots: tuple[int, ...]  # each weight of the rule, in its order
+    index: int  # the one that changes
+    how: str
+    amount: float
+    label: str  # e.g. "a.weights.toner", for the trace
+    amount_slot: int = -1
+
+    def apply(self, s: State, mask: Array) -> None:  # noqa: D102
+        amount = s.param[self.amount_slot] if self.amount_slot >= 0 else self.amount
+        old = s.param[self.slots[self.index]]
+        if self.how == "set":
+            new = np.broadcast_to(np.asarray(amount, dtype=float), (s.size,)).copy()
+        else:
+            new = old + amount if self.how == "add" else old * amount
+        new = _keep_in_range(new, (0.0, 1.0), (self.label, self.label, "weight"))
+        rest = 1.0 - old
+        others = len(self.slots) - 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(rest > 0, (1.0 - new) / rest, 0.0)
+        even = np.where(rest > 0, 0.0, (1.0 - new) / others)
+        for j, slot in enumerate(self.slots):
+            value = new if j == self.index else s.param[slot] * ratio + even
+            s.param[slot] = np.where(mask, value, s.param[slot])
+        if s.tracing:
+            r = s.traced_row()
+            s.say(mask, f"  {self.label}: {old[r]:.4g} -> {new[r]:.4g} (the others rescaled)")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ then its patience; each population's rules in order, each its rate, slope,
 spontaneous and offset, then its thresholds or resistance, each per
 replicate or per person; a population made of segments draws segment after
 segment, each as a population of its size), then the sources' curves, the
-events' times and the deadlines. That order is part of the reproducibility
+events' times and the deadlines, and last the random sizes of the events'
+effects, in event and effect order. That order is part of the reproducibility
 contract.
 """
 
@@ -83,6 +84,8 @@ def compile_plan(sc: S.Scenario) -> Plan:
     _decisions(plan, sc)
     _networks(plan, sc)
     _correlations(plan, sc)
+    # random effect sizes draw after everything else (a file without any draws as before)
+    plan.draws += plan.late_draws
     for p in plan.populations:
         plan.population_columns.append(p.id)
         plan.column_of.append((p.index, -1))
@@ -266,21 +269,51 @@ def _individual_rules(plan: Plan, sc: S.Scenario) -> None:
     for aid, rule, stubborn in averaging:
         heard = tuple(_heard(plan, sc, name, rule.to) for name in rule.weights)
         weights = np.array([[rule.weights[n] for n in rule.weights]])
-        plan.averaging.append(O.AveragingOp(plan.opinion_col[aid], stubborn, heard, weights))
+        changed = plan.weight_slots.get(aid, ())
+        op = O.AveragingOp(plan.opinion_col[aid], stubborn, heard, weights, changed)
+        plan.averaging.append(op)
     plan.confidence = confidence_ops(plan, sc)
+
+
+def _size(plan: Plan, amount: Any) -> tuple[float, int]:
+    """An effect's size: a number, or a per-replicate draw (its slot) made after all others.
+
+    A random size takes a ``param`` slot at once but joins :attr:`Plan.draws`
+    only at the end of :func:`compile_plan` (:attr:`Plan.late_draws`), so that
+    every other draw keeps its place in the block's stream.
+    """
+    if not is_random(amount):
+        return float(amount), -1
+    slot = plan.slot("param")
+    plan.late_draws.append(Draw("param", slot, amount))
+    return 0.0, slot
 
 
 def _effect(plan: Plan, sc: S.Scenario, eff: Any) -> O.Effect:
     if isinstance(eff, S.SetFlag):
         return O.SetFlagOp(plan.flag_names.index(eff.flag), eff.value)
     if isinstance(eff, S.AddOffset):
-        return param_op(plan, eff.agent, "offset", "add", eff.add, ranges=True)
-    if isinstance(eff, S.ChangeParam):
-        how, amount = next(
+        add, slot = _size(plan, eff.add)
+        op = param_op(plan, eff.agent, "offset", "add", add, ranges=True)
+        return replace(op, amount_slot=slot)
+    if isinstance(eff, S.ChangeParam) and eff.weight is not None:
+        how, given = next(
             (k, getattr(eff, k)) for k in ("set", "add", "scale") if getattr(eff, k) is not None
         )
+        amount, slot = _size(plan, given)
+        slots, names = _weight_slots(plan, sc, eff.agent)
+        label = f"{eff.agent}.weights.{eff.weight}"
+        return O.WeightOp(slots, names.index(eff.weight), how, amount, label, slot)
+    if isinstance(eff, S.ChangeParam):
+        how, given = next(
+            (k, getattr(eff, k)) for k in ("set", "add", "scale") if getattr(eff, k) is not None
+        )
+        amount, slot = _size(plan, given)
         person = person_ops(plan, eff.agent, eff.param, how, amount, eff.rule)
+        if person and slot >= 0:  # validation reports it, located (see references)
+            raise ValueError(f"a random effect size cannot change per-person values of {eff.agent}")
         op = param_op(plan, eff.agent, eff.param, how, amount, eff.rule, ranges=True)
+        op = replace(op, amount_slot=slot)
         if not person:
             return op
         if not op.targets and len(person) == 1:
@@ -289,6 +322,25 @@ def _effect(plan: Plan, sc: S.Scenario, eff: Any) -> O.Effect:
     if isinstance(eff, S.Force):
         return O.ForceOp(plan.ind_index[eff.agent], plan.position(eff.agent, eff.position))
     return O.TraceOp(eff.message)
+
+
+def _weight_slots(plan: Plan, sc: S.Scenario, agent: str) -> tuple[tuple[int, ...], list[str]]:
+    """An averaging individual's weights as per-replicate values an event can change.
+
+    Made the first time an event changes one of them: constants, so they draw
+    nothing and every stream stays as it was.
+    """
+    a = sc.agents[agent]
+    assert isinstance(a, S.Individual)
+    rule = next(r for r in a.rules if isinstance(r, S.AveragingRule))
+    names = list(rule.weights)
+    if agent not in plan.weight_slots:
+        slots = []
+        for name in names:
+            slots.append(plan.slot("param"))
+            plan.late_draws.append(Draw("param", slots[-1], float(rule.weights[name])))
+        plan.weight_slots[agent] = tuple(slots)
+    return plan.weight_slots[agent], names
 
 
 def _units(plan: Plan, agent: str) -> list[str]:

@@ -270,6 +270,10 @@ class Plan:
     outcomes: list[str] = field(default_factory=list)
     watchers: list[tuple[int, O.Trigger]] = field(default_factory=list)  # (outcome, trigger)
     record_columns: list[str] = field(default_factory=list)
+    #: random sizes of effects, drawn after :attr:`draws` (see sim.plan._size)
+    late_draws: list[Draw] = field(default_factory=list)
+    #: averaging individuals whose weights an event changes: a param slot per weight
+    weight_slots: dict[str, tuple[int, ...]] = field(default_factory=dict)
     #: bounded-confidence individuals, one op per model (sim.ops_opinions.ConfidenceOp)
     confidence: list[Any] = field(default_factory=list)
 

@@ -161,8 +161,14 @@ def scenario_inputs(
     ------
     InputError
         A distribution is drawn per person (a population's threshold or
-        resistance): it has no single value per replicate to vary. The scenario
-        language has no correlated parameters, so none needs refusing.
+        resistance): it has no single value per replicate to vary.
+
+    Notes
+    -----
+    A correlated parameter (``correlations``) is an input like any other: each
+    point sets it to a number, which takes it out of its correlation (see
+    :func:`sim.scenario.schema_correlations.release_constants`), so the design
+    varies the inputs independently, as SALib's methods assume.
     """
     inputs, problems = [], []
     for path, dist in _distributions(sc.canonical()):

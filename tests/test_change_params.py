@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -170,3 +172,87 @@ def test_a_change_out_of_range_is_a_located_error(tmp_path: Path) -> None:
     assert code == 2, out
     assert "events.e.effects.0.set" in out
     assert "stubbornness of 'a' must lie in [0, 1], got 1.5" in out
+
+
+# --------------------------------------------------------- one averaging weight
+def _listener(weights: dict[str, float]) -> dict[str, Any]:
+    """An averaging agent with stubbornness 0: its opinion is what it hears, weighted."""
+    agent = _averaging(0.0)
+    agent["rules"][0]["weights"] = weights
+    return agent
+
+
+def _weighted(weights: dict[str, float], effect: dict[str, Any]) -> dict[str, Any]:
+    """Raw data: ``a`` hears one (1), zero (0) and half (0.5); the event fires at 3."""
+    return {
+        "kind": "scenario",
+        "name": "weights",
+        "clock": {"horizon": 6},
+        "agents": {"a": _listener(weights)},
+        "signals": {n: [{"constant": v}] for n, v in (("one", 1.0), ("zero", 0.0), ("half", 0.5))},
+        "events": {"e": {"trigger": {"kind": "at", "time": 3}, "effects": [effect]}},
+        "outcomes": {"end": {"trigger": {"kind": "deadline", "at": 6}}},
+    }
+
+
+def _heard(weights: dict[str, float], change: dict[str, Any], rows: int = 2) -> np.ndarray:
+    data = _weighted(weights, {"kind": "change", "agent": "a", **change})
+    return _run(sim.scenario_from_dict(data), rows).world.opinion("a")
+
+
+def test_an_event_changes_one_weight_and_rescales_the_others() -> None:
+    """one 0.5, zero 0.3, half 0.2 -> one 0.75: the others halve, x = 0.75 + 0.5 * 0.1 = 0.8."""
+    change = {"param": "weights", "weight": "one", "set": 0.75}
+    x = _heard({"one": 0.5, "zero": 0.3, "half": 0.2}, change)
+    np.testing.assert_allclose(x, [0.8, 0.8], rtol=1e-12)
+
+
+def test_others_all_zero_share_what_is_left_equally() -> None:
+    """one 1 -> 0.5: zero and half share 0.5 equally, x = 0.5 + 0.25 * 0.5 = 0.625."""
+    change = {"param": "weights", "weight": "one", "scale": 0.5}
+    x = _heard({"one": 1.0, "zero": 0.0, "half": 0.0}, change)
+    np.testing.assert_allclose(x, [0.625, 0.625], rtol=1e-12)
+
+
+def test_a_weight_change_leaves_the_weights_row_stochastic() -> None:
+    """add D ~ U(0, 0.4) to one's 0.5 (zero's falls to 0.5 - D): x = 0.5 + D, mean 0.7."""
+    change = {"param": "weights", "weight": "one", "add": {"uniform": [0, 0.4]}}
+    x = _heard({"one": 0.5, "zero": 0.5}, change, rows=4000)
+    assert x.min() >= 0.5 and x.max() <= 0.9 + 1e-12
+    sd = 0.4 / math.sqrt(12)  # of the uniform
+    assert abs(x.mean() - 0.7) < 5 * sd / math.sqrt(len(x))
+
+
+def test_without_a_weight_change_the_weights_stay_one_matrix() -> None:
+    plan = compile_plan(_scenario({"a": _listener({"one": 1.0})}, []))
+    assert plan.averaging[0].weight_slots == () and plan.weight_slots == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"weight": "won"}, "events.e.effects.0.weight: the averaging rule of 'a' has no weight "),
+        ({"weight": "one", "set": 1.5}, "the weight of 'one' of 'a' must lie in [0, 1]"),
+        ({"param": "stubbornness", "weight": "one"}, "param: weights goes with weight: NAME"),
+        ({"weight": None}, "param: weights goes with weight: NAME"),
+    ],
+)
+def test_a_weight_change_that_cannot_apply_is_a_located_error(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    effect = {"kind": "change", "agent": "a", "param": "weights", "set": 0.5, **change}
+    effect = {k: v for k, v in effect.items() if v is not None}
+    data = _weighted({"one": 0.5, "zero": 0.5}, effect)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "s.yaml:" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_rule_hearing_one_name_keeps_its_weight(tmp_path: Path) -> None:
+    code, out = _validate(
+        tmp_path, {"kind": "change", "agent": "a", "param": "weights", "weight": "one", "set": 0.5}
+    )
+    assert code == 2 and "hears 'one' alone: its weight stays 1" in out

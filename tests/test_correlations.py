@@ -319,3 +319,87 @@ def test_a_bad_correlation_is_a_located_error(
     err = _errors(tmp_path, _scenario(copy.deepcopy(corr)))
     assert message in err
     assert f"{tmp_path / 's.yaml'}:" in err
+
+
+# ------------------------------------- parameters set to constants (--set, sweeps)
+THREE = {
+    "x": {
+        "parameters": [_path("a"), _path("b"), _path("c")],
+        "gaussian": [[1, 0.5, 0.7], [0.5, 1, 0.2], [0.7, 0.2, 1]],
+    }
+}
+
+
+def _file(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return path
+
+
+def _copulas(sc: Any) -> dict[str, tuple[int, int]]:
+    """Each correlated resistance's (entry, column) in the compiled plan."""
+    plan = compile_plan(sc)
+    where = {slot: key[0] for key, slot in plan.param_slot.items() if key[2] == "resistance"}
+    return {
+        where[d.slot]: (d.copula.index, d.column)
+        for d in plan.draws
+        if d.kind == "param" and d.copula is not None
+    }
+
+
+def test_a_parameter_set_to_a_constant_leaves_its_correlation(tmp_path: Path) -> None:
+    from sim.scenario import load_scenario
+
+    path = _file(tmp_path, _scenario(copy.deepcopy(THREE)))
+    sc = load_scenario(path, [f"{_path('b')}=0.6"])
+    entry = sc.correlations["x"]
+    assert entry.parameters == [_path("a"), _path("c")]
+    assert entry.matrix() == [[1, 0.7], [0.7, 1]]  # b's row and column left
+    assert _copulas(sc) == {"a": (0, 0), "c": (0, 1)}
+    # left with one parameter, the entry disappears; the file itself is untouched
+    sc = load_scenario(path, [f"{_path('b')}=0.6", f"{_path('c')}=0.3"])
+    assert sc.correlations == {} and _copulas(sc) == {}
+    assert load_scenario(path).correlations["x"].parameters == THREE["x"]["parameters"]
+
+
+def test_a_distribution_set_in_its_place_stays_correlated(tmp_path: Path) -> None:
+    from sim.scenario import load_scenario
+
+    path = _file(tmp_path, _scenario(copy.deepcopy(THREE)))
+    sc = load_scenario(path, [f"{_path('b')}={{uniform: [0, 1]}}"])
+    assert len(sc.correlations["x"].parameters) == 3
+
+
+def test_a_constant_in_the_file_itself_is_still_an_error(tmp_path: Path) -> None:
+    from sim.scenario import load_scenario
+
+    corr = {"x": {"parameters": [_path("a"), "agents.a.rules.1.resistance"], "rank": 0.2}}
+    path = _file(tmp_path, _scenario(corr))
+    with pytest.raises(sim.InputError, match=r"rule 1 of 'a' is 0\.5, not a distribution"):
+        load_scenario(path, [f"{_path('b')}=0.6"])
+
+
+def test_a_sweep_point_releases_on_a_copy() -> None:
+    from sim.points import point_scenario
+
+    base = scenario_from_dict(_scenario(copy.deepcopy(THREE))).canonical()
+    before = copy.deepcopy(base)
+    sc = point_scenario(base, [_path("a"), _path("c")], (0.4, 0.5))
+    assert sc.correlations == {}
+    assert base == before  # the base is never changed
+    sc = point_scenario(base, [_path("c")], (0.5,))
+    assert sc.correlations["x"].parameters == [_path("a"), _path("b")]
+
+
+def test_sensitivity_from_scenario_varies_correlated_parameters(tmp_path: Path) -> None:
+    pytest.importorskip("SALib")
+    corr = {"x": {"parameters": [_path("a"), _path("b")], "rank": 0.5}}
+    data = _scenario(corr)
+    del data["agents"]["crowd"]  # its thresholds are drawn per person: not an input
+    del data["agents"]["choosy"]
+    path = _file(tmp_path, data)
+    args = ["sensitivity", str(path), "--from-scenario", "--method", "morris", "-N", "2"]
+    args += ["-n", "4", "--seed", "1", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "not a distribution" not in result.output

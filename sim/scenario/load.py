@@ -22,6 +22,7 @@ from sim.errors import InputError, Problem, warn
 from sim.scenario.base import MAX_MAGNITUDE, Strict
 from sim.scenario.lint import uncertain_past_horizon
 from sim.scenario.schema import Individual, Scenario
+from sim.scenario.schema_correlations import release_constants
 from sim.scenario.schema_events import AtTrigger, DeadlineTrigger, EveryTrigger
 from sim.scenario.schema_networks import files_relative_to
 from sim.scenario.schema_rules import ScheduledRule
@@ -200,6 +201,8 @@ def validate_data(located: Located, warnings: bool = False) -> Scenario:
     data = located.data
     if not isinstance(data, dict):
         raise InputError([Problem(located.source, 1, 1, "", "expected a mapping at the top level")])
+    # a parameter --set (or a sweep point) fixes at a number leaves its correlation
+    release_constants(data, located.overrides)
     problems = []
     for loc, value in _huge_numbers(data, ()):
         w = located.locate(loc, exact=True)

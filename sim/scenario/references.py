@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from sim.scenario import references_effects as E
 from sim.scenario.base import PARAM_RANGES, UNRESOLVED
 from sim.scenario.references_opinions import OPINION_KINDS, opinion_rules
 from sim.scenario.schema_correlations import correlation_problems
@@ -572,31 +573,33 @@ def _param_effect(ix: Index, loc: Loc, effect: Mapping[str, Any]) -> Found:
                 f"a negative scale {float(scale)} would reverse the order of the per-person "
                 f"thresholds of {agent_id!r}; scale by a factor >= 0, or set them",
             )
+            return
+    if agent_id in addressable and any(_held_per_person(r, name) for r in chosen):
+        yield from E.per_person_problem(loc, agent_id, name, effect)
     if effect.get("kind") == "change":
         yield from _param_range(loc, agent_id, name, kinds, effect)
+    if name == "weights":
+        yield from E.weight_problems(loc, agent_id, chosen, effect)
+
+
+def _held_per_person(rule: Mapping[str, Any], name: str) -> bool:
+    """Whether a population's rule holds ``name`` per person (its thresholds, say)."""
+    listed = rule.get("per_person")
+    drawn = isinstance(rule.get(name), Mapping | list)
+    return name == "threshold" or (name == "resistance" and drawn) or name in _list(listed)
 
 
 def _param_range(
     loc: Loc, agent_id: str, name: str, kinds: list[Any], effect: Mapping[str, Any]
 ) -> Found:
-    """A ``change`` that sets a bounded parameter keeps it in its range."""
-    new, scale = effect.get("set"), effect.get("scale")
+    """A ``change`` of a bounded parameter keeps it in its range (a random size: all of it)."""
     for kind in kinds:
         bounds = PARAM_RANGES.get((_RULE_CLASS.get(str(kind), ""), name))
-        if bounds is None:
-            continue
-        lo, hi = bounds
-        span = f"[{lo:g}, {hi:g}]".replace("inf", "∞")
-        if _number(new) and not lo <= new <= hi:
-            yield (*loc, "set"), f"{name} of {agent_id!r} must lie in {span}, got {float(new)}"
-            return
-        if _number(scale) and scale < 0:
-            yield (
-                (*loc, "scale"),
-                f"{name} of {agent_id!r} must lie in {span}; "
-                f"a negative scale {float(scale)} leaves it",
-            )
-            return
+        if bounds is not None:
+            found = list(E.range_problems(loc, agent_id, name, bounds, effect))
+            yield from found
+            if found:
+                return
 
 
 def _number(value: Any) -> TypeGuard[float]:

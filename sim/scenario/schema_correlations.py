@@ -267,3 +267,61 @@ def correlation_problems(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
         if problem is not None:
             stated = "gaussian" if valid.gaussian is not None else "rank"
             yield ("correlations", cid, stated), problem
+
+
+# ----------------------------------------------------- parameters set to constants
+def _value(target: Target, agents: Mapping[str, Any]) -> Any:
+    """The raw value of the parameter a target names (None when unset)."""
+    agent = _map(agents.get(target.agent))
+    if target.rule < 0:
+        return agent.get("patience")
+    rules = agent.get("rules")
+    holder: list[Any] = rules if isinstance(rules, list) else [agent.get("rule")]
+    if not 0 <= target.rule < len(holder):
+        return None
+    return _map(holder[target.rule]).get(target.name)
+
+
+def _released(path: Any, agents: Mapping[str, Any], fixed: set[Target]) -> bool:
+    return isinstance(path, str) and resolve(path, agents) in fixed
+
+
+def release_constants(data: dict[str, Any], paths: Iterable[tuple[str, ...]]) -> None:
+    """Take parameters set to a constant (``--set``, a sweep point) out of their correlation.
+
+    A parameter fixed at a number has no rank left to share, so its entry keeps
+    its other parameters (its row and column leave a stated matrix) and an
+    entry left with one parameter disappears. A parameter the file itself gives
+    as a constant is still reported (:func:`correlation_problems`): only the
+    overridden ``paths`` are released. ``data`` is changed in place; callers
+    pass their own copy (a sweep point never changes its base).
+    """
+    entries = data.get("correlations")
+    if not isinstance(entries, dict) or not entries:
+        return
+    agents = _map(data.get("agents"))
+    fixed: set[Target] = set()
+    for path in paths:
+        target = resolve(".".join(path), agents)
+        if isinstance(target, Target) and not isinstance(_value(target, agents), Mapping):
+            fixed.add(target)
+    if not fixed:
+        return
+    for cid in list(entries):
+        entry = entries[cid]
+        names = entry.get("parameters") if isinstance(entry, dict) else None
+        if not isinstance(names, list):
+            continue
+        keep = [i for i, p in enumerate(names) if not _released(p, agents, fixed)]
+        if len(keep) == len(names):
+            continue
+        if len(keep) < 2:
+            del entries[cid]
+            continue
+        entry["parameters"] = [names[i] for i in keep]
+        for key in ("gaussian", "rank"):
+            m = entry.get(key)
+            if isinstance(m, list) and len(m) == len(names) and all(isinstance(r, list) for r in m):
+                entry[key] = [[m[i][j] for j in keep] for i in keep]
+    if not entries:
+        del data["correlations"]

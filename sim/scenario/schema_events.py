@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.distributions import MAX_HOURS, HoursOrNever
+from sim.distributions import MAX_HOURS, HoursOrNever, Param
 from sim.scenario.base import MAX_MAGNITUDE, Id, Strict, Time, one_or_many
 from sim.scenario.schema_conditions import Condition
 
@@ -158,16 +158,37 @@ class SetFlag(Strict):
     value: bool = True
 
 
+_SIZE = (
+    "A number, or a distribution: the size is then drawn once per replicate when the "
+    "scenario is set up (after every other draw) and is the same at each firing."
+)
+
+
 class AddOffset(Strict):
-    """Add to the offset of an agent's threshold/hazard/logistic rules."""
+    """Add to the offset of an agent's threshold/hazard/logistic rules.
+
+    ``add`` may be a distribution, drawn as for :class:`ChangeParam`.
+    """
 
     kind: Literal["offset"]
     agent: str
-    add: float
+    add: Param = Field(description=_SIZE)
 
 
 class ChangeParam(Strict):
-    """Change a numeric rule parameter of an agent: exactly one of set, add, scale."""
+    """Change a numeric rule parameter of an agent: exactly one of set, add, scale.
+
+    The amount may be a distribution (``add: {uniform: [-0.1, 0]}``): each
+    replicate draws its size once, when the scenario is set up, from its block's
+    stream after every other set-up draw (so a scenario without random sizes
+    draws as before), and a recurring event applies that same size each time.
+    A random size applies to parameters held once per replicate, not to a
+    population's per-person values.
+
+    ``param: weights`` with ``weight: NAME`` changes the weight of ``NAME`` in
+    an averaging rule (kept in [0, 1]); the other weights are then rescaled in
+    proportion so that they still sum to 1 (shared equally when they were all 0).
+    """
 
     kind: Literal["change"]
     agent: str
@@ -182,19 +203,27 @@ class ChangeParam(Strict):
         "cutoff",
         "confidence",
         "convergence",
+        "weights",
     ]
+    weight: str | None = Field(
+        None,
+        description="With param: weights, the name whose weight in the averaging rule changes.",
+        exclude_if=lambda v: v is None,
+    )
     rule: Annotated[int, Field(ge=0)] | Id | None = Field(
         None, description="The rule's id, or its index in the agent's rules (default: all)."
     )
-    set: float | None = None
-    add: float | None = None
-    scale: float | None = None
+    set: Param | None = Field(None, description=_SIZE)
+    add: Param | None = Field(None, description=_SIZE)
+    scale: Param | None = Field(None, description=_SIZE)
 
     @model_validator(mode="after")
     def _one(self) -> ChangeParam:
         given = [k for k in ("set", "add", "scale") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"change needs exactly one of set, add, scale; got {given}")
+        if (self.param == "weights") != (self.weight is not None):
+            raise ValueError("param: weights goes with weight: NAME (the weight it changes)")
         return self
 
 
