@@ -41,7 +41,7 @@ RULES: dict[str, dict[str, Any]] = {
     },
     "hazard, per-person resistance": {
         "kind": "hazard", "to": "signed", "pressure": "support",
-        "resistance": {"uniform": [0.3, 0.9]}, "rate": 0.05,
+        "resistance": {"uniform": [0.0, 0.6]}, "rate": 0.05,
     },
 }  # fmt: skip
 
