@@ -6,9 +6,10 @@ The issue's target is at least 20 replicates per second on one core. The
 scenario (10,000 people on a
 Watts-Strogatz graph, k = 10, p = 0.1, ``graph_seed: 7``) never ends early:
 its outcome asks for a share no one reaches, so all 168 hourly ticks run for
-every replicate. Three rules are timed: an irreversible threshold rule with
+every replicate. Four rules are timed: an irreversible threshold rule with
 spontaneous switching (one uniform per person and tick), the same without
-it, and a logistic rule with per-person resistances. Times are for
+it, and a logistic and a hazard rule with per-person resistances (one
+uniform per person and tick). Times are for
 ``sim.run(..., jobs=1)`` after a warm-up run (which builds the graph, kept
 per process); the figure is the median over ``--repeats`` runs.
 """
@@ -37,6 +38,10 @@ RULES: dict[str, dict[str, Any]] = {
     "logistic, per-person resistance": {
         "kind": "logistic", "to": "signed", "pressure": "support",
         "resistance": {"uniform": [0.3, 0.9]}, "rate": 0.05, "slope": 10,
+    },
+    "hazard, per-person resistance": {
+        "kind": "hazard", "to": "signed", "pressure": "support",
+        "resistance": {"uniform": [0.0, 0.6]}, "rate": 0.05,
     },
 }  # fmt: skip
 
@@ -89,9 +94,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", help="time only the rules whose name contains this")
     args = parser.parse_args()
     print(f"{args.replicates} replicates, 168 ticks, 10,000 people, WS k=10 p=0.1, jobs=1")
     for name, rule in RULES.items():
+        if args.only is not None and args.only not in name:
+            continue
         sc = scenario(rule)
         sim.run(sc, 8, seed=0, jobs=1)  # warm-up: builds and keeps the graph
         rates = []

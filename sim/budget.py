@@ -27,9 +27,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.distributions import Choice, is_random
+from sim.budget_persons import (
+    KEPT,
+    fresh_bytes,
+    graph_bytes,
+    kept_bytes,
+    kept_per_person,
+    per_person,
+)
 from sim.errors import InputError
-from sim.scenario import Individual, Population, Scenario, ThresholdRule
+from sim.scenario import Individual, Population, Scenario
 
 #: Default ``--max-memory``: 4 GiB of data, whatever the machine has.
 DEFAULT_MAX_MEMORY = 4 * 2**30
@@ -57,15 +64,6 @@ WORK_HELP = (
 _BLOCK = 512
 #: Bytes per row of a batch, plus per agent, rule, signal, event, decision, outcome.
 _ROW_BASE, _ROW_PER_ITEM = 128, 24
-#: Bytes per member of a population and row: per-person resistances with the
-#: per-tick probability arrays made from them (hazard/logistic with a
-#: distribution), or sorted thresholds (threshold rules; ``choice`` draws
-#: indices first). 40 since the engine builds the back-switch probability only
-#: for reversible rules (traced peak: 34 MB for 512 x 2,000 members).
-_DENSE, _THRESHOLD, _THRESHOLD_CHOICE = 40, 8, 16
-#: Bytes per member and row that stay for the whole run (resistance and stance,
-#: or the sorted thresholds): a nowcast's resampling copies them.
-_KEPT = 9
 #: Bytes per replicate of a finished run held for its summary and files.
 _RESULT_BASE, _RESULT_PER_AGENT = 512, 64
 #: Bytes per recorded value and replicate-tick: the block's history, its
@@ -161,29 +159,17 @@ def _row_bytes(sc: Scenario) -> int:
     return _ROW_BASE + _ROW_PER_ITEM * items
 
 
-def _per_person(a: Population) -> int | None:
-    """Bytes per member and row, ``None`` when the population is kept as counts only."""
-    rule = a.rule
-    if getattr(a, "network", None) is not None and getattr(rule, "kind", "fixed") != "fixed":
-        # on a graph: stances, float32 copy, neighbour counts, shares, drive, values, uniforms
-        return 48
-    if isinstance(rule, ThresholdRule):
-        return _THRESHOLD_CHOICE if isinstance(rule.threshold, Choice) else _THRESHOLD
-    if is_random(getattr(rule, "resistance", 0.0)):
-        return _DENSE
-    return None
-
-
 def _person_bytes(sc: Scenario) -> tuple[int, list[str]]:
     """Bytes per row for every member of every population kept person by person."""
     total, notes = 0, []
     for aid, a in sc.agents.items():
-        per = _per_person(a) if isinstance(a, Population) else None
+        per = per_person(a) if isinstance(a, Population) else None
         if per is None:
             continue
         assert isinstance(a, Population)
         total += per * a.size
-        notes.append(f"{a.size:,} members of {aid}")
+        on = " on a graph" if a.network is not None else ""
+        notes.append(f"{a.size:,} members of {aid}{on}")
     return total, notes
 
 
@@ -205,7 +191,7 @@ def _result_bytes(sc: Scenario) -> int:
 def batch_bytes(sc: Scenario, rows: int, record: bool = False) -> int:
     """Peak bytes of one batch of ``rows`` replicates run to the horizon."""
     person, _ = _person_bytes(sc)
-    total = rows * (_row_bytes(sc) + person)
+    total = rows * (_row_bytes(sc) + person) + graph_bytes(sc)
     if record:
         total += rows * sc.clock.n_ticks * _RECORD_WORKER * (_recorded_columns(sc) + 2)
     return total
@@ -287,9 +273,9 @@ def _particle_bytes(sc: Scenario, particles: int, n_obs: int) -> int:
     # resampling copies every row's state, so the per-person part is counted once more
     person, _ = _person_bytes(sc)
     kept = sum(
-        _KEPT * a.size
+        max(KEPT, kept_per_person(a) + fresh_bytes(a)[0]) * a.size
         for a in sc.agents.values()
-        if isinstance(a, Population) and _per_person(a) is not None
+        if isinstance(a, Population) and per_person(a) is not None
     )
     return particles * (_row_bytes(sc) + person + kept + 16 * (n_obs + 2))
 
@@ -398,6 +384,8 @@ __all__ = [
     "estimate_sweep",
     "estimate_trace",
     "format_bytes",
+    "graph_bytes",
+    "kept_bytes",
     "limits",
     "n_points",
     "parse_count",

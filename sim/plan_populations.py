@@ -242,30 +242,41 @@ def _networks(plan: Plan, sc: S.Scenario) -> None:
     Runs after every other draw, so that a scenario without networks draws as before
     and a fresh graph's seed comes last in a block's set-up.
     """
-    from sim.scenario.schema_networks import own_coefficients
-
     for j, spec in enumerate(plan.populations):
         a = sc.agents[spec.id]
         graph = getattr(a, "network", None)
         if graph is None or spec.mode == "fixed":
             continue
-        assert isinstance(a, S.Population) and spec.drive >= 0
-        own = own_coefficients(sc.signals, plan.signal_names[spec.drive], spec.id)
+        assert isinstance(a, S.Population)
+
         seed_slot = -1
         if getattr(graph, "fresh_graph_per_replicate", False):
             seed_slot = plan.add_draw("person", _GRAPH_SEED, 1)
         spontaneous = getattr(a.rule, "spontaneous", 0.0)
+        persons = spec.mode == "persons"
         network = NetworkSpec(
             graph=graph,
             size=a.size,
-            coefficients=tuple((a.positions.index(p), c) for p, c in own.items()),
+            coefficients=() if persons else _own(plan, sc, spec.id, spec.drive),
             means=spec.mode,
             seed_slot=seed_slot,
             spontaneous=is_random(spontaneous) or float(spontaneous) > 0,
+            rule_coefficients=tuple(_own(plan, sc, spec.id, r.drive) for r in spec.rules),
         )
-        # the mode keeps its prefix: a threshold population still holds thresholds
+        # the mode keeps its prefix: a threshold population still holds thresholds;
+        # a population of several rules stays "persons" (events find its values so)
         mode = "threshold_network" if spec.mode.startswith("threshold") else "network"
-        plan.populations[j] = replace(spec, mode=mode, network=network)
+        plan.populations[j] = replace(spec, mode=spec.mode if persons else mode, network=network)
+
+
+def _own(plan: Plan, sc: S.Scenario, aid: str, drive: int) -> tuple[tuple[int, float], ...]:
+    """``(position, c_P)`` of the population's own shares in signal ``drive`` (see NetworkSpec)."""
+    from sim.scenario.schema_networks import own_coefficients
+
+    a = sc.agents[aid]
+    assert isinstance(a, S.Population)
+    own = own_coefficients(sc.signals, plan.signal_names[drive], aid)
+    return tuple((a.positions.index(p), c) for p, c in own.items())
 
 
 #: Each replicate's graph seed when graphs are fresh: a uniform, made a 53-bit integer.

@@ -213,6 +213,8 @@ class NetworkSpec:
     means: str
     seed_slot: int
     spontaneous: bool  # a threshold rule whose spontaneous switching is not the constant 0
+    #: mode "persons" (several rules): each rule's ``coefficients``, in rule order
+    rule_coefficients: tuple[tuple[tuple[int, float], ...], ...] = ()
 
 
 @dataclass

@@ -170,9 +170,12 @@ def test_bad_networks_fail_the_json_schema(
     assert not validator.is_valid(_doc(network))
 
 
-def test_a_network_population_takes_one_rule_and_no_segments(tmp_path: Path) -> None:
+def test_a_network_population_takes_a_list_of_rules_but_no_segments(tmp_path: Path) -> None:
     doc = _doc(WS)
     staff = doc["agents"]["staff"]
     staff["rules"] = [staff.pop("rule")]
     code, out = _validate(tmp_path, doc)
-    assert code == 2 and "one `rule` and no segments" in out, out
+    assert code == 0, out
+    staff["segments"] = {"a": {"size": 20}, "b": {"size": 30}}
+    code, out = _validate(tmp_path, doc)
+    assert code == 2 and "takes no segments" in out, out

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from sim import rules as R
+from sim.engine.networks import Wired
 from sim.engine.population_base import Population
 from sim.engine.streams import Streams
 from sim.ops import PersonTarget, State, keep_in_range
@@ -71,7 +72,8 @@ class PersonsPopulation(Population):
         decided = np.zeros(self.pos.shape, dtype=bool)
         for r, d in zip(self.spec.rules, drive, strict=True):
             u = rng.random(n, self.N) if r.draws else None
-            fwd, back = self._moves(s, r, d[:, None], u, decided)
+            # a drive per replicate is everyone's; on a graph it is per person already
+            fwd, back = self._moves(s, r, d if d.ndim == 2 else d[:, None], u, decided)
             new[fwd] = r.to_idx
             decided |= fwd
             if back is not None:
@@ -134,3 +136,46 @@ class PersonsPopulation(Population):
             new = keep_in_range(new, target.bounds, (self.spec.id, str(target.rule), target.param))
         # a new array: the drawn one may be a read-only view of a given list
         self.values[key] = np.where(mask[:, None], new, old)
+
+
+class NetworkPersonsPopulation(Wired, PersonsPopulation):
+    """Several rules on a graph: each rule reads its population's shares among the neighbours.
+
+    As :class:`~sim.engine.networks.Neighbours` does for one rule, a rule's
+    signal ``sum_P c_P * fraction(P) + rest`` becomes, for each person, ``rest
+    + sum_P c_P * share of their neighbours in P`` (``c_P`` from
+    :attr:`NetworkSpec.rule_coefficients`), for any position ``P``. The rules
+    are then tried in order and draw as :class:`PersonsPopulation`'s do, so on
+    a complete graph where everyone hears themselves both give the same
+    results.
+    """
+
+    def __init__(self, spec: PopulationSpec, n: int, tick: float, person: list[Any]) -> None:
+        super().__init__(spec, n, tick, person)
+        self.wire(person)
+
+    def take(self, index: Array) -> None:  # noqa: D102
+        super().take(index)
+        self.take_graphs(index)
+
+    def drive(self, s: State) -> list[Array]:
+        """Each rule's drive per person (replicates x persons), read before anyone moves."""
+        shares: dict[int, Array] = {}
+        out = []
+        for r, own in zip(self.spec.rules, self.net.rule_coefficients, strict=True):
+            base = s.signal(r.drive) + s.param[r.offset]
+            for position, c in own:
+                base = base - c * (self.counts[:, position] / self.N)
+            x = base[:, None]
+            for position, c in own:
+                if position not in shares:
+                    shares[position] = self._share(position)
+                x = x + c * shares[position]
+            out.append(x)
+        return out
+
+    def _share(self, position: int) -> Array:
+        """Each person's share of neighbours in ``position`` (replicates x persons)."""
+        marked = np.ascontiguousarray((self.pos == position).T, dtype=np.float32)
+        # a person without neighbours counts 0 of them, so dividing by 1 gives a share of 0
+        return (self.neighbours(marked) / self.safe_degree).T

@@ -16,7 +16,7 @@ import numpy as np
 
 from sim import rules as R
 from sim.engine.networks import Neighbours
-from sim.engine.persons import PersonsPopulation
+from sim.engine.persons import NetworkPersonsPopulation, PersonsPopulation
 from sim.engine.population_base import Population
 from sim.engine.segments import SegmentedPopulation
 from sim.engine.streams import Streams
@@ -257,6 +257,8 @@ def make_population(
     spec: PopulationSpec, n: int, tick: float, person: list[Any], streams: Streams
 ) -> Population:
     """The population object for a spec; ``person`` holds the drawn per-person arrays."""
+    if spec.network is not None and spec.mode == "persons":
+        return NetworkPersonsPopulation(spec, n, tick, person)
     if spec.network is not None:
         return NetworkPopulation(spec, n, tick, person)
     if spec.mode == "segments":

@@ -245,8 +245,13 @@ class Population(_Positions):
         )
         if self.rule is None and self.rules is None and not own:
             raise ValueError("a population needs rule or rules (or every segment its own)")
-        if self.network is not None and (self.rules is not None or self.segments is not None):
-            raise ValueError("a population on a network takes one `rule` and no segments")
+        if self.network is not None and self.segments is not None:
+            raise ValueError(
+                "a population on a network takes no segments: on a graph each person hears "
+                "their neighbours, in a segment they hear the segments `hears` names, and the "
+                "two do not combine (for groups that hear each other more, use a "
+                "stochastic_block_model graph; for people who differ, `per_person` parameters)"
+            )
         for name, size, _, rules in self.parts():
             for j, r in enumerate(rules):
                 if isinstance(r, ThresholdRule) and isinstance(r.threshold, list):

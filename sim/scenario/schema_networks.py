@@ -405,17 +405,31 @@ def network_problems(
         yield from _file_problems(loc, network, size, aid)
     else:
         yield from _generator_problems(loc, network, size)
-    rule = population.get("rule")
-    if isinstance(rule, Mapping) and rule.get("kind") in ("threshold", "hazard", "logistic"):
-        key = "support" if rule.get("kind") == "threshold" else "pressure"
-        name = rule.get(key)
-        if isinstance(name, str) and name in signals and not own_coefficients(signals, name, aid):
-            yield (
-                ("agents", aid, "rule", key),
-                f"signal {name!r} never reads {{fraction: {aid}, position: ...}}, so the network "
-                f"changes nothing: on a network each person reads that term as the share of "
-                f"their neighbours",
-            )
+    # the network changes something when one rule's signal reads the population
+    rules = population.get("rules")
+    listed: list[tuple[Loc, Any]] = []
+    if isinstance(rules, list):
+        listed = [(("rules", j), r) for j, r in enumerate(rules)]
+    heard: list[tuple[Loc, str]] = []
+    for where, rule in listed or [(("rule",), population.get("rule"))]:
+        if isinstance(rule, Mapping) and rule.get("kind") in ("threshold", "hazard", "logistic"):
+            key = "support" if rule.get("kind") == "threshold" else "pressure"
+            name = rule.get(key)
+            if not isinstance(name, str) or name not in signals:
+                return  # reported elsewhere
+            if own_coefficients(signals, name, aid):
+                return
+            heard.append((("agents", aid, *where, key), name))
+    if heard:
+        (at, name), reads = heard[0], f"{{fraction: {aid}, position: ...}}"
+        what = f"signal {name!r} never reads {reads}"
+        if len(heard) > 1:
+            what = f"no rule's signal reads {reads} (the first rule's is {name!r})"
+        yield (
+            at,
+            f"{what}, so the network changes nothing: on a network each person reads that "
+            f"term as the share of their neighbours",
+        )
 
 
 def _file_problems(loc: Loc, network: Mapping[str, Any], size: int | None, aid: str) -> Found:
