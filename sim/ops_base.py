@@ -15,7 +15,7 @@ Value = Array | float
 class State(Protocol):
     """The arrays of one block that compiled operations read and write.
 
-    Implemented by :class:`sim.engine.world.BlockState`; see there for each field.
+    Implemented by :class:`sim.engine.state.BlockState`; see there for each field.
     """
 
     size: int

@@ -2,7 +2,7 @@
 
 - :mod:`sim.engine.processes`: the scenario's actors and mechanisms as SimPy
   processes, and the order of the phases within a tick;
-- :mod:`sim.engine.world`: a block's arrays (:class:`BlockState`) and the
+- :mod:`sim.engine.state`: a block's arrays (:class:`BlockState`); :mod:`sim.engine.world`: the
   public view of them (:class:`World`);
 - :mod:`sim.engine.populations`: one class per way a population moves;
 - :mod:`sim.engine.trace`: one replicate's story, per-tick recordings;
@@ -14,9 +14,10 @@ The engine reads only the compiled :class:`~sim.plan.Plan`.
 """
 
 from sim.engine.block import Block, BlockResult, ProcessFn, simulate_block
+from sim.engine.state import BlockState
 from sim.engine.streams import Streams
 from sim.engine.trace import Recording, Tracer
-from sim.engine.world import BlockState, World
+from sim.engine.world import World
 
 __all__ = [
     "Block",

@@ -11,9 +11,10 @@ import numpy as np
 import simpy
 
 from sim.engine.processes import END, PhaseEvent, TickEnvironment, priority, start
+from sim.engine.state import BlockState
 from sim.engine.streams import Streams
 from sim.engine.trace import Recording, Tracer
-from sim.engine.world import BlockState, World
+from sim.engine.world import World
 from sim.plan import Plan
 
 Array = np.ndarray[Any, Any]

@@ -39,7 +39,7 @@ time and before the phases of a tick at its time.
 Processes act on every row of the block at once through masks. Anything that
 differs between rows (an ``at`` time, a deadline) is read from the block's
 state each time the process wakes, never kept in the generator, so rows can
-be resampled between ticks (:meth:`~sim.engine.world.BlockState.take`).
+be resampled between ticks (:meth:`~sim.engine.state.BlockState.take`).
 Replicates that have ended keep being advanced with the others (so that the
 random streams never depend on when a neighbour ended) but nothing more is
 recorded for them.
@@ -55,7 +55,7 @@ import numpy as np
 import simpy
 
 from sim import ops as O
-from sim.engine.world import BlockState
+from sim.engine.state import BlockState
 from sim.ops_opinions import update_confidence
 
 Array = np.ndarray[Any, Any]
