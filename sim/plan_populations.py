@@ -47,15 +47,6 @@ def _population(plan: Plan, sc: S.Scenario, aid: str, a: S.Population) -> Popula
         initial_idx=initial_idx,
         to_idx=initial_idx,
         mode="segments",
-        drive=-1,
-        offset=-1,
-        rate=-1,
-        slope=-1,
-        spontaneous=-1,
-        resistance=-1,
-        person=-1,
-        reversible=False,
-        logistic=False,
         segments=tuple(parts),
     )
 
@@ -211,15 +202,6 @@ def _persons(
         initial_idx=initial_idx,
         to_idx=initial_idx,
         mode="persons" if out else "fixed",
-        drive=-1,
-        offset=-1,
-        rate=-1,
-        slope=-1,
-        spontaneous=-1,
-        resistance=-1,
-        person=-1,
-        reversible=False,
-        logistic=False,
         rules=tuple(out),
     )
 

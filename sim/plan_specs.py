@@ -174,15 +174,15 @@ class PopulationSpec:
     #: "hazard_counts" (one resistance per replicate), "hazard_dense", "persons"
     #: (several rules or per-person parameters, person by person) or "segments"
     mode: str
-    drive: int  # signal index of its support or pressure
-    offset: int
-    rate: int
-    slope: int
-    spontaneous: int
-    resistance: int  # hazard_counts
-    person: int  # per-person thresholds or resistances
-    reversible: bool
-    logistic: bool
+    drive: int = -1  # signal index of its support or pressure
+    offset: int = -1
+    rate: int = -1
+    slope: int = -1
+    spontaneous: int = -1
+    resistance: int = -1  # hazard_counts
+    person: int = -1  # per-person thresholds or resistances
+    reversible: bool = False
+    logistic: bool = False
     #: what a segment that hears others reads in place of signal ``drive`` (an O.SignalOp)
     heard: Any = None
     #: mode "persons": its rules, tried in order for each person
