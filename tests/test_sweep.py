@@ -272,6 +272,17 @@ def _wait_for_points(proc: subprocess.Popen, out: Path, n: int, timeout: float =
         time.sleep(0.02)
 
 
+def _wait_for_manifest(proc: subprocess.Popen, out: Path, timeout: float = 60) -> None:
+    """Return once the sweep's folder has its manifest (polling, never a fixed delay)."""
+    deadline = time.monotonic() + timeout
+    while not (out / "manifest.json").exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"the sweep ended (status {proc.returncode}) before it started")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no manifest in {out} after {timeout} s")
+        time.sleep(0.02)
+
+
 def _orphans(out: Path) -> list[int]:
     """Processes still running this sweep (forked workers share the parent's command line)."""
     deadline = time.time() + 5
@@ -344,7 +355,10 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path, uninterrupted) -> None
         preexec_fn=interruptible,
     )
     try:
-        _wait_for_points(proc, out, 1)
+        # the sweep has started once its folder has a manifest; its points become
+        # visible in parts, possibly all at the end, so waiting for a finished
+        # point could let a fast machine finish the sweep before the interrupt
+        _wait_for_manifest(proc, out)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
