@@ -31,7 +31,8 @@ as they must (the engine's parameter array is changed in place).
 Covered: every drawn (non-constant) parameter of an individual's hazard,
 logistic and threshold rules with a uniform, normal (clipped too: the clipped
 mass is handled by a latent unclipped value, drawn afresh from its tail when
-θ sits on a bound), beta, triangular or log-normal prior, that no event's
+θ sits on a bound; truncated: the truncated law, :mod:`sim.laws`), beta, triangular or
+log-normal (truncated too) prior, that no event's
 effect changes (``change``/``offset`` effects would make the used value differ
 from the drawn one). Left alone: ``offset`` (shared by every rule of an agent
 through ``offset`` effects), ``choice`` priors (discrete), scheduled times,
@@ -42,7 +43,6 @@ factors).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -54,9 +54,10 @@ from scipy import stats
 
 from sim import ops as O
 from sim import rules as R
-from sim.distributions import Beta, LogNormal, Normal, Triangular, Uniform
+from sim.distributions import Normal
 from sim.engine import Block
 from sim.engine.processes import INDIVIDUALS, POPULATIONS, PhaseEvent, priority
+from sim.laws import law_of
 from sim.plan import Plan
 
 Array = np.ndarray[Any, Any]
@@ -112,25 +113,10 @@ class Prior:
 
 def prior_of(dist: Any) -> Prior | None:
     """The :class:`Prior` of a drawn parameter, None for constants and unsupported kinds."""
-    if isinstance(dist, Uniform):
-        lo, hi = dist.uniform
-        return Prior(dist, stats.uniform(lo, hi - lo)) if hi > lo else None
-    if isinstance(dist, Normal):
-        mu, sigma = dist.normal
-        if sigma <= 0 or (dist.clip is not None and dist.clip[0] >= dist.clip[1]):
-            return None
-        return Prior(dist, stats.norm(mu, sigma), dist.clip)
-    if isinstance(dist, Beta):
-        return Prior(dist, stats.beta(*dist.beta))
-    if isinstance(dist, Triangular):
-        lo, mode, hi = dist.triangular
-        if hi <= lo:
-            return None
-        return Prior(dist, stats.triang((mode - lo) / (hi - lo), loc=lo, scale=hi - lo))
-    if isinstance(dist, LogNormal):
-        mu, sigma = dist.lognormal
-        return Prior(dist, stats.lognorm(sigma, scale=math.exp(mu))) if sigma > 0 else None
-    return None  # a constant, or a choice (discrete: left alone)
+    law = law_of(dist)
+    if law is None:
+        return None  # a constant, or a choice (discrete: left alone)
+    return Prior(dist, law, dist.clip if isinstance(dist, Normal) else None)
 
 
 @dataclass(frozen=True)

@@ -239,3 +239,27 @@ def test_ess_after_each_observation_is_named_and_exact() -> None:
     assert first["ess"] == pytest.approx(alive)
     assert [e["observation"] for e in n.ess_observations] == [1, 2, 0]  # 0: no outcome by T
     assert n.as_dict()["ess_observations"] == n.ess_observations
+
+
+def test_truncated_priors_keep_their_bounds_and_spread() -> None:
+    """A truncated prior is the truncated law: no density outside, its own sd (not the parent's)."""
+    from sim.distributions import LogNormal, Normal
+
+    normal = RJ.prior_of(Normal(normal=(0.1, 0.1), truncate=(0.05, 0.2)))
+    assert normal is not None
+    assert normal.logpdf(np.array([0.3]))[0] == -np.inf
+    assert normal.logpdf(np.array([0.04]))[0] == -np.inf
+    exact = stats.truncnorm(-0.5, 1.0, loc=0.1, scale=0.1)
+    assert normal.spread() == pytest.approx(exact.std(), rel=1e-12)
+    lognormal = RJ.prior_of(LogNormal(lognormal=(0.0, 1.0), truncate=(0.5, 3.0)))
+    assert lognormal is not None
+    assert lognormal.logpdf(np.array([3.5]))[0] == -np.inf
+    assert lognormal.logpdf(np.array([0.4]))[0] == -np.inf
+    # against numerical integration of the renormalised density
+    mass = stats.lognorm(1.0).cdf(3.0) - stats.lognorm(1.0).cdf(0.5)
+    pdf = lambda x: stats.lognorm(1.0).pdf(x) / mass  # noqa: E731
+    m1 = integrate.quad(lambda x: x * pdf(x), 0.5, 3.0)[0]
+    m2 = integrate.quad(lambda x: x * x * pdf(x), 0.5, 3.0)[0]
+    assert lognormal.spread() == pytest.approx(np.sqrt(m2 - m1 * m1), rel=1e-9)
+    x = np.array([0.7, 1.0, 2.9])
+    np.testing.assert_allclose(np.exp(lognormal.logpdf(x)), pdf(x), rtol=1e-9)
