@@ -10,8 +10,11 @@ tick by tick (:meth:`sim.engine.Block.step`), read through its
 :class:`~sim.engine.World`.
 After each resampling, the copies of a particle are moved apart by
 Metropolis-Hastings steps on their rule parameters that keep the simulated
-path and leave the posterior invariant (:mod:`sim.rejuvenate`), so the
-particles do not collapse onto a few parameter values.
+path and leave the posterior invariant (:mod:`sim.rejuvenate`), and their
+times still to come (an event not yet happened, a switch not yet due, a
+patience not yet run out) are drawn anew from their prior given that they have
+not come (:mod:`sim.refresh`), so the particles collapse neither onto a few
+parameter values nor onto a few futures.
 After the last observation up to T the particles run on to the end, and the
 weighted share of each ending is the nowcast.
 """
@@ -43,6 +46,7 @@ from sim.observations import (
     window_ticks,
 )
 from sim.plan import compile_plan
+from sim.refresh import refresh, times
 from sim.rejuvenate import Moves, PathRecorder, rejuvenate, targets
 from sim.scenario import UNRESOLVED, Scenario
 from sim.seeds import nowcast_particles_rng, nowcast_rejuvenate_rng, nowcast_resample_rng
@@ -195,9 +199,10 @@ def nowcast(
         also conditions on no outcome by ``at`` (:func:`no_outcome_tick`),
         exactly as a ``no_outcome`` observation at the last tick by ``at`` would.
     rejuvenate : bool
-        After each resampling, move the individuals' drawn rule parameters by
+        After each resampling, draw the times still to come anew
+        (:mod:`sim.refresh`) and move the individuals' drawn rule parameters by
         Metropolis-Hastings steps that keep the path (:mod:`sim.rejuvenate`);
-        they draw from their own stream. Without resampling nothing changes.
+        both draw from their own stream. Without resampling nothing changes.
 
     Returns
     -------
@@ -226,7 +231,7 @@ def nowcast(
     if ended_by > 0:
         used.append(NoOutcomeObs(kind="no_outcome", at=(ended_by * tick, ended_by * tick)))
         labels.append((0, f"no outcome by {ended_by * tick:g} h (implicit)"))
-    block = Block(plan, nowcast_particles_rng(seed), particles)
+    block = Block(plan, nowcast_particles_rng(seed), particles, retimable=rejuvenate)
     world = block.world
     groups = groups_of(scenario)
     resample_rng = nowcast_resample_rng(seed)
@@ -320,9 +325,14 @@ class _Mover:
     def __init__(self, block: Block, seed: int, until: int) -> None:
         chosen = targets(block.plan)
         self.recorder = PathRecorder(block, chosen, until) if chosen and until > 0 else None
+        self.block = block
+        self.times = times(block.plan)
         self.rng = nowcast_rejuvenate_rng(seed)
 
     def take(self, idx: Array, moves: Moves) -> None:
+        # times to come first (they need no record of the path), then the rules' parameters
+        if self.times:
+            refresh(self.block, self.times, self.rng, moves)
         if self.recorder is not None:
             self.recorder.take(idx)
             rejuvenate(self.recorder, self.rng, moves)

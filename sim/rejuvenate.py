@@ -34,9 +34,10 @@ mass is handled by a latent unclipped value, drawn afresh from its tail when
 θ sits on a bound; truncated: the truncated law, :mod:`sim.laws`), beta, triangular or
 log-normal (truncated too) prior, that no event's
 effect changes (``change``/``offset`` effects would make the used value differ
-from the drawn one). Left alone: ``offset`` (shared by every rule of an agent
-through ``offset`` effects), ``choice`` priors (discrete), scheduled times,
-patience, averaging agents' parameters, and every population's parameters
+from the drawn one). Times still to come (events' ``at``, scheduled switches,
+deadlines, patience) are drawn anew by :mod:`sim.refresh`. Left alone:
+``offset`` (shared by every rule of an agent through ``offset`` effects),
+``choice`` priors (discrete), averaging agents' parameters, and every population's parameters
 (their path likelihood would need each mode's own binomial or hypergeometric
 factors).
 """

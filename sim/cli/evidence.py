@@ -32,9 +32,10 @@ ALLOW_ENDED = typer.Option(
 REJUVENATE = typer.Option(
     True,
     "--rejuvenate/--no-rejuvenate",
-    help="After each resampling, move the individuals' drawn rule parameters by "
-    "Metropolis-Hastings steps that keep the simulated path, so the particles do not "
-    "collapse onto a few values (default: on).",
+    help="After each resampling, draw the times still to come anew and move the "
+    "individuals' drawn rule parameters by Metropolis-Hastings steps that keep the "
+    "simulated path, so the particles do not collapse onto a few values or futures "
+    "(default: on).",
 )
 #: why the particle filter (nowcast, backtest, calibrate) refuses users' processes
 NO_PROCESSES = (

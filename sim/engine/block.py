@@ -10,7 +10,7 @@ from typing import Any, cast
 import numpy as np
 import simpy
 
-from sim.engine.processes import END, PhaseEvent, TickEnvironment, priority, start
+from sim.engine.processes import END, Bell, PhaseEvent, TickEnvironment, priority, start
 from sim.engine.state import BlockState
 from sim.engine.streams import Streams
 from sim.engine.trace import Recording, Tracer
@@ -69,6 +69,8 @@ class Block:
         Makes the block's stream for processes (:meth:`World.random`), or a
         batch's :class:`~sim.engine.streams.Streams`; never the model's
         stream, so processes leave the model's draws alone.
+    retimable : bool
+        Times still to come may be drawn anew between ticks (:meth:`retimed`).
     """
 
     def __init__(
@@ -81,13 +83,15 @@ class Block:
         tracer: Tracer | None = None,
         processes: Iterable[ProcessFn] = (),
         process_rng: Callable[[], np.random.Generator | Streams] | None = None,
+        retimable: bool = False,
     ) -> None:
         self.plan = plan
         self.env = TickEnvironment()
         self.state = BlockState(plan, rng, size, record=record, tracer=tracer)
         self.world = World(self.state, self.env, process_rng)
         self.done = self.env.event()
-        self._generators = start(self.env, self.state, self.done)
+        self._retimed = Bell(self.env) if retimable else None
+        self._generators = start(self.env, self.state, self.done, self._retimed)
         for fn in processes:
             gen = fn(self.env, self.world)
             if not inspect.isgenerator(gen):
@@ -127,6 +131,16 @@ class Block:
         if k > self.plan.n_ticks:
             raise ValueError(f"the horizon ({self.plan.n_ticks} ticks) is reached")
         self.env.run(until=PhaseEvent(self.env, k * self.plan.tick, priority(END + 1)))
+
+    def retimed(self) -> None:
+        """Say that drawn times (``due``) changed between ticks: their processes look again.
+
+        Only a block made ``retimable`` can be told; the processes wake before
+        the next tick begins.
+        """
+        if self._retimed is None:
+            raise RuntimeError("this block was not made retimable")
+        self._retimed.ring(self.state.k)
 
     def take(self, index: Array) -> None:
         """Keep replicates ``index`` between ticks (see :meth:`BlockState.take`)."""

@@ -142,10 +142,28 @@ def clock(c: Clock, s: BlockState, done: simpy.Event) -> Proc:
             done.succeed()
 
 
-def at_event(c: Clock, s: BlockState, ev: O.EventOp, bell: Bell) -> Proc:
+def wait(at: PhaseEvent | None, retimed: Bell | None) -> simpy.Event | None:
+    """What a process waiting for a drawn time waits on; None when it is done.
+
+    ``at`` (None: no time ahead within the horizon); where times can be drawn
+    anew (``retimed``, :mod:`sim.refresh`), also that bell, and without ``at``
+    only the bell, so that a time drawn anew is never missed.
+    """
+    if retimed is None:
+        return at
+    return retimed.event if at is None else at | retimed.event
+
+
+def at_event(c: Clock, s: BlockState, ev: O.EventOp, bell: Bell, retimed: Bell | None) -> Proc:
     """An event at a per-replicate time."""
-    while (k := next_due(s.due[ev.at_slot], None, s.k)) is not None and k <= c.n_ticks:
-        yield c.at(k, EVENTS, ev.index)
+    while True:
+        k = next_due(s.due[ev.at_slot], None, s.k)
+        due = c.at(k, EVENTS, ev.index) if k is not None and k <= c.n_ticks else None
+        if (event := wait(due, retimed)) is None:
+            return
+        yield event
+        if due is None or not due.processed:  # times were drawn anew: look again
+            continue
         if ev.fire(s, s.due[ev.at_slot] == s.k):
             bell.ring(s.k)
 
@@ -173,11 +191,18 @@ def when_event(c: Clock, s: BlockState, ev: O.EventOp, bell: Bell) -> Proc:
                 bell.ring(k + 1)
 
 
-def scheduled_switch(c: Clock, s: BlockState, op: O.ScheduledOp, position: int) -> Proc:
+def scheduled_switch(
+    c: Clock, s: BlockState, op: O.ScheduledOp, position: int, retimed: Bell | None
+) -> Proc:
     """A ``scheduled`` rule: switches each replicate at its own tick, or once in ``from``."""
-    while (k := op.next_tick(s)) is not None and k <= c.n_ticks:
-        yield c.at(k, EVENTS, position)
-        op.apply(s)
+    while True:
+        k = op.next_tick(s)
+        due = c.at(k, EVENTS, position) if k is not None and k <= c.n_ticks else None
+        if (event := wait(due, retimed)) is None:
+            return
+        yield event
+        if due is not None and due.processed:
+            op.apply(s)
 
 
 def ticker(c: Clock, s: BlockState) -> Proc:
@@ -222,11 +247,18 @@ def watch_bell(c: Clock, s: BlockState, o: int, trigger: O.Trigger, bell: Bell, 
         _end(s, o, trigger.hit(s))
 
 
-def watch_deadline(c: Clock, s: BlockState, o: int, trigger: O.OnDeadline, pos: int) -> Proc:
+def watch_deadline(
+    c: Clock, s: BlockState, o: int, trigger: O.OnDeadline, pos: int, retimed: Bell | None
+) -> Proc:
     """Outcome watcher for a deadline: wakes at the earliest deadline of a running replicate."""
-    while (k := next_due(s.due[trigger.slot], s.active, s.k)) is not None and k <= c.n_ticks:
-        yield c.at(k, OUTCOMES, pos)
-        _end(s, o, trigger.hit(s))
+    while True:
+        k = next_due(s.due[trigger.slot], s.active, s.k)
+        due = c.at(k, OUTCOMES, pos) if k is not None and k <= c.n_ticks else None
+        if (event := wait(due, retimed)) is None:
+            return
+        yield event
+        if due is not None and due.processed:
+            _end(s, o, trigger.hit(s))
 
 
 def watch_condition(c: Clock, s: BlockState, o: int, trigger: O.OnCondition, pos: int) -> Proc:
@@ -295,18 +327,29 @@ def _trace_rule(s: BlockState, rp: O.RuleStep, mask: Array, forward: bool) -> No
     s.say(mask, f"{rp.agent}: {rp.positions[src]} -> {rp.positions[dst]} ({detail})")
 
 
-def start(env: TickEnvironment, s: BlockState, done: simpy.Event) -> list[Proc]:
-    """Start every process of the scenario on ``env``; returns their generators."""
+def start(
+    env: TickEnvironment, s: BlockState, done: simpy.Event, retimed: Bell | None = None
+) -> list[Proc]:
+    """Start every process of the scenario on ``env``; returns their generators.
+
+    With ``retimed``, the processes that wait for a drawn time (events at a
+    time, scheduled switches, deadlines) also wake when it rings, and look at
+    the times again: rejuvenation may draw times still to come anew between
+    ticks (:mod:`sim.refresh`).
+    """
     plan = s.plan
     c = Clock(env, plan.tick, plan.n_ticks)
     fired = [Bell(env) for _ in plan.events]
     passed = [Bell(env) for _ in plan.decisions]
     procs: list[Proc] = [clock(c, s, done)]
     for ev in plan.events:
-        kind = at_event if ev.at_slot >= 0 else every_event if ev.when is None else when_event
-        procs.append(kind(c, s, ev, fired[ev.index]))
+        if ev.at_slot >= 0:
+            procs.append(at_event(c, s, ev, fired[ev.index], retimed))
+        else:
+            kind = every_event if ev.when is None else when_event
+            procs.append(kind(c, s, ev, fired[ev.index]))
     for i, op in enumerate(plan.scheduled):
-        procs.append(scheduled_switch(c, s, op, len(plan.events) + i))
+        procs.append(scheduled_switch(c, s, op, len(plan.events) + i, retimed))
     procs.append(ticker(c, s))
     for d in plan.decisions:
         if d.on >= 0:
@@ -319,7 +362,7 @@ def start(env: TickEnvironment, s: BlockState, done: simpy.Event) -> list[Proc]:
         elif isinstance(trigger, O.OnEvent):
             procs.append(watch_bell(c, s, o, trigger, fired[trigger.event], pos))
         elif isinstance(trigger, O.OnDeadline):
-            procs.append(watch_deadline(c, s, o, trigger, pos))
+            procs.append(watch_deadline(c, s, o, trigger, pos, retimed))
         else:
             procs.append(watch_condition(c, s, o, trigger, pos))
     for p in procs:
