@@ -1,3 +1,3 @@
 """Package version (one place)."""
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
