@@ -175,7 +175,10 @@ def refresh(
         surv = t.law.survival(h0)
         comes = p * surv / (p * surv + (1.0 - p)) if p * surv > 0 else 0.0
         u = rng.random((ahead.size, 2))
-        hours = np.where(u[:, 0] < comes, t.law.above(h0, u[:, 1]), NEVER_HOURS)
+        later = t.law.above(h0, u[:, 1])
+        # far in a tail the quantile can round to infinity: a time past every horizon
+        later = np.where(np.isfinite(later), np.minimum(later, NEVER_HOURS), NEVER_HOURS)
+        hours = np.where(u[:, 0] < comes, later, NEVER_HOURS)
         s.due[t.due][ahead] = ticks_of(hours, tick)
         if t.hours >= 0:
             s.param[t.hours][ahead] = hours

@@ -142,3 +142,25 @@ def test_a_nowcast_with_refreshed_times_matches_the_closed_form() -> None:
         assert abs(n.probabilities["hired"] - exact) < Z * se, (rejuvenate, n.probabilities)
         if rejuvenate:
             assert n.moves.accepted["events.hire.at"] > 0
+
+
+def test_a_time_deep_in_its_tail_is_drawn_finite_and_after_now() -> None:
+    """P(T > h0) of 1e-23: the quantile rounds to infinity; the time goes past every horizon."""
+    unbounded = RF.Law(sim.distributions.Normal(normal=(10.0, 1.0)), None)
+    assert unbounded.survival(20.0) < 1e-20
+    assert np.isinf(unbounded.above(20.0, np.random.default_rng(1).random(1000))).any()
+    time = {"normal": [10, 1], "clip": [0, 50]}
+    plan = compile_plan(scenario({"kind": "at", "time": time, "probability": 0.5}))
+    block = Block(plan, nowcast_particles_rng(1), 64, retimable=True)
+    for _ in range(20):
+        block.step()
+    hire = RF.times(plan)[0]
+    assert hire.label == "events.hire.at"
+    active = block.state.active.copy()
+    assert (block.state.due[hire.due][active] > 20).sum() > 10  # never came: drawn anew
+    RF.refresh(block, [RF.Time(hire.label, unbounded, hire.due)], np.random.default_rng(2))
+    due = block.state.due[hire.due][active & (block.state.fired_tick[0] == -1)]
+    never = RF.ticks_of(np.array([RF.NEVER_HOURS]), 1.0)[0]
+    assert due.size > 10 and (due == never).all()
+    block.run()
+    assert (block.state.fired_tick[0][active] <= 20).all()  # none fires after now
