@@ -155,6 +155,8 @@ def targets(plan: Plan) -> list[Target]:
             slot = getattr(rp, name)
             if slot < 0 or slot in changed or slot not in drawn or drawn[slot].probability:
                 continue
+            if drawn[slot].copula is not None:  # its prior is joint with others' (copula)
+                continue
             prior = prior_of(drawn[slot].value)
             if prior is None:
                 continue

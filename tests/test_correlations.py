@@ -403,3 +403,13 @@ def test_sensitivity_from_scenario_varies_correlated_parameters(tmp_path: Path) 
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "not a distribution" not in result.output
+
+
+def test_rejuvenation_leaves_correlated_parameters_alone() -> None:
+    """A move of one correlated parameter with its marginal prior would lose the copula."""
+    from sim.rejuvenate import targets
+
+    corr = {"pair": {"parameters": [_path("a"), _path("b")], "gaussian": 0.6}}
+    labels = {t.label for t in targets(compile_plan(scenario_from_dict(_scenario(corr))))}
+    assert _path("c") in labels and _path("d") in labels
+    assert _path("a") not in labels and _path("b") not in labels
