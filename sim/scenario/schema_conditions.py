@@ -111,6 +111,3 @@ Condition = Annotated[
         ),
     ),
 ]
-
-for _model in (AllOf, AnyOf, NotOf):
-    _model.model_rebuild()
