@@ -6,10 +6,8 @@ put on the bound) or ``{normal: [0.5, 0.2], truncate: [0, 1]}`` (values only
 inside, the mass renormalised there).
 """
 
-from __future__ import annotations
-
 import math
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 import numpy as np
 from pydantic import (
@@ -85,7 +83,7 @@ class Uniform(_Dist):
     uniform: tuple[float, float] = Field(description="[low, high]")
 
     @model_validator(mode="after")
-    def _ordered(self) -> Uniform:
+    def _ordered(self) -> Self:
         lo, hi = self.uniform
         if not lo <= hi:
             raise ValueError(f"uniform needs low <= high, got [{lo}, {hi}]")
@@ -117,7 +115,7 @@ class Normal(_Dist):
     truncate: T.Truncate | None = Field(None, description=T.TRUNCATE_HELP)
 
     @model_validator(mode="after")
-    def _valid(self) -> Normal:
+    def _valid(self) -> Self:
         if self.normal[1] < 0:
             raise ValueError(f"normal needs a standard deviation >= 0, got {self.normal[1]}")
         if self.clip is not None and not self.clip[0] <= self.clip[1]:
@@ -224,7 +222,7 @@ class Triangular(_Dist):
     triangular: tuple[float, float, float] = Field(description="[left, mode, right]")
 
     @model_validator(mode="after")
-    def _ordered(self) -> Triangular:
+    def _ordered(self) -> Self:
         lo, mode, hi = self.triangular
         if not lo <= mode <= hi:
             raise ValueError(f"triangular needs left <= mode <= right, got {[lo, mode, hi]}")
@@ -263,7 +261,7 @@ class LogNormal(_Dist):
     )
 
     @model_validator(mode="after")
-    def _valid(self) -> LogNormal:
+    def _valid(self) -> Self:
         lo, hi = self.truncate or (None, None)
         if (lo is not None and lo < 0) or (hi is not None and hi <= 0):
             raise ValueError(f"a lognormal's truncate needs low >= 0 and high > 0, got {[lo, hi]}")
@@ -335,7 +333,7 @@ class Choice(_Dist):
     )
 
     @model_validator(mode="after")
-    def _valid(self) -> Choice:
+    def _valid(self) -> Self:
         if self.p is not None:
             if len(self.p) != len(self.choice):
                 raise ValueError(

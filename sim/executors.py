@@ -13,13 +13,16 @@ even after ``kill -9`` (:func:`worker_init`).
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any, TypeVar
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sim.errors import InputError
+
+if TYPE_CHECKING:  # multiprocessing is loaded only when workers start (not by ``-j 1``)
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.context import BaseContext
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -55,7 +58,7 @@ def check_dask(address: str, timeout: float = DASK_CONNECT_TIMEOUT) -> None:
     _dask_client(address, timeout).close()
 
 
-def mp_context() -> multiprocessing.context.BaseContext:
+def mp_context() -> BaseContext:
     """Choose how worker processes start: fork on Linux, spawn elsewhere.
 
     Forked workers start at once with the package loaded, and scripts read from
@@ -63,6 +66,8 @@ def mp_context() -> multiprocessing.context.BaseContext:
     its own when workers fork: its progress bars have no refresh thread and are
     redrawn from the progress callback (``tests/test_interface.py`` checks it).
     """
+    import multiprocessing
+
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
@@ -88,6 +93,8 @@ def worker_init() -> None:
 
 def process_pool(jobs: int) -> ProcessPoolExecutor:
     """A pool of ``jobs`` local workers, started by :func:`mp_context` and :func:`worker_init`."""
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(max_workers=jobs, mp_context=mp_context(), initializer=worker_init)
 
 

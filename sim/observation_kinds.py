@@ -6,9 +6,7 @@ Every observation says what was seen, when it held (``at``: a time or a window
 ``note``). A nowcast at T uses exactly the observations published by T.
 """
 
-from __future__ import annotations
-
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -38,7 +36,7 @@ class _Obs(BaseModel):
         return (v, v) if isinstance(v, int | float) and not isinstance(v, bool) else v
 
     @model_validator(mode="after")
-    def _ordered(self) -> _Obs:
+    def _ordered(self) -> Self:
         if not 0 <= self.at[0] <= self.at[1]:
             raise ValueError(f"at needs 0 <= from <= to, got {list(self.at)}")
         if self.published is not None and self.published < self.at[0]:
@@ -96,7 +94,7 @@ class FractionObs(_Obs):
         return data
 
     @model_validator(mode="after")
-    def _one(self) -> FractionObs:
+    def _one(self) -> Self:
         if self.between is not None and not 0 <= self.between[0] <= self.between[1] <= 1:
             raise ValueError(f"between needs 0 <= lo <= hi <= 1, got {list(self.between)}")
         if (self.value is None) == (self.between is None):
@@ -124,7 +122,7 @@ class CountObs(_Reported):
     between: tuple[int, int] | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> CountObs:
+    def _one(self) -> Self:
         if (self.value is None) == (self.between is None):
             raise ValueError("a count needs value: N or between: [lo, hi]")
         if self.between is not None and not 0 <= self.between[0] <= self.between[1]:
@@ -165,7 +163,7 @@ class ReportObs(_Obs):
     )
 
     @model_validator(mode="after")
-    def _informative(self) -> ReportObs:
+    def _informative(self) -> Self:
         if self.true_positive is None or self.false_positive is None:
             if self.source_class is not None:
                 raise ValueError(
@@ -196,7 +194,7 @@ class SourceClass(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _informative(self) -> SourceClass:
+    def _informative(self) -> Self:
         if self.true_positive <= self.false_positive:
             raise ValueError(
                 f"true_positive {self.true_positive:g} must be above false_positive "
@@ -237,7 +235,7 @@ class NotBeforeObs(_Obs):
         return [v] if isinstance(v, str) else v
 
     @model_validator(mode="after")
-    def _what(self) -> NotBeforeObs:
+    def _what(self) -> Self:
         if (self.event is None) == (self.agent is None):
             raise ValueError("not_before needs exactly one of event and agent (with position)")
         if (self.agent is None) != (self.position is None):

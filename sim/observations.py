@@ -7,8 +7,6 @@ function of the simulated observable at the ticks of its window; a window
 averages the likelihood over its ticks (the report could be from any of them).
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal

@@ -18,13 +18,11 @@ design too, so ``stancesim sweep --resume`` refuses such a folder rather than
 adding points of another design to it.
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -69,7 +67,7 @@ class Input(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _one_form(self) -> Input:
+    def _one_form(self) -> Self:
         if (self.dist is None) == (self.low is None or self.high is None):
             raise ValueError(f"{self.path}: give either bounds low:high or a distribution")
         if self.low is not None and self.high is not None and not self.low < self.high:
@@ -217,7 +215,7 @@ class Design(BaseModel):
     seed: int = Field(0, ge=0)
 
     @model_validator(mode="after")
-    def _distinct(self) -> Design:
+    def _distinct(self) -> Self:
         paths = [i.path for i in self.inputs]
         twice = sorted({p for p in paths if paths.count(p) > 1})
         if twice:

@@ -8,15 +8,13 @@ executor, the number of workers or the order in which points finish. The base
 scenario is never changed: each point applies its values to a copy.
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 import math
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -50,7 +48,7 @@ class ParamSpec(BaseModel):
     count: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
-    def _one_form(self) -> ParamSpec:
+    def _one_form(self) -> Self:
         if self.values is not None:
             if self.low is not None or self.high is not None or self.count is not None:
                 raise ValueError("give either values or low:high[:count], not both")
@@ -132,7 +130,7 @@ class SweepDefinition(BaseModel):
     save_replicates: bool = False
 
     @model_validator(mode="after")
-    def _sampler_needs(self) -> SweepDefinition:
+    def _sampler_needs(self) -> Self:
         if self.sampler == "grid":
             if self.points is not None:
                 raise ValueError("points is for random, lhs and sobol; a grid has its own size")

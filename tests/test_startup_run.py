@@ -29,13 +29,20 @@ NOT_FOR_A_RUN = (
 )
 
 
-def _modules_after(argv: list[str]) -> tuple[list[str], str]:
+#: what a run on one core without a progress bar does not need either: worker
+#: processes' machinery, and rich's bars (stderr is not a terminal here)
+NOT_WITHOUT_WORKERS_OR_BAR = ("multiprocessing", "concurrent.futures.process", "rich.progress")
+
+
+def _modules_after(
+    argv: list[str], unwanted: tuple[str, ...] = NOT_FOR_A_RUN
+) -> tuple[list[str], str]:
     code = (
         "import sys\n"
         f"sys.argv = ['stancesim', *{argv!r}]\n"
         "from sim._entry import main\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        f"print(sorted(m for m in {NOT_FOR_A_RUN!r} if m in sys.modules), file=sys.stderr)\n"
+        f"print(sorted(m for m in {unwanted!r} if m in sys.modules), file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
@@ -52,9 +59,21 @@ def _modules_after(argv: list[str]) -> tuple[list[str], str]:
     ids=["table", "json"],
 )
 def test_run_n_1_leaves_unneeded_modules_unloaded(argv: list[str]) -> None:
-    loaded, out = _modules_after(argv)
+    loaded, out = _modules_after(argv, NOT_FOR_A_RUN + NOT_WITHOUT_WORKERS_OR_BAR)
     assert "bench-770" in out  # the run did happen and reported
     assert loaded == ["[]"]
+
+
+def test_run_json_does_not_load_rich() -> None:
+    # rich draws the tables and the bars; --json prints neither
+    argv = ["run", "scenarios/bench_770.yaml", "-n", "1", "--seed", "3", "--json"]
+    loaded, out = _modules_after(argv, ("rich",))
+    assert '"scenario": "bench-770"' in out
+    assert loaded == ["[]"]
+    # the tables still come from rich, and still show the run
+    loaded, out = _modules_after(argv[:-1], ("rich.table",))
+    assert "Outcomes" in out
+    assert loaded == ["['rich.table']"]
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 10, 11, 100, 513, 1000])

@@ -12,14 +12,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from typing import TYPE_CHECKING
 
 from sim.cli import common
-from sim.engine import ProcessFn
-from sim.results import RunResult
-from sim.scenario import Scenario
+
+if TYPE_CHECKING:  # loaded when used: a run without a bar needs neither rich nor these here
+    from rich.progress import ProgressColumn
+
+    from sim.engine import ProcessFn
+    from sim.results import RunResult
+    from sim.scenario import Scenario
 
 #: ``advance(k)``: k more units done; ``advance(0, "stage")`` only renames the bar
 Advance = Callable[..., None]
@@ -55,6 +57,10 @@ def progress_bar(
     if not common.show_progress():
         yield _nothing
         return
+    # rich is loaded only when a bar is drawn (about 10 ms of start-up otherwise)
+    from rich.markup import escape
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     layout = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from sim import budget
 from sim.cli.common import user_errors
@@ -20,6 +18,9 @@ from sim.results import RunResult
 from sim.scenario import load_scenario
 from sim.stats import fixed
 from sim.userprocesses import load_processes
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class Record(StrEnum):
@@ -80,6 +81,9 @@ def run(
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
         else:
+            # rich only for the tables: ``--json`` starts without it (about 40 ms)
+            from rich.console import Console
+
             report(result, Console(highlight=False))
             if out is not None:
                 typer.echo(f"results written to {out}/")
@@ -87,6 +91,9 @@ def run(
 
 def report(result: RunResult, console: Console) -> None:
     """Print the outcome, agent and order tables."""
+    from rich.markup import escape
+    from rich.table import Table
+
     s, clock = result.summary(), result.scenario.clock
     console.print(
         f"[bold]{escape(s['scenario'])}[/]: {s['replicates']} replicates, seed {s['seed']}, "

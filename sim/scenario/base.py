@@ -1,7 +1,5 @@
 """What every part of the schema shares: the strict base class, ids, limits."""
 
-from __future__ import annotations
-
 import math
 from typing import Annotated, Any
 

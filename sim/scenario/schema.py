@@ -8,12 +8,10 @@ objects (agents, groups, positions, signals, events) are checked by
 their problems come together with the schema's.
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -79,7 +77,7 @@ class Clock(Strict):
         return v
 
     @model_validator(mode="after")
-    def _whole_ticks(self) -> Clock:
+    def _whole_ticks(self) -> Self:
         ticks = self.horizon / self.tick
         if ticks < 1 - 1e-9:
             raise ValueError(f"tick {self.tick} is longer than the horizon {self.horizon}")
@@ -119,7 +117,7 @@ class _Positions(Strict):
     description: str | None = None
 
     @model_validator(mode="after")
-    def _initial_declared(self) -> _Positions:
+    def _initial_declared(self) -> Self:
         if len(set(self.positions)) != len(self.positions):
             raise ValueError(f"positions repeat a name: {self.positions}")
         if self.initial not in self.positions:
@@ -166,7 +164,7 @@ class Segment(Strict):
     description: str | None = None
 
     @model_validator(mode="after")
-    def _one_rule_field(self) -> Segment:
+    def _one_rule_field(self) -> Self:
         if self.rule is not None and self.rules is not None:
             raise ValueError("give rule or rules, not both")
         return self
@@ -237,7 +235,7 @@ class Population(_Positions):
         return data
 
     @model_validator(mode="after")
-    def _list_length(self) -> Population:
+    def _list_length(self) -> Self:
         if self.rule is not None and self.rules is not None:
             raise ValueError("give rule or rules, not both")
         own = self.segments is not None and all(
@@ -346,7 +344,7 @@ class Scenario(Strict):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _references(cls, data: Any, handler: ModelWrapValidatorHandler[Scenario]) -> Scenario:
+    def _references(cls, data: Any, handler: ModelWrapValidatorHandler["Scenario"]) -> "Scenario":
         """Check references on the raw mapping, and report them with the schema's problems.
 
         They run even when fields fail the schema, so that one pass reports all.

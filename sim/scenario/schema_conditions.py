@@ -6,9 +6,7 @@ conditions, nested to any depth. Every comparison allows the one tolerance of
 :data:`sim.rules.TOLERANCE` (values within 1e-9 are equal).
 """
 
-from __future__ import annotations
-
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, Discriminator, Field, Tag, field_validator, model_validator
 
@@ -24,7 +22,7 @@ class _Comparison(Strict):
     below: float | None = Field(None, description="Holds when the value is < this.")
 
     @model_validator(mode="after")
-    def _one(self) -> _Comparison:
+    def _one(self) -> Self:
         given = [k for k in _COMPARISONS if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
@@ -71,19 +69,19 @@ class PositionCondition(Strict):
 class AllOf(Strict):
     """Every one of the conditions holds."""
 
-    all: list[Condition] = Field(description="Conditions that must all hold.")
+    all: list["Condition"] = Field(description="Conditions that must all hold.")
 
 
 class AnyOf(Strict):
     """At least one of the conditions holds."""
 
-    any: list[Condition] = Field(description="Conditions of which one must hold.")
+    any: list["Condition"] = Field(description="Conditions of which one must hold.")
 
 
 class NotOf(Strict):
     """The condition does not hold."""
 
-    not_: Condition = Field(alias="not")
+    not_: "Condition" = Field(alias="not")
 
 
 _CONDITION_KEYS = ("all", "any", "not", "signal", "count", "agent")
@@ -113,6 +111,3 @@ Condition = Annotated[
         ),
     ),
 ]
-
-for _model in (AllOf, AnyOf, NotOf):
-    _model.model_rebuild()

@@ -20,13 +20,11 @@ replicate) and the size of the matrix are checked with the other references
 checked here.
 """
 
-from __future__ import annotations
-
 import difflib
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -93,7 +91,7 @@ class CorrelationEntry(Strict):
         return v
 
     @model_validator(mode="after")
-    def _one(self) -> CorrelationEntry:
+    def _one(self) -> Self:
         if (self.gaussian is None) == (self.rank is None):
             raise ValueError("give gaussian (the copula's ρ) or rank (Spearman's), one of them")
         return self

@@ -1,9 +1,7 @@
 """Signals, conditions, events, decisions and outcomes: what agents react to and how runs end."""
 
-from __future__ import annotations
-
 from fractions import Fraction
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -218,7 +216,7 @@ class ChangeParam(Strict):
     scale: Param | None = Field(None, description=_SIZE)
 
     @model_validator(mode="after")
-    def _one(self) -> ChangeParam:
+    def _one(self) -> Self:
         given = [k for k in ("set", "add", "scale") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"change needs exactly one of set, add, scale; got {given}")
@@ -340,7 +338,7 @@ class Attendance(Strict):
         return None if v is None else _rational(v)
 
     @model_validator(mode="after")
-    def _one(self) -> Attendance:
+    def _one(self) -> Self:
         if (self.at_least is None) == (self.fraction is None):
             raise ValueError("attendance needs exactly one of at_least and fraction")
         return self
@@ -398,7 +396,7 @@ class Decision(Strict):
     description: str | None = None
 
     @model_validator(mode="after")
-    def _when(self) -> Decision:
+    def _when(self) -> Self:
         if (self.schedule is None) == (self.on is None):
             raise ValueError("a decision needs exactly one of schedule and on")
         return self
@@ -429,7 +427,7 @@ class DeadlineTrigger(Strict):
         return [v] if isinstance(v, str) else v
 
     @model_validator(mode="after")
-    def _one(self) -> DeadlineTrigger:
+    def _one(self) -> Self:
         if (self.at is None) == (self.patience is None):
             raise ValueError("a deadline needs exactly one of at and patience")
         return self

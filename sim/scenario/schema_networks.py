@@ -16,8 +16,6 @@ validated and kept with the file's sha256, so that a resolved scenario (a
 sweep's manifest) reads the same file anywhere and notices when it changed.
 """
 
-from __future__ import annotations
-
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
@@ -27,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, Union
 
 import numpy as np
 from pydantic import Discriminator, Field, Tag, create_model, field_validator, model_validator
@@ -113,7 +111,7 @@ class BlockParams(_Params):
     )
 
     @model_validator(mode="after")
-    def _square(self) -> BlockParams:
+    def _square(self) -> Self:
         n = len(self.sizes)
         if any(s < 1 for s in self.sizes):
             raise ValueError(f"every block needs at least one person, got sizes {self.sizes}")
@@ -209,7 +207,7 @@ class _Generated(Strict):
         return _ALIASES.get(v, v) if isinstance(v, str) else v
 
     @model_validator(mode="after")
-    def _one_graph(self) -> _Generated:
+    def _one_graph(self) -> Self:
         if self.fresh_graph_per_replicate and self.graph_seed is not None:
             raise ValueError("give graph_seed or fresh_graph_per_replicate: true, not both")
         if not self.fresh_graph_per_replicate and self.graph_seed is None:
@@ -432,7 +430,7 @@ def network_problems(
         )
 
 
-def _file_problems(loc: Loc, network: Mapping[str, Any], size: int | None, aid: str) -> Found:
+def _file_problems(loc: Loc, network: Mapping[str, Any], size: int | None, aid: str) -> "Found":
     path = network.get("edges")
     if not isinstance(path, str) or size is None:
         return

@@ -1,9 +1,7 @@
 """Curves of sources and the rules by which agents switch position."""
 
-from __future__ import annotations
-
 import itertools
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     Discriminator,
@@ -60,7 +58,7 @@ class PiecewiseCurve(Strict):
     points: list[tuple[float, float]] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _increasing(self) -> PiecewiseCurve:
+    def _increasing(self) -> Self:
         times = [t for t, _ in self.points]
         if any(b <= a for a, b in itertools.pairwise(times)):
             raise ValueError(f"points need strictly increasing times, got {times}")
@@ -170,7 +168,7 @@ class ThresholdRule(_PopulationParams):
     reversible: bool = Field(False, description="Switch back when support falls below threshold.")
 
     @model_validator(mode="after")
-    def _reversible_spontaneous(self) -> ThresholdRule:
+    def _reversible_spontaneous(self) -> Self:
         if self.reversible and self.spontaneous != 0.0:
             raise ValueError("spontaneous switching needs reversible: false")
         return self
@@ -218,7 +216,7 @@ class AveragingRule(_Transition):
     reversible: bool = True
 
     @model_validator(mode="after")
-    def _stochastic(self) -> AveragingRule:
+    def _stochastic(self) -> Self:
         if any(w < 0 for w in self.weights.values()):
             raise ValueError("weights must be >= 0")
         total = sum(self.weights.values())
@@ -274,7 +272,7 @@ class BoundedConfidenceRule(_Transition):
         return data
 
     @model_validator(mode="after")
-    def _deffuant_only(self) -> BoundedConfidenceRule:
+    def _deffuant_only(self) -> Self:
         if self.model != "deffuant":
             given = [k for k in ("convergence", "encounters") if getattr(self, k) is not None]
             if given:
