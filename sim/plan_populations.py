@@ -262,4 +262,6 @@ def _own(plan: Plan, sc: S.Scenario, aid: str, drive: int) -> tuple[tuple[int, f
 
 
 #: Each replicate's graph seed when graphs are fresh: a uniform, made a 53-bit integer.
-_GRAPH_SEED = Uniform(uniform=(0.0, 1.0))
+# made without validation: validating at import would build Uniform's validator in
+# every run's start-up, whether or not the scenario has a network
+_GRAPH_SEED = Uniform.model_construct(uniform=(0.0, 1.0))
