@@ -44,7 +44,7 @@ factors).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -359,31 +359,55 @@ def rejuvenate(
     for t in recorder.targets:
         h = recorder.history[t.rule]
         hist = h.stacked() if h.pressure else None
-        theta = s.param[t.slot]
-        spread = float(np.std(theta))
-        scale = SCALE * (spread if spread > 1e-12 else 0.1 * t.prior.spread())
-        z = t.prior.latent(theta, rng)
-        cur_ll = _ll(recorder, t, theta, hist)
-        cur_lp = t.prior.logpdf(z)
-        for _ in range(steps):
-            z_new = z + scale * rng.standard_normal(len(z))
-            new_theta = t.prior.value(z_new)
-            new_lp = t.prior.logpdf(z_new)
-            ok = np.isfinite(new_lp)
-            # outside the prior's support the rule's formulas need not hold: not evaluated there
-            safe = np.where(ok, new_theta, theta)
-            new_ll = np.where(ok, _ll(recorder, t, safe, hist), -np.inf)
-            with np.errstate(invalid="ignore"):
-                log_ratio = (new_lp + new_ll) - (cur_lp + cur_ll)
-            accept = np.isfinite(new_ll) & (np.log(rng.random(len(z))) < log_ratio)
-            z = np.where(accept, z_new, z)
-            cur_ll = np.where(accept, new_ll, cur_ll)
-            cur_lp = np.where(accept, new_lp, cur_lp)
-            moves.proposed[t.label] = moves.proposed.get(t.label, 0) + len(z)
-            moves.accepted[t.label] = moves.accepted.get(t.label, 0) + int(accept.sum())
+
+        def loglik(values: Array, t: Target = t, hist: tuple[Array, ...] | None = hist) -> Array:
+            return _ll(recorder, t, values, hist)
+
         # in place: the engine's rules read this array from the next tick on
-        s.param[t.slot][:] = t.prior.value(z)
+        s.param[t.slot][:] = metropolis(
+            s.param[t.slot], t.prior, loglik, rng, steps, t.label, moves
+        )
     s.invalidate()
+
+
+def metropolis(
+    theta: Array,
+    prior: Prior,
+    loglik: Callable[[Array], Array],
+    rng: np.random.Generator,
+    steps: int,
+    label: str,
+    moves: Moves,
+) -> Array:
+    """``steps`` random-walk Metropolis-Hastings moves of every particle's ``theta``.
+
+    The target is ``prior(θ) * loglik(θ)`` (the path held fixed); the walk's
+    scale is :data:`SCALE` times the particles' spread (a tenth of the prior's
+    when they all agree). Returns the new values; ``moves`` counts proposals
+    and acceptances under ``label``.
+    """
+    spread = float(np.std(theta))
+    scale = SCALE * (spread if spread > 1e-12 else 0.1 * prior.spread())
+    z = prior.latent(theta, rng)
+    cur_ll = loglik(theta)
+    cur_lp = prior.logpdf(z)
+    for _ in range(steps):
+        z_new = z + scale * rng.standard_normal(len(z))
+        new_theta = prior.value(z_new)
+        new_lp = prior.logpdf(z_new)
+        ok = np.isfinite(new_lp)
+        # outside the prior's support the rule's formulas need not hold: not evaluated there
+        safe = np.where(ok, new_theta, theta)
+        new_ll = np.where(ok, loglik(safe), -np.inf)
+        with np.errstate(invalid="ignore"):
+            log_ratio = (new_lp + new_ll) - (cur_lp + cur_ll)
+        accept = np.isfinite(new_ll) & (np.log(rng.random(len(z))) < log_ratio)
+        z = np.where(accept, z_new, z)
+        cur_ll = np.where(accept, new_ll, cur_ll)
+        cur_lp = np.where(accept, new_lp, cur_lp)
+        moves.proposed[label] = moves.proposed.get(label, 0) + len(z)
+        moves.accepted[label] = moves.accepted.get(label, 0) + int(accept.sum())
+    return np.asarray(prior.value(z))
 
 
 def _ll(recorder: PathRecorder, t: Target, values: Array, hist: tuple[Array, ...] | None) -> Array:
