@@ -48,6 +48,11 @@ from sim.observations import (
 from sim.plan import compile_plan
 from sim.refresh import refresh, times
 from sim.rejuvenate import Moves, PathRecorder, rejuvenate, targets
+from sim.rejuvenate_populations import (
+    PopulationRecorder,
+    population_targets,
+    rejuvenate_populations,
+)
 from sim.scenario import UNRESOLVED, Scenario
 from sim.seeds import nowcast_particles_rng, nowcast_rejuvenate_rng, nowcast_resample_rng
 
@@ -297,11 +302,13 @@ def nowcast(
 def _parameters(block: Block, w: Array) -> dict[str, dict[str, float]]:
     """Weighted mean, sd and distinct values of each parameter rejuvenation can move."""
     out = {}
-    for t in targets(block.plan):
-        v = block.state.param[t.slot]
+    slots = [(t.label, t.slot) for t in targets(block.plan)]
+    slots += [(t.label, t.slot) for t in population_targets(block.plan)]
+    for label, slot in slots:
+        v = block.state.param[slot]
         mean = float(w @ v)
         sd = math.sqrt(max(0.0, float(w @ (v - mean) ** 2)))
-        out[t.label] = {"mean": mean, "sd": sd, "distinct": len(np.unique(v[w > 0]))}
+        out[label] = {"mean": mean, "sd": sd, "distinct": len(np.unique(v[w > 0]))}
     return out
 
 
@@ -325,6 +332,8 @@ class _Mover:
     def __init__(self, block: Block, seed: int, until: int) -> None:
         chosen = targets(block.plan)
         self.recorder = PathRecorder(block, chosen, until) if chosen and until > 0 else None
+        crowd = population_targets(block.plan)
+        self.crowds = PopulationRecorder(block, crowd, until) if crowd and until > 0 else None
         self.block = block
         self.times = times(block.plan)
         self.rng = nowcast_rejuvenate_rng(seed)
@@ -336,6 +345,9 @@ class _Mover:
         if self.recorder is not None:
             self.recorder.take(idx)
             rejuvenate(self.recorder, self.rng, moves)
+        if self.crowds is not None:
+            self.crowds.take(idx)
+            rejuvenate_populations(self.crowds, self.rng, moves)
 
 
 def _window(o: Any, tick: float) -> tuple[int, int]:
