@@ -280,14 +280,41 @@ def _particle_bytes(sc: Scenario, particles: int, n_obs: int) -> int:
     return particles * (_row_bytes(sc) + person + kept + 16 * (n_obs + 2))
 
 
-def estimate_nowcast(sc: Scenario, particles: int, n_obs: int, n_times: int) -> Estimate:
-    """``stancesim nowcast`` / ``backtest``: ``n_times`` passes of ``particles`` particles."""
+#: bytes a rejuvenation recorder keeps per particle and tick: an individual's moved rule
+#: (pressure, c1, ik, c2 as float64, direction as int8), a population (drive, out, moved)
+_RULE_RECORD, _POPULATION_RECORD = 33, 24
+
+
+def _record_bytes(sc: Scenario, particles: int) -> int:
+    """The most rejuvenation's path recorders keep: every moved rule at every tick."""
+    from sim.plan import compile_plan
+    from sim.rejuvenate import targets
+    from sim.rejuvenate_populations import population_targets
+
+    plan = compile_plan(sc)
+    rules = len({t.rule for t in targets(plan)})
+    crowds = len({t.population for t in population_targets(plan)})
+    return particles * plan.n_ticks * (_RULE_RECORD * rules + _POPULATION_RECORD * crowds)
+
+
+def estimate_nowcast(
+    sc: Scenario, particles: int, n_obs: int, n_times: int, rejuvenate: bool = True
+) -> Estimate:
+    """``stancesim nowcast`` / ``backtest``: ``n_times`` passes of ``particles`` particles.
+
+    With ``rejuvenate``, also what its path recorders keep (up to the last
+    observation; counted to the horizon, the most it can be).
+    """
     memory = _particle_bytes(sc, particles, n_obs)
     ticks = sc.clock.n_ticks
+    parts = [f"{format_bytes(memory)} for {_batch_text(sc, particles)}"]
+    if rejuvenate and (record := _record_bytes(sc, particles)):
+        memory += record
+        parts.append(f"{format_bytes(record)} for rejuvenation's record of the path")
     return Estimate(
         memory,
         particles * ticks * n_times,
-        [f"{format_bytes(memory)} for {_batch_text(sc, particles)}"],
+        parts,
         f"{particles:,} particles x {ticks:,} ticks x {n_times:,} times",
     )
 

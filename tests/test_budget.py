@@ -239,3 +239,37 @@ def test_run_estimate_is_within_a_factor_two_of_the_measured_peak(
     sc = load_scenario(crowd, ["agents.people.rule.resistance=0.5"])
     estimate = budget.estimate_run(sc, 8192, 1, record=True).memory
     assert grown / 2 <= estimate <= 2 * grown, (estimate, grown)
+
+
+def test_a_nowcast_estimate_counts_the_rejuvenation_record() -> None:
+    """The recorders keep per particle and tick what the moves need: as many bytes as estimated."""
+    import numpy as np
+
+    from sim.engine import Block
+    from sim.rejuvenate import PathRecorder, targets
+    from sim.scenario import load_scenario
+    from sim.seeds import nowcast_particles_rng
+
+    sc = load_scenario(ROOT / "scenarios" / "openai_2023_11.yaml")
+    particles = 256
+    plain = budget.estimate_nowcast(sc, particles, 5, 1, rejuvenate=False)
+    moved = budget.estimate_nowcast(sc, particles, 5, 1, rejuvenate=True)
+    plan = compile_plan(sc)
+    block = Block(plan, nowcast_particles_rng(1), particles)
+    rec = PathRecorder(block, targets(plan), until=plan.n_ticks)
+    while block.k < plan.n_ticks:  # every tick, as if the last observation were at the horizon
+        block.step()
+    kept = sum(
+        a.nbytes
+        for h in rec.history.values()
+        for name in ("pressure", "direction", "c1", "ik", "c2")
+        for a in getattr(h, name)
+    )
+    # the estimate is the most: every rule recorded at every tick
+    assert kept <= moved.memory - plain.memory
+    assert moved.memory - plain.memory == pytest.approx(
+        particles * plan.n_ticks * 33 * len({t.rule for t in targets(plan)})
+    )
+    assert kept > 0.5 * (moved.memory - plain.memory)
+    assert "rejuvenation" in " ".join(moved.memory_parts)
+    np.testing.assert_equal(plain.work, moved.work)

@@ -51,10 +51,17 @@ def refuse_processes(processes: Path | None, command: str) -> None:
 
 
 def _check_nowcast(
-    sc: Any, obs: Any, particles: int, times: list[float], max_memory: str, max_work: str
+    sc: Any,
+    obs: Any,
+    particles: int,
+    times: list[float],
+    max_memory: str,
+    max_work: str,
+    rejuvenate: bool,
 ) -> None:
     """Refuse, before any work, a nowcast over the limits (``--max-memory``, ``--max-work``)."""
-    estimate = budget.estimate_nowcast(sc, particles, len(obs.observations), len(times))
+    n_obs = len(obs.observations)
+    estimate = budget.estimate_nowcast(sc, particles, n_obs, len(times), rejuvenate)
     budget.check(estimate, *budget.limits(max_memory, max_work), what="this nowcast")
 
 
@@ -141,7 +148,7 @@ def nowcast(
         sc, obs = _load(file, observations, sets)
         _check_times(at, sc.clock.horizon)
         times = sorted(at) or default_times(obs)
-        _check_nowcast(sc, obs, particles, times, max_memory, max_work)
+        _check_nowcast(sc, obs, particles, times, max_memory, max_work, rejuvenate)
         curve = _curve(sc, obs, times, particles, seed, allow_ended, rejuvenate)
         if as_json:
             typer.echo(json.dumps([n.as_dict() for n in curve], indent=2))
@@ -245,7 +252,7 @@ def backtest(
                 f"no mark before the realised outcome at {realised_at:g} h: give --marks"
             )
         refs = {p.stem: read_reference(p) for p in references}
-        _check_nowcast(sc, obs, particles, times, max_memory, max_work)
+        _check_nowcast(sc, obs, particles, times, max_memory, max_work, rejuvenate)
         with progress_bar(f"backtest of {sc.name}", len(times), "marks") as advance:
             with warnings.catch_warnings(record=True) as caught:
                 from sim.nowcast import DegenerateWeights
