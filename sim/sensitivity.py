@@ -29,7 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.errors import InputError, Problem
 from sim.scenario import Population, Scenario
-from sim.sweeps import SweepDefinition, check_points, columns, manifest_for, param_types
+from sim.sweep_definition import SweepDefinition
+from sim.sweeps import check_points, columns, manifest_for, param_types
 from sim.yamlio import Located
 
 Array = np.ndarray[Any, Any]

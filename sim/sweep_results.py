@@ -16,7 +16,8 @@ import pyarrow as pa
 from sim.errors import InputError
 from sim.folders import sha256_file
 from sim.store import MANIFEST, SweepStore, _dedupe, _read_parts
-from sim.sweeps import SweepDefinition, columns, param_types
+from sim.sweep_definition import SweepDefinition
+from sim.sweeps import columns, param_types
 
 
 def _verify(root: Path, manifest: dict[str, Any], again: str) -> None:

@@ -8,239 +8,36 @@ executor, the number of workers or the order in which points finish. The base
 scenario is never changed: each point applies its values to a copy.
 """
 
-import hashlib
 import json
 import math
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim import sample
 from sim._version import __version__
-from sim.errors import InputError, Problem
+from sim.errors import InputError
 from sim.outcomes import summarize
 from sim.points import point_scenario
 from sim.runner import BLOCK_SIZE, BlockResult, combine, run, run_block
-from sim.scenario import UNRESOLVED, Scenario, problems_from_validation
-from sim.seeds import design_rng, sweep_point_seed
+from sim.scenario import UNRESOLVED, Scenario
 from sim.stats import wilson_interval
-from sim.yamlio import Located, load_file, plain
+
+# the definition's names stay importable from here, where they were first
+from sim.sweep_definition import ParamSpec as ParamSpec
+from sim.sweep_definition import SweepDefinition as SweepDefinition
+from sim.sweep_definition import SweepFile as SweepFile
+from sim.sweep_definition import build_definition as build_definition
+from sim.sweep_definition import definition_hash as definition_hash
+from sim.sweep_definition import load_sweep_file as load_sweep_file
+from sim.sweep_definition import parse_spec as parse_spec
 
 #: Largest number of points validated one by one before a sweep starts; past
 #: it, the first points and every parameter's extremes are validated, and a
 #: point that still turns out invalid is recorded as failed.
 VALIDATE_ALL_UP_TO = 5_000
-
-
-# ----------------------------------------------------------------- definition
-class ParamSpec(BaseModel):
-    """Values of one swept parameter: a list, a range with a count, or bounds."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    values: list[Any] | None = None
-    low: float | None = None
-    high: float | None = None
-    count: int | None = Field(None, ge=1)
-
-    @model_validator(mode="after")
-    def _one_form(self) -> Self:
-        if self.values is not None:
-            if self.low is not None or self.high is not None or self.count is not None:
-                raise ValueError("give either values or low:high[:count], not both")
-            if not self.values:
-                raise ValueError("values must not be empty")
-        elif self.low is None or self.high is None:
-            raise ValueError("expected values (a,b,c) or bounds low:high[:count]")
-        elif self.low > self.high:
-            raise ValueError(f"low {self.low} is above high {self.high}")
-        return self
-
-    def grid_values(self) -> list[Any]:
-        """The values of this parameter on a grid."""
-        if self.values is not None:
-            return list(self.values)
-        if self.count is None:
-            raise ValueError("a grid needs values or low:high:count, got bounds only")
-        assert self.low is not None and self.high is not None
-        vals = np.linspace(self.low, self.high, self.count)
-        if float(self.low).is_integer() and float(self.high).is_integer():
-            if np.allclose(vals, np.round(vals)):
-                return [int(v) for v in np.round(vals)]
-        return [float(v) for v in vals]
-
-    def bounds(self) -> tuple[float, float]:
-        """Bounds for the samplers."""
-        if self.low is None or self.high is None:
-            raise ValueError("random, lhs and sobol samplers need bounds low:high")
-        return (self.low, self.high)
-
-
-def parse_spec(text: Any) -> ParamSpec:
-    """Parse ``0.5,0.7,0.9``, ``0.5:0.95:10``, ``0.5:0.95`` or a YAML list."""
-    if isinstance(text, ParamSpec):
-        return text
-    if isinstance(text, list):
-        return ParamSpec(values=text)
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        return ParamSpec(values=[text])
-    if not isinstance(text, str):
-        raise ValueError(f"expected a list, a,b,c or low:high[:count], got {text!r}")
-    s = text.strip()
-    if s.startswith("["):
-        from sim.yamlio import parse_value
-
-        value = parse_value(s, "spec")
-        if not isinstance(value, list):
-            raise ValueError(f"expected a list, got {s!r}")
-        return ParamSpec(values=list(value))
-    if ":" in s and "{" not in s:
-        parts = s.split(":")
-        if len(parts) not in (2, 3):
-            raise ValueError(f"expected low:high or low:high:count, got {s!r}")
-        try:
-            low, high = float(parts[0]), float(parts[1])
-            count = int(parts[2]) if len(parts) == 3 else None
-        except ValueError:
-            raise ValueError(f"expected numbers in low:high[:count], got {s!r}") from None
-        return ParamSpec(low=low, high=high, count=count)
-    from sim.yamlio import parse_value
-
-    return ParamSpec(values=[parse_value(v, "spec") for v in s.split(",")])
-
-
-class SweepDefinition(BaseModel):
-    """What a sweep runs; everything that its results depend on."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    parameters: dict[str, ParamSpec] = Field(min_length=1)
-    sampler: Literal["grid", "random", "lhs", "sobol"] = "grid"
-    points: int | None = Field(None, ge=1, description="Points for random, lhs, sobol.")
-    replicates: int = Field(512, ge=1, description="Replicates per point (fixed).")
-    seed: int = Field(0, ge=0)
-    until_ci: float | None = Field(
-        None, gt=0, lt=0.5, description="Add blocks until every 95% half-width is at most this."
-    )
-    max_replicates: int = Field(16 * BLOCK_SIZE, ge=1, description="Cap for until_ci.")
-    save_replicates: bool = False
-
-    @model_validator(mode="after")
-    def _sampler_needs(self) -> Self:
-        if self.sampler == "grid":
-            if self.points is not None:
-                raise ValueError("points is for random, lhs and sobol; a grid has its own size")
-            for path, spec in self.parameters.items():
-                if spec.values is None and spec.count is None:
-                    raise ValueError(f"{path}: a grid needs values or low:high:count")
-        else:
-            if self.points is None:
-                raise ValueError(f"sampler {self.sampler} needs points")
-            for path, spec in self.parameters.items():
-                if spec.low is None:
-                    raise ValueError(f"{path}: sampler {self.sampler} needs bounds low:high")
-        return self
-
-    def n_points(self) -> int:
-        """Number of points."""
-        if self.sampler == "grid":
-            return math.prod(len(s.grid_values()) for s in self.parameters.values())
-        assert self.points is not None
-        return self.points
-
-    def point_values(self) -> list[tuple[Any, ...]]:
-        """Every point's parameter values, in point order."""
-        specs = list(self.parameters.values())
-        if self.sampler == "grid":
-            return sample.grid([s.grid_values() for s in specs])
-        assert self.points is not None
-        rng = design_rng(self.seed)
-        unit = sample.unit_points(self.sampler, len(specs), self.points, rng)
-        lows, highs = zip(*(s.bounds() for s in specs), strict=True)
-        return [tuple(float(v) for v in row) for row in sample.scale(unit, lows, highs)]
-
-    def point_seed(self, index: int) -> int:
-        """Seed of point ``index`` (independent of everything but the sweep seed)."""
-        return sweep_point_seed(self.seed, index)
-
-
-def definition_hash(base: Scenario, definition: SweepDefinition) -> str:
-    """Hash of a sweep: the resolved base scenario and the definition."""
-    text = json.dumps(
-        {"base": base.sha256(), "definition": definition.model_dump(mode="json")},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-# --------------------------------------------------------------- sweep files
-class SweepFile(BaseModel):
-    """A sweep file (``kind: sweep``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["sweep"]
-    name: str | None = None
-    description: str | None = None
-    scenario: str = Field(description="Scenario file, relative to this file.")
-    set: list[str] = Field(default_factory=list, description="PATH=VALUE overrides of the base.")
-    parameters: dict[str, Any] = Field(min_length=1)
-    sampler: Literal["grid", "random", "lhs", "sobol"] = "grid"
-    points: int | None = None
-    replicates: int = 512
-    seed: int = 0
-    until_ci: float | None = None
-    max_replicates: int = 16 * BLOCK_SIZE
-    save_replicates: bool = False
-
-
-def load_sweep_file(path: str | Path) -> tuple[Path, list[str], dict[str, Any]]:
-    """Read a sweep file: its scenario path, base overrides and definition fields."""
-    located = load_file(path)
-    try:
-        sf = SweepFile.model_validate(plain(located.data))
-    except ValidationError as exc:
-        raise InputError(problems_from_validation(exc, located)) from None
-    scenario = (Path(path).parent / sf.scenario).resolve()
-    fields = sf.model_dump(exclude={"kind", "name", "description", "scenario", "set"})
-    return scenario, list(sf.set), fields
-
-
-def build_definition(
-    fields: dict[str, Any], source: str, located: Located | None = None
-) -> SweepDefinition:
-    """Validate sweep fields (from a file and/or flags) into a definition.
-
-    With ``located`` (the sweep file as read), problems carry its line and column.
-    """
-
-    def problem(loc: tuple[str | int, ...], msg: str) -> Problem:
-        where = ".".join(str(p) for p in loc)
-        if located is None:
-            return Problem(source, None, None, where, msg)
-        at = located.locate(loc, exact=True)
-        return Problem(source, at.line, at.column, where, msg)
-
-    params = {}
-    for path, spec in fields.get("parameters", {}).items():
-        try:
-            params[path] = parse_spec(spec)
-        except (ValueError, ValidationError) as exc:
-            msg = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-            raise InputError([problem(("parameters", path), msg)]) from None
-    try:
-        return SweepDefinition.model_validate({**fields, "parameters": params})
-    except ValidationError as exc:
-        problems = [
-            problem(tuple(err["loc"]), err["msg"].removeprefix("Value error, "))
-            for err in exc.errors(include_url=False)
-        ]
-        raise InputError(problems) from None
 
 
 # --------------------------------------------------------------------- points

@@ -21,7 +21,7 @@ def _bounds(param: str) -> tuple[str, tuple[float, float]]:
     """``PATH=LO:HI`` of ``calibrate --param``, with finite bounds, LO <= HI."""
     from pydantic import ValidationError
 
-    from sim.sweeps import parse_spec
+    from sim.sweep_definition import parse_spec
 
     if "=" not in param:
         raise InputError(f"--param {param}: expected PATH=LO:HI")
@@ -100,7 +100,7 @@ def calibrate(
                     + " (they state the ending; --keep-outcomes keeps them)"
                 )
         bounds = dict(_bounds(p) for p in params)
-        from sim.sweeps import SweepDefinition
+        from sim.sweep_definition import SweepDefinition
 
         probe = SweepDefinition.model_validate(
             {

@@ -20,7 +20,7 @@ def schema(
     elif kind in ("sweep", "observations", "source_classes"):
         # loaded only for these kinds: the sweep module brings the engine with it
         if kind == "sweep":
-            from sim.sweeps import SweepFile as model
+            from sim.sweep_definition import SweepFile as model
         elif kind == "source_classes":
             from sim.observations import SourceClassesFile as model  # type: ignore[assignment]
         else:

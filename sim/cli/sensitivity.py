@@ -119,7 +119,7 @@ def _default_seed(resume: Path | None) -> int:
 
 
 def _bounds(text: str) -> tuple[str, float, float]:
-    from sim.sweeps import parse_spec
+    from sim.sweep_definition import parse_spec
 
     if "=" not in text:
         raise InputError(f"--param {text}: expected PATH=LO:HI")

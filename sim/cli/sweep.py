@@ -15,7 +15,8 @@ from sim.errors import InputError
 from sim.runner import fresh_seed
 from sim.scenario import load_scenario
 from sim.store import SweepStore
-from sim.sweeps import build_definition, load_sweep_file, resume_inputs, run_sweep
+from sim.sweep_definition import build_definition, load_sweep_file
+from sim.sweeps import resume_inputs, run_sweep
 from sim.yamlio import load_file
 
 

@@ -24,7 +24,8 @@ def check_file(path: Path) -> str:
         return f"scenario {sc.name!r}: {len(sc.agents)} agents, {len(sc.outcomes)} outcomes"
     if kind == "sweep":
         from sim.scenario import load_scenario
-        from sim.sweeps import build_definition, check_points, load_sweep_file
+        from sim.sweep_definition import build_definition, load_sweep_file
+        from sim.sweeps import check_points
 
         scenario_path, sets, fields = load_sweep_file(path)
         base = load_scenario(scenario_path, sets)
