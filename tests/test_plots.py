@@ -363,3 +363,26 @@ def test_saving_a_figure_twice_gives_the_same_svg(tmp_path: Path) -> None:
         save(fig, {}, tmp_path / folder, "line")
     first, second = ((tmp_path / f / "line.svg").read_bytes() for f in ("a", "b"))
     assert first == second and b"<dc:date>" not in first
+
+
+def test_gallery_nowcast_curve_stops_where_no_particle_is_left(tmp_path: Path, monkeypatch) -> None:
+    """A small filter left with no consistent particle ends the curve there, and says so."""
+    import sim.nowcast as N
+    from sim.cli.gallery import _nowcast_curve
+    from sim.observations import load_observations
+
+    sc = sim.load_scenario(ARTICLE)
+    obs, _ = load_observations(ROOT / "scenarios" / "openai_2023_11.observations.yaml")
+    times = N.default_times(obs)
+    real = N.nowcast
+
+    def fails_late(base, o, t, particles, seed):
+        if t >= times[2]:
+            raise N.NoConsistentParticle(f"no particle is consistent up to t = {t:g} h")
+        return real(base, o, t, particles, seed)
+
+    monkeypatch.setattr(N, "nowcast", fails_late)
+    said: list[str] = []
+    curve = _nowcast_curve(sc, obs, 64, 1, said.append, lambda *a: None)
+    assert [c.at for c in curve] == times[:2]
+    assert len(said) == 1 and f"{times[2]:g} h" in said[0] and "64 particles" in said[0]

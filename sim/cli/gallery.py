@@ -13,7 +13,9 @@ import math
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -256,7 +258,6 @@ def _evidence_figures(
     """The nowcast curve against the facts, and the calibrated holdout and crowd."""
     from sim import figures
     from sim.calibrate import calibrate
-    from sim.nowcast import DegenerateWeights, default_times, nowcast
     from sim.observations import OutcomeObs, check_against, load_observations
 
     obs, located = load_observations(observed)
@@ -265,13 +266,11 @@ def _evidence_figures(
         (o.outcome for o in reversed(obs.observations) if isinstance(o, OutcomeObs)), None
     )
     advance(0, "nowcast")
-    curve = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DegenerateWeights)  # the figure reports the smallest ESS
-        for t in default_times(obs):
-            curve.append(nowcast(base, obs, t, 256 if quick else 4096, seed))
-            advance(1)
-    written = save(*figures.figure_nowcast(base, curve, obs, realised), out, "nowcast")
+    say = partial(typer.echo, err=True)
+    curve = _nowcast_curve(base, obs, 256 if quick else 4096, seed, say, advance)
+    written = []
+    if curve:
+        written += save(*figures.figure_nowcast(base, curve, obs, realised), out, "nowcast")
     assert pick.holdout is not None and pick.crowd is not None
     holdout, crowd = _calibration_box(pick)
     advance(0, "calibration")
@@ -287,6 +286,29 @@ def _evidence_figures(
     )
     written += save(*figures.figure_posterior(cal), out, "posterior")
     return written
+
+
+def _nowcast_curve(
+    base: Any, obs: Any, particles: int, seed: int, say: Callable[[str], Any], advance: Advance
+) -> list[Any]:
+    """Nowcasts at the observations' times, until one is left with no consistent particle.
+
+    A small filter (``--quick``) can lose every particle at a sharp late
+    observation; the curve then ends at the time before, and ``say`` tells why.
+    """
+    from sim import nowcast as N
+
+    curve = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", N.DegenerateWeights)  # the figure reports the smallest ESS
+        for t in N.default_times(obs):
+            try:
+                curve.append(N.nowcast(base, obs, t, particles, seed))
+            except N.NoConsistentParticle as exc:
+                say(f"nowcast curve ends before {t:g} h ({particles} particles): {exc}")
+                break
+            advance(1)
+    return curve
 
 
 #: Morris trajectories and replicates per point of the gallery's ranking (the
