@@ -44,7 +44,7 @@ from sim.engine import Block
 from sim.laws import law_of
 from sim.plan import Plan
 from sim.plan_specs import ticks_of
-from sim.rejuvenate import Moves
+from sim.rejuvenate import Moves, changed_by_events
 
 Array = np.ndarray[Any, Any]
 #: how far below ``k * tick`` a time still maps to tick ``k`` (:func:`sim.plan_specs.ticks_of`)
@@ -108,14 +108,7 @@ class Time:
 
 def times(plan: Plan) -> list[Time]:
     """The times rejuvenation draws anew (see the module docstring for which)."""
-    changed = {
-        slot
-        for ev in plan.events
-        for eff in ev.effects
-        for op in (eff.effects if isinstance(eff, O.EffectList) else (eff,))
-        if isinstance(op, O.ParamOp)
-        for slot, _ in op.targets
-    }
+    changed = changed_by_events(plan)
     ticks = {d.slot: d for d in plan.draws if d.kind == "tick"}
     params = {d.slot: d for d in plan.draws if d.kind == "param"}
     out: list[Time] = []

@@ -131,9 +131,9 @@ class Target:
     prior: Prior
 
 
-def targets(plan: Plan) -> list[Target]:
-    """The parameters rejuvenation moves (see the module docstring for which)."""
-    changed = {
+def changed_by_events(plan: Plan) -> set[int]:
+    """Parameter slots some event's effect changes: their values are no longer the prior's."""
+    return {
         slot
         for ev in plan.events
         for eff in ev.effects
@@ -141,6 +141,11 @@ def targets(plan: Plan) -> list[Target]:
         if isinstance(op, O.ParamOp)
         for slot, _ in op.targets
     }
+
+
+def targets(plan: Plan) -> list[Target]:
+    """The parameters rejuvenation moves (see the module docstring for which)."""
+    changed = changed_by_events(plan)
     drawn = {d.slot: d for d in plan.draws if d.kind == "param"}
     where = {slot: key for key, slot in plan.param_slot.items()}
     out = []

@@ -31,12 +31,11 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim import ops as O
 from sim import rules as R
 from sim.engine import Block
 from sim.engine.processes import EVENTS, POPULATIONS, PhaseEvent, priority
 from sim.plan import Plan
-from sim.rejuvenate import STEPS, Moves, Prior, metropolis, prior_of
+from sim.rejuvenate import STEPS, Moves, Prior, changed_by_events, metropolis, prior_of
 
 Array = np.ndarray[Any, Any]
 #: Position within a phase of the recorder's two looks (after every other process there).
@@ -57,14 +56,7 @@ class PopulationTarget:
 
 def population_targets(plan: Plan) -> list[PopulationTarget]:
     """The population parameters rejuvenation moves (see the module docstring)."""
-    changed = {
-        slot
-        for ev in plan.events
-        for eff in ev.effects
-        for op in (eff.effects if isinstance(eff, O.EffectList) else (eff,))
-        if isinstance(op, O.ParamOp)
-        for slot, _ in op.targets
-    }
+    changed = changed_by_events(plan)
     drawn = {d.slot: d for d in plan.draws if d.kind == "param"}
     out = []
     for index, spec in enumerate(plan.populations):

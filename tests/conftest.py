@@ -13,6 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+def observations(*items: dict[str, Any]) -> Any:
+    """An observations file (``kind: observations``) holding ``items``, validated."""
+    from sim.observations import ObservationsFile
+
+    return ObservationsFile.model_validate({"kind": "observations", "observations": list(items)})
+
+
 def interruptible() -> None:
     """``preexec_fn`` of a child the test will interrupt: Ctrl-C's default action, as in a terminal.
 

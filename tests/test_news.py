@@ -12,16 +12,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import observations as obs
 from conftest import z_tolerance
 
 import sim
 from sim.errors import InputError
 from sim.nowcast import NoConsistentParticle, nowcast
 from sim.observations import ObservationsFile, check_against, load_observations
-
-
-def obs(*items: dict) -> ObservationsFile:
-    return ObservationsFile.model_validate({"kind": "observations", "observations": list(items)})
 
 
 def near(got: float, exact: float, n: float) -> None:

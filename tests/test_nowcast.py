@@ -7,14 +7,10 @@ import warnings
 import numpy as np
 import pytest
 from conftest import ROOT, z_tolerance
+from conftest import observations as obs
 
 import sim
 from sim.nowcast import DegenerateWeights, nowcast
-from sim.observations import ObservationsFile
-
-
-def obs(*items: dict) -> ObservationsFile:
-    return ObservationsFile.model_validate({"kind": "observations", "observations": list(items)})
 
 
 def switch_scenario(at: object) -> sim.Scenario:

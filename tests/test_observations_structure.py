@@ -17,20 +17,17 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from conftest import observations as obs
 from scipy import stats
 
 import sim
 from sim.errors import InputError
 from sim.nowcast import nowcast
-from sim.observations import ObservationsFile, check_against, load_observations
+from sim.observations import check_against, load_observations
 
 Z = 3.29
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT / "scenarios" / "openai_2023_11.yaml"
-
-
-def obs(*items: dict[str, Any]) -> ObservationsFile:
-    return ObservationsFile.model_validate({"kind": "observations", "observations": list(items)})
 
 
 def checked(tmp_path: Path, sc: sim.Scenario, *items: dict[str, Any]) -> None:

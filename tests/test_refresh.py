@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import observations as obs
 from scipy import stats
 
 import sim
 from sim import refresh as RF
 from sim.engine import Block
 from sim.nowcast import nowcast
-from sim.observations import ObservationsFile
 from sim.plan import compile_plan
 from sim.seeds import nowcast_particles_rng
 
@@ -117,10 +117,6 @@ def test_refreshed_times_follow_the_prior_given_not_yet_and_the_engine_keeps_the
     switched = due_turn <= ends  # phase 1 comes before the outcomes (phase 5)
     np.testing.assert_array_equal(np.isfinite(s.switch_time[:, 0]), switched)
     np.testing.assert_array_equal(s.switch_time[switched, 0], due_turn[switched].astype(float))
-
-
-def obs(*items: dict) -> ObservationsFile:
-    return ObservationsFile.model_validate({"kind": "observations", "observations": list(items)})
 
 
 def test_a_nowcast_with_refreshed_times_matches_the_closed_form() -> None:

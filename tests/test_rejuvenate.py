@@ -7,22 +7,18 @@ import itertools
 import numpy as np
 import pytest
 from conftest import ROOT
+from conftest import observations as obs
 from scipy import integrate, stats
 
 import sim
 from sim import rejuvenate as RJ
 from sim.engine import Block
 from sim.nowcast import nowcast
-from sim.observations import ObservationsFile
 from sim.plan import compile_plan
 from sim.seeds import nowcast_particles_rng
 
 Z = 3.29  # two-sided 99.9%
 RATE = "agents.m.rules.0.rate"
-
-
-def obs(*items: dict) -> ObservationsFile:
-    return ObservationsFile.model_validate({"kind": "observations", "observations": list(items)})
 
 
 def rate_scenario(rate: object) -> sim.Scenario:
