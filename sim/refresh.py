@@ -133,11 +133,12 @@ def times(plan: Plan) -> list[Time]:
             named = rid[j] if j < len(rid) and rid[j] else str(j)
             label = f"agents.{agent}.rules.{named}.at"
             out.append(Time(label, Law(d.value, d.probability), due, hours=at))
-    deadlines = {t.slot for _, t in plan.watchers if isinstance(t, O.OnDeadline)}
-    for slot in sorted(deadlines):
+    deadlines = {t.slot: o for o, t in plan.watchers if isinstance(t, O.OnDeadline)}
+    for slot, o in sorted(deadlines.items()):
         d = ticks.get(slot)
         if d is not None and is_random(d.value) and movable(d):
-            out.append(Time(f"deadline.{slot}", Law(d.value, None), slot))
+            label = f"outcomes.{plan.outcomes[o]}.deadline"
+            out.append(Time(label, Law(d.value, None), slot))
     for who, slot in plan.patience_slot.items():
         d = ticks[slot]
         feeds = tuple((s, src) for s, src in plan.earliest_due if slot in src)

@@ -160,3 +160,10 @@ def test_a_time_deep_in_its_tail_is_drawn_finite_and_after_now() -> None:
     assert due.size > 10 and (due == never).all()
     block.run()
     assert (block.state.fired_tick[0][active] <= 20).all()  # none fires after now
+
+
+def test_a_random_deadline_is_named_by_its_outcome() -> None:
+    data = scenario().canonical()
+    data["outcomes"]["gone"] = {"trigger": {"kind": "deadline", "at": {"uniform": [50, 90]}}}
+    labels = [t.label for t in RF.times(compile_plan(sim.scenario_from_dict(data)))]
+    assert labels == ["events.hire.at", "agents.m.rules.turn.at", "outcomes.gone.deadline"]
