@@ -129,72 +129,6 @@ def quorum_passes(
     )
 
 
-class SortedThresholds:
-    """Per-replicate sorted thresholds answering "how many are <= x" for every row at once.
-
-    Rows are laid end to end with offsets so one ``np.searchsorted`` serves the
-    whole batch, in place of the thresholds (one array of rows x N in memory).
-    The offsets add rounding of about ``rows * span * 2e-16``; when that could
-    reach a tenth of the comparison tolerance, rows are kept as they are and
-    searched one by one instead.
-
-    Parameters
-    ----------
-    thresholds : array, shape (rows, N)
-    inplace : bool
-        Reuse ``thresholds`` (a writable C-ordered array, or a view, that
-        nothing else reads) for the sorted keys,
-        so that no second rows x N array is made.
-    """
-
-    def __init__(self, thresholds: Array, inplace: bool = False) -> None:
-        if inplace:
-            a = np.require(thresholds, dtype=float, requirements=["C", "W"])
-        else:
-            a = np.array(thresholds, dtype=float)
-        a.sort(axis=1)
-        rows, n = a.shape
-        self.n = n
-        self.lo = float(a[:, 0].min()) - 1.0
-        self.hi = float(a[:, -1].max()) + 1.0
-        width = self.hi - self.lo + 1.0
-        self.exact_rows = rows * width * 2.3e-16 > TOLERANCE / 10
-        self.offsets = np.arange(rows, dtype=float) * width
-        self.base = np.arange(rows) * n
-        if self.exact_rows:
-            self.sorted = a
-        else:
-            a += self.offsets[:, None]
-            self.keys = a.ravel()
-
-    def rows(self) -> Array:
-        """The sorted thresholds, one row per replicate."""
-        if self.exact_rows:
-            return self.sorted
-        return self.keys.reshape(-1, self.n) - self.offsets[:, None]
-
-    def count_reached(self, support: Array, rows: Array | None = None) -> Array:
-        """Number of thresholds reached by ``support`` in each row (``>=`` with tolerance).
-
-        With ``rows`` (indices), ``support`` holds one value for each of those
-        rows only; each count is exactly what the whole call would give it.
-        """
-        q = np.clip(np.asarray(support, dtype=float) + TOLERANCE, self.lo, self.hi)
-        if self.exact_rows:
-            which = self.sorted if rows is None else self.sorted[rows]
-            return np.array(
-                [np.searchsorted(row, v, side="right") for row, v in zip(which, q, strict=True)],
-                dtype=np.int64,
-            )
-        if rows is None:
-            return np.searchsorted(self.keys, q + self.offsets, side="right") - self.base
-        return np.searchsorted(self.keys, q + self.offsets[rows], side="right") - self.base[rows]
-
-    def take(self, index: Array) -> SortedThresholds:
-        """Rows ``index`` as a new object (for resampling replicates)."""
-        return SortedThresholds(self.rows()[index], inplace=True)
-
-
 Spans = Iterable[tuple[np.random.Generator, slice]]
 
 
@@ -322,7 +256,7 @@ def hegselmann_krause_sorted(x: Array, eps: Array) -> Array:
     and prefix sums give each run's total: O(N log N) per row, not O(N^2).
     Rows are searched together, laid end to end with offsets, unless the
     offsets' rounding could reach a tenth of :data:`TOLERANCE` (as
-    :class:`SortedThresholds`).
+    :class:`sim.thresholds.SortedThresholds` for large populations).
 
     Parameters
     ----------

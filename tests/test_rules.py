@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from sim import rules as R
+from sim.thresholds import SortedThresholds
 
 
 def test_hazard_probability_is_min_one_rate_times_excess() -> None:
@@ -60,30 +61,12 @@ def test_averaging_step_and_equilibrium_agree() -> None:
     np.testing.assert_allclose(x[0], R.friedkin_johnsen_equilibrium(w, s, x0), atol=1e-12)
 
 
-def test_sorted_thresholds_count_matches_brute_force() -> None:
-    rng = np.random.default_rng(3)
-    th = rng.normal(0.5, 0.3, (64, 100))
-    th[:, :5] = 0.25  # ties
-    st = R.SortedThresholds(th)
-    for q in (-1.0, 0.25, 0.25 - 5e-10, 0.5, 2.0):
-        support = np.full(64, q)
-        expect = (th <= q + 1e-9).sum(axis=1)
-        np.testing.assert_array_equal(st.count_reached(support), expect)
-
-
-def test_sorted_thresholds_falls_back_to_rows_for_wide_ranges() -> None:
-    th = np.array([[0.0, 1e12], [5.0, 6.0]])
-    st = R.SortedThresholds(th)
-    assert st.exact_rows
-    np.testing.assert_array_equal(st.count_reached(np.array([1.0, 5.0])), [1, 1])
-
-
 def test_threshold_population_counts_match_individual_coins() -> None:
     """The count-based step equals the literal per-individual rule in distribution."""
     n, reps, ticks, p = 40, 4000, 12, 0.05
     rng = np.random.default_rng(7)
     th = np.sort(rng.uniform(0.2, 1.6, n))  # some unreachable: the end state stays random
-    st = R.SortedThresholds(np.broadcast_to(th, (reps, n)))
+    st = SortedThresholds(np.broadcast_to(th, (reps, n)))
     crossed = np.zeros(reps, dtype=np.int64)
     spont = np.zeros(reps, dtype=np.int64)
     running = np.full(reps, -np.inf)
@@ -120,15 +103,6 @@ def test_wilson_interval_matches_known_values_and_limits() -> None:
     assert hi == 1.0 and lo == pytest.approx(0.72247, abs=1e-5)
     lo, hi = wilson_interval(50, 100)
     assert (lo, hi) == pytest.approx((0.40383, 0.59617), abs=1e-5)
-
-
-def test_sorted_thresholds_take_keeps_the_rows() -> None:
-    th = np.array([[0.3, 0.1, 0.2], [0.9, 0.5, 0.7]])
-    st = R.SortedThresholds(th)
-    np.testing.assert_allclose(st.rows(), np.sort(th, axis=1), atol=1e-12)
-    np.testing.assert_array_equal(
-        st.take(np.array([1, 1, 0])).count_reached(np.array([0.6, 0.5, 0.2])), [1, 1, 2]
-    )
 
 
 def test_changed_values_set_add_scale_and_refuse_the_rest() -> None:

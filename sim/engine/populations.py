@@ -22,20 +22,21 @@ from sim.engine.segments import SegmentedPopulation
 from sim.engine.streams import Streams
 from sim.ops import State
 from sim.plan import PopulationSpec
+from sim.thresholds import SortedThresholds
 
 Array = np.ndarray[Any, Any]
 
 
 def _sorted_blocks(
     thresholds: Array | list[Array], n: int, streams: Streams
-) -> tuple[list[slice], list[R.SortedThresholds]]:
+) -> tuple[list[slice], list[SortedThresholds]]:
     """Each block's rows and sorted thresholds (sorted in place when drawn for it alone)."""
     blocks = [rows for _, rows in streams.spans(n)]
     if isinstance(thresholds, list):  # drawn block by block
-        return blocks, [R.SortedThresholds(t, inplace=True) for t in thresholds]
+        return blocks, [SortedThresholds(t, inplace=True) for t in thresholds]
     if len(blocks) == 1:
-        return blocks, [R.SortedThresholds(thresholds, inplace=True)]
-    return blocks, [R.SortedThresholds(thresholds[rows], inplace=True) for rows in blocks]
+        return blocks, [SortedThresholds(thresholds, inplace=True)]
+    return blocks, [SortedThresholds(thresholds[rows], inplace=True) for rows in blocks]
 
 
 class _Thresholds(Population):

@@ -1,0 +1,189 @@
+"""Sorted per-replicate thresholds that count, row by row, how many a support value reaches.
+
+A threshold population asks, every tick and for every replicate, how many of
+its ``N`` thresholds the support reaches: ``threshold <= support +
+TOLERANCE``. numpy has no batched per-row search, so two layouts answer it:
+
+* **A bucket index** (``N <= INDEX_MAX_N``). The range of the block's
+  thresholds is cut into ``N`` equal buckets, and ``table[r, b]`` counts the
+  thresholds of row ``r`` in buckets below ``b``. A value's bucket comes from
+  the same monotone formula as every threshold's, so thresholds in lower
+  buckets are below it and those in higher ones above: the count is
+  ``table[r, b]`` plus what a search of bucket ``b`` alone (about one
+  threshold) finds. The comparison is exact. A query reads one table row and
+  a key or two; building the table costs a pass over the ``rows x N``
+  thresholds.
+* **One search over all rows** laid end to end with offsets (larger ``N``):
+  ``np.searchsorted`` once for the whole block. Each query jumps across the
+  block's megabytes of keys (about seven cache misses), but building costs
+  nothing beyond the sort, which wins when ``N`` is large. The offsets add
+  rounding of about ``rows * span * 2e-16``; when that could reach a tenth of
+  the tolerance, rows are searched one by one instead.
+
+``benchmarks/bench_thresholds.py`` measures the two on bench-770 at several
+``N`` and gives :data:`INDEX_MAX_N`. Both give the same counts except within
+about 1e-13 of a threshold plus the tolerance, where the index is the exact
+one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim.rules import TOLERANCE
+
+Array = np.ndarray[Any, Any]
+
+#: Populations up to this size use the bucket index. Per block of 512 rows it
+#: costs about 3 ms more to build than the sort alone (at N = 770) and saves
+#: about 0.1 ms per tick's query; the index's build grows with N and the
+#: search's cost hardly does. On bench-770 (``benchmarks/bench_thresholds.py``,
+#: whole simulation) the index runs 1.19x at N = 770, 1.01x at 1,540, 0.95x at
+#: 3,080 and 0.90x at 7,700.
+INDEX_MAX_N = 1500
+
+
+class SortedThresholds:
+    """Per-replicate sorted thresholds answering "how many are <= x" for every row at once.
+
+    Parameters
+    ----------
+    thresholds : array, shape (rows, N)
+    inplace : bool
+        Reuse ``thresholds`` (a writable C-ordered array, or a view, that
+        nothing else reads) for the sorted keys, so that no second rows x N
+        array is made.
+    index : bool, optional
+        Use the bucket index (True) or one search over all rows (False);
+        by default the index for ``N <= INDEX_MAX_N``.
+    """
+
+    def __init__(self, thresholds: Array, inplace: bool = False, index: bool | None = None) -> None:
+        if inplace:
+            a = np.require(thresholds, dtype=float, requirements=["C", "W"])
+        else:
+            a = np.array(thresholds, dtype=float)
+        a.sort(axis=1)
+        rows, n = a.shape
+        self.n = n
+        self.indexed = n <= INDEX_MAX_N if index is None else index
+        # NaN sorts last and -inf first: the finite range comes from the row ends,
+        # unless a row ends on a non-finite value (rare: a slower, wider look)
+        lo, hi = float(a[:, 0].min(initial=0.0)), float(a[:, -1].max(initial=0.0))
+        self.finite = bool(np.isfinite(lo) and np.isfinite(hi))
+        if not self.finite:
+            finite = a[np.isfinite(a)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        self.key_base = np.arange(rows) * n
+        if self.indexed:
+            self._build_index(a, lo, hi)
+        else:
+            self._build_offsets(a, lo, hi)
+
+    # ------------------------------------------------------------ bucket index
+    def _build_index(self, a: Array, lo: float, hi: float) -> None:
+        rows, n = a.shape
+        self.sorted, self.keys = a, a.reshape(-1)
+        self.buckets = max(1, n)
+        self.lo = lo
+        # any positive scale keeps the order when all finite thresholds are equal
+        self.scale = self.buckets / (hi - lo) if hi > lo else 1.0
+        self.cell_base = np.arange(rows) * (self.buckets + 1)
+        # column b + 1 of a row counts its thresholds in bucket b; the running sum
+        # then counts those in buckets <= b, and column 0 stays 0. In place and
+        # in int32 where possible: every new rows x N array costs page faults.
+        small = rows * (self.buckets + 1) < 2**31
+        cells = self._bucket(a, nan=self.buckets - 1, dtype=np.int32 if small else np.intp)
+        cells += (self.cell_base + 1).astype(cells.dtype)[:, None]
+        table = np.bincount(cells.reshape(-1), minlength=rows * (self.buckets + 1))
+        del cells
+        table = table.reshape(rows, self.buckets + 1)
+        np.cumsum(table, axis=1, out=table)
+        self.table = table.reshape(-1)
+
+    def _bucket(self, x: Array, nan: int = 0, dtype: Any = np.intp) -> Array:
+        """Bucket of each value: monotone in ``x``, the same formula for keys and queries.
+
+        NaN goes to bucket ``nan``: the last for thresholds (NaN sorts last),
+        the first for a support (it reaches nothing, as ``<=`` says).
+        """
+        y = np.subtract(x, self.lo, dtype=float)
+        y *= self.scale
+        # fmin/fmax return the other operand where one is NaN: NaN lands on that bound
+        if nan:
+            np.fmin(y, self.buckets - 1, out=y)
+            np.maximum(y, 0, out=y)
+        else:
+            np.fmax(y, 0, out=y)
+            np.minimum(y, self.buckets - 1, out=y)
+        return y.astype(dtype)
+
+    def _count_index(self, q: Array, rows: Array | None) -> Array:
+        cell = self._bucket(q)
+        if rows is None:
+            cell += self.cell_base[: len(q)]
+            base = self.key_base[: len(q)]
+        else:
+            cell += self.cell_base[rows]
+            base = self.key_base[rows]
+        found = self.table[cell]  # first position of the value's bucket
+        stop = self.table[cell + 1]
+        # binary search of each bucket for its first threshold above q (NaN reaches none)
+        todo = np.flatnonzero(found < stop)
+        while todo.size:
+            lo, hi = found[todo], stop[todo]
+            mid = (lo + hi) >> 1
+            reached = self.keys[base[todo] + mid] <= q[todo]
+            found[todo] = np.where(reached, mid + 1, lo)
+            stop[todo] = np.where(reached, hi, mid)
+            todo = todo[found[todo] < stop[todo]]
+        return found
+
+    # ------------------------------------------------ one search over all rows
+    def _build_offsets(self, a: Array, lo: float, hi: float) -> None:
+        rows = len(a)
+        self.lo, self.hi = lo - 1.0, hi + 1.0
+        width = self.hi - self.lo + 1.0
+        # offsets cannot order infinite or NaN thresholds row by row
+        self.exact_rows = not self.finite or rows * width * 2.3e-16 > TOLERANCE / 10
+        self.offsets = np.arange(rows, dtype=float) * width
+        if self.exact_rows:
+            self.sorted = a
+        else:
+            a += self.offsets[:, None]
+            self.keys = a.reshape(-1)
+
+    def _count_offsets(self, q: Array, rows: Array | None) -> Array:
+        if self.exact_rows:
+            which = self.sorted if rows is None else self.sorted[rows]
+            found = [np.searchsorted(r, v, side="right") for r, v in zip(which, q, strict=True)]
+            return np.where(np.isnan(q), 0, np.array(found, dtype=np.int64))
+        # fmax sends NaN to below every key: it reaches nothing
+        q = np.minimum(np.fmax(q, self.lo), self.hi)
+        if rows is None:
+            rows = np.arange(len(q))
+        found = np.searchsorted(self.keys, q + self.offsets[rows], side="right")
+        return found - self.key_base[rows]
+
+    # ------------------------------------------------------------------ both
+    def rows(self) -> Array:
+        """The sorted thresholds, one row per replicate."""
+        if self.indexed or self.exact_rows:
+            return self.sorted
+        return self.keys.reshape(-1, self.n) - self.offsets[:, None]
+
+    def count_reached(self, support: Array, rows: Array | None = None) -> Array:
+        """Number of thresholds reached by ``support`` in each row (``>=`` with tolerance).
+
+        With ``rows`` (indices), ``support`` holds one value for each of those
+        rows only; each count is exactly what the whole call would give it.
+        A NaN support reaches nothing.
+        """
+        q = np.asarray(support, dtype=float) + TOLERANCE
+        return self._count_index(q, rows) if self.indexed else self._count_offsets(q, rows)
+
+    def take(self, index: Array) -> SortedThresholds:
+        """Rows ``index`` as a new object (for resampling replicates)."""
+        return SortedThresholds(self.rows()[index], inplace=True, index=self.indexed)
