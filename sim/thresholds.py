@@ -158,8 +158,8 @@ class SortedThresholds:
     def _count_offsets(self, q: Array, rows: Array | None) -> Array:
         if self.exact_rows:
             which = self.sorted if rows is None else self.sorted[rows]
-            found = [np.searchsorted(r, v, side="right") for r, v in zip(which, q, strict=True)]
-            return np.where(np.isnan(q), 0, np.array(found, dtype=np.int64))
+            each = [np.searchsorted(r, v, side="right") for r, v in zip(which, q, strict=True)]
+            return np.where(np.isnan(q), 0, np.array(each, dtype=np.int64))
         # fmax sends NaN to below every key: it reaches nothing
         q = np.minimum(np.fmax(q, self.lo), self.hi)
         if rows is None:
