@@ -101,7 +101,8 @@ class SortedThresholds:
         del cells
         table = table.reshape(rows, self.buckets + 1)
         np.cumsum(table, axis=1, out=table)
-        self.table = table.reshape(-1)
+        # counts up to N: the narrowest type keeps the table small in the cache
+        self.table = table.reshape(-1).astype(np.min_scalar_type(n), copy=False)
 
     def _bucket(self, x: Array, nan: int = 0, dtype: Any = np.intp) -> Array:
         """Bucket of each value: monotone in ``x``, the same formula for keys and queries.
@@ -128,8 +129,8 @@ class SortedThresholds:
         else:
             cell += self.cell_base[rows]
             base = self.key_base[rows]
-        found = self.table[cell]  # first position of the value's bucket
-        stop = self.table[cell + 1]
+        found = self.table[cell].astype(np.intp)  # first position of the value's bucket
+        stop = self.table[cell + 1].astype(np.intp)
         # binary search of each bucket for its first threshold above q (NaN reaches none)
         todo = np.flatnonzero(found < stop)
         while todo.size:
