@@ -277,12 +277,12 @@ class PressureStep(RuleStep):
         in_from = cur == self.from_idx
         if not self.reversible and not in_from.any():
             return in_from, None  # no one can move: no probability to compute
-        in_to = cur == self.to_idx
         pressure = s.signal(self.signal) + s.param[self.offset]
         col = u[:, self.column]
         fwd = in_from & (col < R.per_tick(self.probabilities(s, pressure, False), self.tick))
         if not self.reversible:
             return fwd, None
+        in_to = cur == self.to_idx
         back = in_to & (col < R.per_tick(self.probabilities(s, pressure, True), self.tick))
         return fwd, back
 
