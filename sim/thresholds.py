@@ -37,11 +37,11 @@ from sim.rules import TOLERANCE
 Array = np.ndarray[Any, Any]
 
 #: Populations up to this size use the bucket index. Per block of 512 rows it
-#: costs about 3 ms more to build than the sort alone (at N = 770) and saves
-#: about 0.1 ms per tick's query; the index's build grows with N and the
-#: search's cost hardly does. On bench-770 (``benchmarks/bench_thresholds.py``,
-#: whole simulation) the index runs 1.19x at N = 770, 1.01x at 1,540, 0.95x at
-#: 3,080 and 0.90x at 7,700.
+#: costs about 3 ms more to build than the sort alone (at N = 770) and halves
+#: each tick's query (about 0.2 ms to 0.08 ms in a run); the index's build grows
+#: with N and the search's cost hardly does. On bench-770's whole simulation
+#: (``python benchmarks/bench_thresholds.py``, fastest of 11 interleaved rounds)
+#: the index ran 1.17x at N = 770, 1.03x at 1,540, 0.89x at 3,080 and 0.83x at 7,700.
 INDEX_MAX_N = 1500
 
 
