@@ -229,16 +229,18 @@ def report_size(n_emp: int, runs: dict[str, list]) -> dict[str, float]:
             f"{statistics.median(r['wall'] for r in rs):>8.2f}"
             f"{max(r['rss_mb'] for r in rs):>7.0f} MB  {k / n:.3f} [{lo:.3f}, {hi:.3f}]"
         )
-    print("  ratios of rep/CPU-s (median of per-round ratios [min, max]):")
+    print("  ratios of rep/CPU-s (median of per-round ratios [min, max]; fastest against fastest):")
     names = list(runs)
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             per_round = [ra["rate"] / rb["rate"] for ra, rb in zip(runs[a], runs[b], strict=True)]
             rates[f"{a}/{b}"] = statistics.median(per_round)
+            # the fastest run of each is the one least slowed by other work on the machine
+            fastest = max(r["rate"] for r in runs[a]) / max(r["rate"] for r in runs[b])
             print(
                 f"    {a} / {b}:".ljust(30)
                 + f"{statistics.median(per_round):>7.2f}x  "
-                + f"[{min(per_round):.2f}, {max(per_round):.2f}]"
+                + f"[{min(per_round):.2f}, {max(per_round):.2f}]; {fastest:.2f}x"
             )
     return rates
 
