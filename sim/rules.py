@@ -168,15 +168,17 @@ def threshold_population_step(
     spans = [(rng, slice(0, len(crossed)))] if isinstance(rng, np.random.Generator) else list(rng)
     delta = new_crossed - crossed
     spontaneous = spontaneous.copy()
-    hits = (delta > 0) & (spontaneous > 0)
-    if hits.any():
-        for g, rows in spans:
-            hit = rows.start + np.flatnonzero(hits[rows])
-            if hit.size:
-                above = n - crossed[hit]
-                spontaneous[hit] -= g.hypergeometric(
-                    spontaneous[hit], above - spontaneous[hit], delta[hit]
-                )
+    # the rows of all blocks are gathered at once; each block then draws for its own
+    hit = np.flatnonzero((delta > 0) & (spontaneous > 0))
+    if hit.size:
+        good = spontaneous[hit]
+        bad = n - crossed[hit] - good
+        sample = delta[hit]
+        edges = np.searchsorted(hit, [rows.start for _, rows in spans] + [len(crossed)])
+        for (g, _), a, b in zip(spans, edges[:-1], edges[1:], strict=True):
+            if b > a:
+                good[a:b] -= g.hypergeometric(good[a:b], bad[a:b], sample[a:b])
+        spontaneous[hit] = good
     out = n - new_crossed - spontaneous
     p = np.broadcast_to(p_spontaneous, out.shape)
     draws = (out > 0) & ~(p <= 0)  # NaN draws, so that numpy refuses it as before
