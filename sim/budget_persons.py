@@ -13,6 +13,7 @@ from typing import Any
 
 from sim.distributions import Choice, is_random
 from sim.scenario import Population, Scenario, ThresholdRule
+from sim.thresholds import INDEX_MAX_N
 
 #: Bytes per member of a population and row: per-person resistances with the
 #: per-tick probability arrays made from them (hazard/logistic with a
@@ -20,6 +21,9 @@ from sim.scenario import Population, Scenario, ThresholdRule
 #: indices first). 40 since the engine builds the back-switch probability only
 #: for reversible rules (traced peak: 34 MB for 512 x 2,000 members).
 _DENSE, _THRESHOLD, _THRESHOLD_CHOICE = 40, 8, 16
+#: Bytes per member and row of a threshold population's bucket index (a uint16
+#: count per bucket, one bucket per member; only up to ``INDEX_MAX_N`` members).
+_INDEX = 2
 #: Bytes per member and row that stay for the whole run (resistance and stance,
 #: or the sorted thresholds): a nowcast's resampling copies them.
 KEPT = 9
@@ -68,8 +72,8 @@ def _values(rules: list[Any]) -> int:
     return count
 
 
-def _part_bytes(a: Population, initial: str, rules: list[Any]) -> tuple[int, int] | None:
-    """``(kept, per tick)`` bytes per member and row of a population or segment.
+def _part_bytes(a: Population, initial: str, rules: list[Any], size: int) -> tuple[int, int] | None:
+    """``(kept, per tick)`` bytes per member and row of a population or segment of ``size``.
 
     ``None`` when it is kept as counts only.
     """
@@ -84,9 +88,9 @@ def _part_bytes(a: Population, initial: str, rules: list[Any]) -> tuple[int, int
             values = _VALUE if threshold or is_random(rule.resistance) else 0
             return _STANCE + values, _NETWORK_STEP + (_VALUE if threshold else 0)
         if isinstance(rule, ThresholdRule):  # sorted thresholds (choice: indices drawn first)
-            return _THRESHOLD, _THRESHOLD_CHOICE - _THRESHOLD if isinstance(
-                rule.threshold, Choice
-            ) else 0
+            index = _INDEX if size <= INDEX_MAX_N else 0
+            choice = _THRESHOLD_CHOICE - _THRESHOLD if isinstance(rule.threshold, Choice) else 0
+            return _THRESHOLD + index, choice
         if is_random(rule.resistance):
             return KEPT, _DENSE - KEPT
         return None
@@ -101,7 +105,7 @@ def _part_bytes(a: Population, initial: str, rules: list[Any]) -> tuple[int, int
 
 def per_person(a: Population) -> int | None:
     """Bytes per member and row, ``None`` when the population is kept as counts only."""
-    parts = [(size, _part_bytes(a, initial, rules)) for _, size, initial, rules in a.parts()]
+    parts = [(size, _part_bytes(a, initial, rules, size)) for _, size, initial, rules in a.parts()]
     if all(b is None for _, b in parts):
         return None
     total = sum(size * (b[0] + b[1]) for size, b in parts if b is not None)
@@ -111,7 +115,7 @@ def per_person(a: Population) -> int | None:
 
 def kept_per_person(a: Population) -> int:
     """Bytes per member and row of the arrays kept for the whole run."""
-    parts = [(size, _part_bytes(a, initial, rules)) for _, size, initial, rules in a.parts()]
+    parts = [(size, _part_bytes(a, initial, rules, size)) for _, size, initial, rules in a.parts()]
     total = sum(size * b[0] for size, b in parts if b is not None)
     return math.ceil(total / a.size)
 

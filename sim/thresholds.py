@@ -43,6 +43,8 @@ Array = np.ndarray[Any, Any]
 #: (``python benchmarks/bench_thresholds.py``, fastest of 11 interleaved rounds)
 #: the index ran 1.17x at N = 770, 1.03x at 1,540, 0.89x at 3,080 and 0.83x at 7,700.
 INDEX_MAX_N = 1500
+#: Thresholds bucketed at a time while the index is built (temporaries of about 1.3 MB).
+BUILD_ENTRIES = 1 << 16
 
 
 class SortedThresholds:
@@ -91,18 +93,23 @@ class SortedThresholds:
         # any positive scale keeps the order when all finite thresholds are equal
         self.scale = self.buckets / (hi - lo) if hi > lo else 1.0
         self.cell_base = np.arange(rows) * (self.buckets + 1)
-        # column b + 1 of a row counts its thresholds in bucket b; the running sum
-        # then counts those in buckets <= b, and column 0 stays 0. In place and
-        # in int32 where possible: every new rows x N array costs page faults.
-        small = rows * (self.buckets + 1) < 2**31
-        cells = self._bucket(a, nan=self.buckets - 1, dtype=np.int32 if small else np.intp)
-        cells += (self.cell_base + 1).astype(cells.dtype)[:, None]
-        table = np.bincount(cells.reshape(-1), minlength=rows * (self.buckets + 1))
-        del cells
-        table = table.reshape(rows, self.buckets + 1)
-        np.cumsum(table, axis=1, out=table)
         # counts up to N: the narrowest type keeps the table small in the cache
-        self.table = table.reshape(-1).astype(np.min_scalar_type(n), copy=False)
+        table = np.empty((rows, self.buckets + 1), dtype=np.min_scalar_type(n))
+        # a few rows at a time, so that the temporaries stay small (in the cache,
+        # and no block-sized peak of memory on top of the thresholds)
+        step = max(1, BUILD_ENTRIES // n)
+        for start in range(0, rows, step):
+            part = a[start : start + step]
+            m = len(part)
+            # column b + 1 of a row counts its thresholds in bucket b; the running
+            # sum then counts those in buckets <= b, and column 0 stays 0
+            cells = self._bucket(part, nan=self.buckets - 1, dtype=np.int32)
+            cells += (np.arange(m, dtype=np.int32) * (self.buckets + 1) + 1)[:, None]
+            counts = np.bincount(cells.reshape(-1), minlength=m * (self.buckets + 1))
+            counts = counts.reshape(m, self.buckets + 1)
+            np.cumsum(counts, axis=1, out=counts)
+            table[start : start + m] = counts
+        self.table = table.reshape(-1)
 
     def _bucket(self, x: Array, nan: int = 0, dtype: Any = np.intp) -> Array:
         """Bucket of each value: monotone in ``x``, the same formula for keys and queries.

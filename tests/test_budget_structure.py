@@ -55,6 +55,8 @@ FRESH = {
 }
 SEGMENTS = {"a": {"size": 1200, "rules": [THRESHOLD, LEAVE]}, "b": {"size": 800}}
 CASES: dict[str, tuple[list[dict[str, Any]], Any, int, Any]] = {
+    "threshold_index": ([THRESHOLD], None, 1000, None),
+    "threshold_search": ([THRESHOLD], None, 2000, None),
     "several_rules": ([THRESHOLD, LEAVE], None, 2000, None),
     "segments": ([LOGISTIC], None, 2000, SEGMENTS),
     "graph_one_rule": ([LOGISTIC], WS, 2000, None),
@@ -110,7 +112,7 @@ def _nbytes(obj: Any, seen: set[int]) -> int:
         return sum(_nbytes(v, seen) for v in obj.values())
     if isinstance(obj, list | tuple):
         return sum(_nbytes(v, seen) for v in obj)
-    if hasattr(obj, "__dict__") and type(obj).__module__.startswith("sim.engine"):
+    if hasattr(obj, "__dict__") and type(obj).__module__.startswith(("sim.engine", "sim.thresh")):
         return sum(_nbytes(v, seen) for k, v in vars(obj).items() if k != "spec")
     return 0
 
