@@ -144,7 +144,6 @@ class Wired:
         self.graphs: list[Graph] | None = None
         if net.seed_slot >= 0:
             seeds = person[net.seed_slot]
-            seeds = np.concatenate(seeds) if isinstance(seeds, list) else seeds
             self.graphs = fresh_graphs(net, seeds)
             self._stack()
         else:
@@ -210,8 +209,6 @@ class Neighbours(Wired):
         """Per-person state for ``n`` replicates, and the graph (or each replicate's)."""
         self.in_to = np.zeros((self.N, n), dtype=bool)
         values = person[self.spec.person] if self.spec.person >= 0 else None
-        if isinstance(values, list):  # drawn block by block
-            values = np.concatenate(values)
         #: each person's threshold or resistance, persons x replicates (None: one
         #: resistance per replicate)
         self.values: Array | None = None if values is None else np.ascontiguousarray(values.T)

@@ -39,8 +39,6 @@ class OpinionPopulation(Population):
         super().__init__(spec, n, tick)
         self.rule: OpinionSpec = spec.opinions
         drawn = person[self.rule.opinion]
-        if isinstance(drawn, list):  # drawn block by block
-            drawn = np.concatenate(drawn)
         #: each person's opinion, shape (rows, N)
         self.opinions = np.array(np.broadcast_to(drawn, (n, self.N)), dtype=float)
         self.in_to = np.zeros((n, self.N), dtype=bool)

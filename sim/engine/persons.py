@@ -41,10 +41,7 @@ class PersonsPopulation(Population):
         for r in spec.rules:
             for name, slot, per_person in r.params:
                 if per_person:
-                    drawn = person[slot]
-                    if isinstance(drawn, list):  # drawn block by block
-                        drawn = np.concatenate(drawn)
-                    self.values[(r.index, name)] = drawn
+                    self.values[(r.index, name)] = person[slot]
 
     def take(self, index: Array) -> None:  # noqa: D102
         super().take(index)

@@ -22,20 +22,24 @@ from sim.engine.segments import SegmentedPopulation
 from sim.engine.streams import Streams
 from sim.ops import State
 from sim.plan import PopulationSpec
-from sim.thresholds import SortedThresholds
+from sim.thresholds import INDEX_MAX_N, SortedThresholds
 
 Array = np.ndarray[Any, Any]
 
 
 def _sorted_blocks(
-    thresholds: Array | list[Array], n: int, streams: Streams
+    thresholds: Array, n: int, streams: Streams
 ) -> tuple[list[slice], list[SortedThresholds]]:
-    """Each block's rows and sorted thresholds (sorted in place when drawn for it alone)."""
+    """Rows and sorted thresholds (sorted in place): one index for the batch, or one per block.
+
+    The bucket index counts exactly, row by row, so one index serves all the
+    batch's rows and each tick makes one query. The search over rows laid end
+    to end rounds with its offsets, so each block keeps its own: its counts are
+    then exactly what the block alone finds.
+    """
     blocks = [rows for _, rows in streams.spans(n)]
-    if isinstance(thresholds, list):  # drawn block by block
-        return blocks, [SortedThresholds(t, inplace=True) for t in thresholds]
-    if len(blocks) == 1:
-        return blocks, [SortedThresholds(thresholds, inplace=True)]
+    if len(blocks) == 1 or thresholds.shape[1] <= INDEX_MAX_N:
+        return [slice(0, n)], [SortedThresholds(thresholds, inplace=True)]
     return blocks, [SortedThresholds(thresholds[rows], inplace=True) for rows in blocks]
 
 
@@ -60,7 +64,7 @@ class _Thresholds(Population):
         spec: PopulationSpec,
         n: int,
         tick: float,
-        thresholds: Array | list[Array],
+        thresholds: Array,
         streams: Streams,
     ) -> None:
         super().__init__(spec, n, tick)
@@ -116,7 +120,7 @@ class ThresholdPopulation(_Thresholds):
         spec: PopulationSpec,
         n: int,
         tick: float,
-        thresholds: Array | list[Array],
+        thresholds: Array,
         streams: Streams,
     ) -> None:
         super().__init__(spec, n, tick, thresholds, streams)
@@ -132,7 +136,12 @@ class ThresholdPopulation(_Thresholds):
         rising = ~(reach <= self.running_max)  # NaN compares as rising, as before
         self.running_max = np.maximum(self.running_max, reach)
         new_crossed = self.crossed.copy()
-        if rising.any():
+        if len(self.sorted) == 1:  # one index: a query of the rows that rose only
+            rose = np.flatnonzero(rising)
+            if rose.size:
+                reached = self.sorted[0].count_reached(self.running_max[rose], rose)
+                new_crossed[rose] = np.maximum(new_crossed[rose], reached)
+        elif rising.any():
             for rows, st in zip(self.blocks, self.sorted, strict=True):
                 if rising[rows].any():
                     reached = st.count_reached(self.running_max[rows])
@@ -274,8 +283,5 @@ def make_population(
     if spec.mode == "hazard_counts":
         return HazardCountsPopulation(spec, n, tick)
     if spec.mode == "hazard_dense":
-        resistance = person[spec.person]
-        if isinstance(resistance, list):  # drawn block by block
-            resistance = np.concatenate(resistance)
-        return HazardDensePopulation(spec, n, tick, resistance)
+        return HazardDensePopulation(spec, n, tick, person[spec.person])
     return Population(spec, n, tick)

@@ -84,12 +84,16 @@ class Streams:
     def sample(self, d: Any, size: int, tick: float) -> Any:
         """A block's set-up draw (:class:`sim.plan.Draw`) for ``size`` rows, block by block.
 
-        Per-person values of several blocks stay one array per block (each
-        block sorts its own thresholds); fixed ones are a view, drawing nothing.
+        Per-person values of several blocks are written block by block into one
+        array (so that no second copy of them is ever whole); fixed ones are a
+        view, drawing nothing.
         """
         if d.kind == "person":
             if isinstance(d.value, list):
                 return d.sample(self.generators[0], size, tick)
             if len(self) > 1:
-                return [d.sample(g, rows.stop - rows.start, tick) for g, rows in self.spans(size)]
+                out = np.empty((size, d.persons))
+                for g, rows in self.spans(size):
+                    out[rows] = d.sample(g, rows.stop - rows.start, tick)
+                return out
         return self.joined(size, lambda g, m: d.sample(g, m, tick))
