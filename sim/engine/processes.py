@@ -302,7 +302,8 @@ def advance_individuals(s: BlockState) -> None:
     for rp in plan.rules:
         i = rp.agent_index
         fwd, back = rp.moves(s, s.pos[:, i], u)
-        fwd &= ~decided[:, i]
+        if fwd.any():  # most ticks most rules move no one: nothing to mask
+            fwd &= ~decided[:, i]
         if fwd.any():
             new_pos[fwd, i] = rp.to_idx
             decided[:, i] |= fwd
@@ -315,8 +316,9 @@ def advance_individuals(s: BlockState) -> None:
                 _trace_rule(s, rp, back, forward=False)
     changed = decided & (new_pos != s.pos)
     s.pos = new_pos
-    first = changed & s.active[:, None] & np.isnan(s.switch_time) & (new_pos != s.initial_pos)
-    s.switch_time[first] = s.t
+    if changed.any():
+        first = changed & s.active[:, None] & np.isnan(s.switch_time) & (new_pos != s.initial_pos)
+        s.switch_time[first] = s.t
 
 
 def _trace_rule(s: BlockState, rp: O.RuleStep, mask: Array, forward: bool) -> None:
