@@ -13,7 +13,7 @@ from typing import Any
 
 from sim.distributions import Choice, is_random
 from sim.scenario import Population, Scenario, ThresholdRule
-from sim.thresholds import INDEX_MAX_N
+from sim.thresholds import uses_index
 
 #: Bytes per member of a population and row: per-person resistances with the
 #: per-tick probability arrays made from them (hazard/logistic with a
@@ -88,7 +88,7 @@ def _part_bytes(a: Population, initial: str, rules: list[Any], size: int) -> tup
             values = _VALUE if threshold or is_random(rule.resistance) else 0
             return _STANCE + values, _NETWORK_STEP + (_VALUE if threshold else 0)
         if isinstance(rule, ThresholdRule):  # sorted thresholds (choice: indices drawn first)
-            index = _INDEX if size <= INDEX_MAX_N else 0
+            index = _INDEX if uses_index(size) else 0
             choice = _THRESHOLD_CHOICE - _THRESHOLD if isinstance(rule.threshold, Choice) else 0
             return _THRESHOLD + index, choice
         if is_random(rule.resistance):

@@ -4,15 +4,16 @@ A threshold population asks, every tick and for every replicate, how many of
 its ``N`` thresholds the support reaches: ``threshold <= support +
 TOLERANCE``. numpy has no batched per-row search, so two layouts answer it:
 
-* **A bucket index** (``N <= INDEX_MAX_N``). The range of the block's
+* **A bucket index** (``N <= INDEX_MAX_N``). The range of all the rows'
   thresholds is cut into ``N`` equal buckets, and ``table[r, b]`` counts the
   thresholds of row ``r`` in buckets below ``b``. A value's bucket comes from
   the same monotone formula as every threshold's, so thresholds in lower
   buckets are below it and those in higher ones above: the count is
   ``table[r, b]`` plus what a search of bucket ``b`` alone (about one
-  threshold) finds. The comparison is exact. A query reads one table row and
-  a key or two; building the table costs a pass over the ``rows x N``
-  thresholds.
+  threshold) finds. The comparison is exact, so one index serves all the
+  blocks of a batch, each row counting exactly what its block alone would. A
+  query reads one table row and a key or two; building the table costs a pass
+  over the ``rows x N`` thresholds.
 * **One search over all rows** laid end to end with offsets (larger ``N``):
   ``np.searchsorted`` once for the whole block. Each query jumps across the
   block's megabytes of keys (about seven cache misses), but building costs
@@ -37,14 +38,20 @@ from sim.rules import TOLERANCE
 Array = np.ndarray[Any, Any]
 
 #: Populations up to this size use the bucket index. Per block of 512 rows it
-#: costs about 3 ms more to build than the sort alone (at N = 770) and halves
-#: each tick's query (about 0.2 ms to 0.08 ms in a run); the index's build grows
-#: with N and the search's cost hardly does. On bench-770's whole simulation
-#: (``python benchmarks/bench_thresholds.py``, fastest of 11 interleaved rounds)
-#: the index ran 1.17x at N = 770, 1.03x at 1,540, 0.89x at 3,080 and 0.83x at 7,700.
-INDEX_MAX_N = 1500
+#: costs about 3 ms more to build than the sort alone (at N = 770), and one
+#: query serves a whole batch's rows that rose; the index's build grows with N
+#: and the search's cost hardly does. On bench-770's whole simulation
+#: (``python benchmarks/bench_thresholds.py``, fastest of 7 interleaved rounds)
+#: the index ran 1.22x at N = 770, 1.08x at 1,540, 1.10x at 3,080 and 0.95x
+#: at 7,700.
+INDEX_MAX_N = 3000
 #: Thresholds bucketed at a time while the index is built (temporaries of about 1.3 MB).
 BUILD_ENTRIES = 1 << 16
+
+
+def uses_index(n: int) -> bool:
+    """Whether thresholds of ``n`` people are counted with the bucket index."""
+    return n <= INDEX_MAX_N
 
 
 class SortedThresholds:
@@ -70,7 +77,7 @@ class SortedThresholds:
         a.sort(axis=1)
         rows, n = a.shape
         self.n = n
-        self.indexed = n <= INDEX_MAX_N if index is None else index
+        self.indexed = uses_index(n) if index is None else index
         # NaN sorts last and -inf first: the finite range comes from the row ends,
         # unless a row ends on a non-finite value (rare: a slower, wider look)
         lo, hi = float(a[:, 0].min(initial=0.0)), float(a[:, -1].max(initial=0.0))

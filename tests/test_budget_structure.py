@@ -56,7 +56,7 @@ FRESH = {
 SEGMENTS = {"a": {"size": 1200, "rules": [THRESHOLD, LEAVE]}, "b": {"size": 800}}
 CASES: dict[str, tuple[list[dict[str, Any]], Any, int, Any]] = {
     "threshold_index": ([THRESHOLD], None, 1000, None),
-    "threshold_search": ([THRESHOLD], None, 2000, None),
+    "threshold_search": ([THRESHOLD], None, 4000, None),
     "several_rules": ([THRESHOLD, LEAVE], None, 2000, None),
     "segments": ([LOGISTIC], None, 2000, SEGMENTS),
     "graph_one_rule": ([LOGISTIC], WS, 2000, None),

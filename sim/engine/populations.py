@@ -22,7 +22,7 @@ from sim.engine.segments import SegmentedPopulation
 from sim.engine.streams import Streams
 from sim.ops import State
 from sim.plan import PopulationSpec
-from sim.thresholds import INDEX_MAX_N, SortedThresholds
+from sim.thresholds import SortedThresholds, uses_index
 
 Array = np.ndarray[Any, Any]
 
@@ -38,7 +38,7 @@ def _sorted_blocks(
     then exactly what the block alone finds.
     """
     blocks = [rows for _, rows in streams.spans(n)]
-    if len(blocks) == 1 or thresholds.shape[1] <= INDEX_MAX_N:
+    if len(blocks) == 1 or uses_index(thresholds.shape[1]):
         return [slice(0, n)], [SortedThresholds(thresholds, inplace=True)]
     return blocks, [SortedThresholds(thresholds[rows], inplace=True) for rows in blocks]
 
