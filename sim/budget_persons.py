@@ -13,7 +13,7 @@ from typing import Any
 
 from sim.distributions import Choice, is_random
 from sim.scenario import Population, Scenario, ThresholdRule
-from sim.thresholds import uses_index
+from sim.thresholds import index_bytes
 
 #: Bytes per member of a population and row: per-person resistances with the
 #: per-tick probability arrays made from them (hazard/logistic with a
@@ -21,9 +21,6 @@ from sim.thresholds import uses_index
 #: indices first). 40 since the engine builds the back-switch probability only
 #: for reversible rules (traced peak: 34 MB for 512 x 2,000 members).
 _DENSE, _THRESHOLD, _THRESHOLD_CHOICE = 40, 8, 16
-#: Bytes per member and row of a threshold population's bucket index (a uint16
-#: count per bucket, one bucket per member; only up to ``INDEX_MAX_N`` members).
-_INDEX = 2
 #: Bytes per member and row that stay for the whole run (resistance and stance,
 #: or the sorted thresholds): a nowcast's resampling copies them.
 KEPT = 9
@@ -88,7 +85,7 @@ def _part_bytes(a: Population, initial: str, rules: list[Any], size: int) -> tup
             values = _VALUE if threshold or is_random(rule.resistance) else 0
             return _STANCE + values, _NETWORK_STEP + (_VALUE if threshold else 0)
         if isinstance(rule, ThresholdRule):  # sorted thresholds (choice: indices drawn first)
-            index = _INDEX if uses_index(size) else 0
+            index = index_bytes(size)  # the bucket index's table, if it has one
             choice = _THRESHOLD_CHOICE - _THRESHOLD if isinstance(rule.threshold, Choice) else 0
             return _THRESHOLD + index, choice
         if is_random(rule.resistance):

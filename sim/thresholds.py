@@ -29,6 +29,7 @@ one.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,11 @@ BUILD_ENTRIES = 1 << 16
 def uses_index(n: int) -> bool:
     """Whether thresholds of ``n`` people are counted with the bucket index."""
     return n <= INDEX_MAX_N
+
+
+def index_bytes(n: int) -> int:
+    """Bytes per person and row of the index's table for ``n`` people (0 without one)."""
+    return int(np.min_scalar_type(n).itemsize) if uses_index(n) else 0
 
 
 class SortedThresholds:
@@ -80,7 +86,7 @@ class SortedThresholds:
         self.indexed = uses_index(n) if index is None else index
         # NaN sorts last and -inf first: the finite range comes from the row ends,
         # unless a row ends on a non-finite value (rare: a slower, wider look)
-        lo, hi = float(a[:, 0].min(initial=0.0)), float(a[:, -1].max(initial=0.0))
+        lo, hi = (float(a[:, 0].min()), float(a[:, -1].max())) if rows and n else (0.0, 0.0)
         self.finite = bool(np.isfinite(lo) and np.isfinite(hi))
         if not self.finite:
             finite = a[np.isfinite(a)]
@@ -97,8 +103,11 @@ class SortedThresholds:
         self.sorted, self.keys = a, a.reshape(-1)
         self.buckets = max(1, n)
         self.lo = lo
-        # any positive scale keeps the order when all finite thresholds are equal
-        self.scale = self.buckets / (hi - lo) if hi > lo else 1.0
+        # any positive, finite scale keeps the order: 1 when all finite thresholds are
+        # equal, or their range is too narrow (B / range overflows) or too wide
+        # (the range overflows); an infinite or zero scale would make NaN of 0 * inf
+        scale = self.buckets / (hi - lo) if hi > lo else 1.0
+        self.scale = scale if 0.0 < scale < math.inf else 1.0
         self.cell_base = np.arange(rows) * (self.buckets + 1)
         # counts up to N: the narrowest type keeps the table small in the cache
         table = np.empty((rows, self.buckets + 1), dtype=np.min_scalar_type(n))
@@ -110,7 +119,7 @@ class SortedThresholds:
             m = len(part)
             # column b + 1 of a row counts its thresholds in bucket b; the running
             # sum then counts those in buckets <= b, and column 0 stays 0
-            cells = self._bucket(part, nan=self.buckets - 1, dtype=np.int32)
+            cells = self._bucket(part, keys=True, dtype=np.int32)
             cells += (np.arange(m, dtype=np.int32) * (self.buckets + 1) + 1)[:, None]
             counts = np.bincount(cells.reshape(-1), minlength=m * (self.buckets + 1))
             counts = counts.reshape(m, self.buckets + 1)
@@ -118,16 +127,16 @@ class SortedThresholds:
             table[start : start + m] = counts
         self.table = table.reshape(-1)
 
-    def _bucket(self, x: Array, nan: int = 0, dtype: Any = np.intp) -> Array:
+    def _bucket(self, x: Array, keys: bool = False, dtype: Any = np.intp) -> Array:
         """Bucket of each value: monotone in ``x``, the same formula for keys and queries.
 
-        NaN goes to bucket ``nan``: the last for thresholds (NaN sorts last),
-        the first for a support (it reaches nothing, as ``<=`` says).
+        NaN goes to the last bucket for thresholds (``keys``: NaN sorts last)
+        and to the first for a support (it reaches nothing, as ``<=`` says).
         """
         y = np.subtract(x, self.lo, dtype=float)
         y *= self.scale
         # fmin/fmax return the other operand where one is NaN: NaN lands on that bound
-        if nan:
+        if keys:
             np.fmin(y, self.buckets - 1, out=y)
             np.maximum(y, 0, out=y)
         else:
@@ -163,17 +172,19 @@ class SortedThresholds:
         width = self.hi - self.lo + 1.0
         # offsets cannot order infinite or NaN thresholds row by row
         self.exact_rows = not self.finite or rows * width * 2.3e-16 > TOLERANCE / 10
-        self.offsets = np.arange(rows, dtype=float) * width
         if self.exact_rows:
             self.sorted = a
         else:
+            self.offsets = np.arange(rows, dtype=float) * width
             a += self.offsets[:, None]
             self.keys = a.reshape(-1)
 
     def _count_offsets(self, q: Array, rows: Array | None) -> Array:
         if self.exact_rows:
-            which = self.sorted if rows is None else self.sorted[rows]
-            each = [np.searchsorted(r, v, side="right") for r, v in zip(which, q, strict=True)]
+            # row by row, reading each row where it is (no copy of the rows asked for)
+            at = range(len(q)) if rows is None else rows
+            keys = self.sorted
+            each = [np.searchsorted(keys[r], v, side="right") for r, v in zip(at, q, strict=True)]
             return np.where(np.isnan(q), 0, np.array(each, dtype=np.int64))
         # fmax sends NaN to below every key: it reaches nothing
         q = np.minimum(np.fmax(q, self.lo), self.hi)

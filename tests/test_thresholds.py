@@ -101,3 +101,36 @@ def test_both_layouts_agree_on_random_monotone_queries() -> None:
         running[np.isinf(running)] = 0.0
         np.testing.assert_array_equal(a.count_reached(running), b.count_reached(running))
         np.testing.assert_array_equal(a.count_reached(running), brute(th, running))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # 1e308 - -1e308
+@LAYOUTS
+def test_ranges_too_narrow_or_too_wide_for_the_buckets_still_count_exactly(index: bool) -> None:
+    """B / range overflows to inf (a subnormal range) or range overflows: 0 * inf is no NaN."""
+    for th, q in (
+        (np.array([[0.0, 5e-324, 1e-323]]), [-1e-9, 0.0, -2e-9]),
+        (np.array([[-1e308, 1e308, 1e308]]), [1e308, -1e308, 0.0]),
+    ):
+        st = SortedThresholds(th, index=index)
+        for v in q:
+            support = np.array([v])
+            np.testing.assert_array_equal(st.count_reached(support), brute(th, support), err_msg=v)
+
+
+def test_the_buckets_span_the_thresholds_not_zero() -> None:
+    """Thresholds far from 0 are spread over the buckets (about one each), not piled in one."""
+    rng = np.random.default_rng(8)
+    th = rng.uniform(1000.0, 1001.0, (4, 500))
+    st = SortedThresholds(th, index=True)
+    per_bucket = np.diff(st.table.reshape(4, -1), axis=1)
+    assert per_bucket.max() <= 8
+    support = rng.uniform(999.9, 1001.1, 4)
+    np.testing.assert_array_equal(st.count_reached(support), brute(th, support))
+
+
+def test_the_budget_counts_the_index_table() -> None:
+    from sim.thresholds import index_bytes
+
+    st = SortedThresholds(np.zeros((3, 770)))
+    assert st.table.itemsize == index_bytes(770) == 2
+    assert index_bytes(INDEX_MAX_N + 1) == 0

@@ -44,13 +44,15 @@ def _sorted_blocks(
 
 
 class _Thresholds(Population):
-    """Per-person thresholds, sorted once per block; events change them through a per-row map.
+    """Per-person thresholds, sorted once; events change them through a per-row map.
 
-    Each block of a batch keeps its own sorted thresholds (their search keys
-    depend on the block's values), so a count is exactly what the block alone
-    finds. An event's ``add``, ``scale`` (by a factor >= 0) or ``set`` changes
-    each threshold ``th`` of a row to ``a * th + b``; the row keeps ``(a, b)``
-    and the thresholds as drawn. Since ``a >= 0`` keeps their order, the count
+    Every row's count is exactly what its block alone would find: with the
+    bucket index (exact row by row) one index serves the whole batch; with
+    the search over rows laid end to end (larger populations, whose keys
+    depend on the block's values) each block keeps its own. An event's
+    ``add``, ``scale`` (by a factor >= 0) or ``set`` changes each threshold
+    ``th`` of a row to ``a * th + b``; the row keeps ``(a, b)`` and the
+    thresholds as drawn. Since ``a >= 0`` keeps their order, the count
     reached by a support ``x`` is the count of drawn thresholds reached by
     ``(x - b) / a`` (everyone or no one when ``a == 0``), with the same
     tolerance: no re-sorting, no rounding that builds up over many changes.
@@ -109,8 +111,9 @@ class _Thresholds(Population):
 class ThresholdPopulation(_Thresholds):
     """Irreversible thresholds against the running maximum of the support, in counts.
 
-    Only blocks where some row's running maximum rises are searched:
-    elsewhere the count reached cannot change.
+    Only rows whose running maximum rises are counted again (with one index
+    for the batch), or only blocks where some row's does (one search per
+    block): elsewhere the count reached cannot change.
     """
 
     ROWS = ("counts", "crossed", "spont", "running_max")
