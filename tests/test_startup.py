@@ -108,6 +108,38 @@ def test_the_command_line_leaves_its_objects_to_the_os_at_exit() -> None:
     out = _python(
         "import gc, sim\n"
         "sim.load_scenario('scenarios/bench_770.yaml')\n"
-        "print(gc.get_freeze_count())"
+        "print(gc.get_freeze_count(), gc.get_threshold()[0], gc.isenabled())"
     )
-    assert out.splitlines()[-1] == "0"
+    assert out.splitlines()[-1] == "0 700 True"
+
+
+def test_the_command_line_collects_cyclic_garbage_rarely() -> None:
+    # start-up makes ~70,000 objects that live as long as the process; at Python's
+    # threshold the collector walked them about a hundred times (~50 ms of a validate)
+    out = _python(
+        "import gc, sys\n"
+        "sys.argv = ['stancesim', 'validate', 'scenarios/bench_770.yaml']\n"
+        "from sim._entry import main, COMMAND_GC_THRESHOLD\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(gc.get_threshold()[0] == COMMAND_GC_THRESHOLD > 700, gc.isenabled())"
+    )
+    assert out.splitlines()[-1] == "True True"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_validation_leaves_the_collector_as_it_found_it(enabled: bool) -> None:
+    import gc
+
+    from sim.errors import InputError
+    from sim.scenario.load import load_scenario
+
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        load_scenario("scenarios/bench_770.yaml")
+        assert gc.isenabled() is enabled
+        with pytest.raises(InputError):  # a scenario that fails validation
+            load_scenario("scenarios/bench_770.yaml", sets=["clock.horizon=-1"])
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
