@@ -48,7 +48,7 @@ class _Dist(BaseModel):
         """Smallest interval holding every value the distribution can give."""
         raise NotImplementedError
 
-    def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:
+    def draw(self, rng: "np.random.Generator", size: int | tuple[int, ...]) -> FloatArray:
         """Draw ``size`` values."""
         raise NotImplementedError
 
@@ -92,7 +92,7 @@ class Uniform(_Dist):
     def support(self) -> tuple[float, float]:  # noqa: D102
         return self.uniform
 
-    def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
+    def draw(self, rng: "np.random.Generator", size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
         return rng.uniform(self.uniform[0], self.uniform[1], size)
 
     def mean(self) -> float:  # noqa: D102
@@ -140,7 +140,7 @@ class Normal(_Dist):
             return (-math.inf if lo is None else lo, math.inf if hi is None else hi)
         return (-math.inf, math.inf)
 
-    def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
+    def draw(self, rng: "np.random.Generator", size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
         if self.truncate is not None:
             # by the inverse CDF of one uniform per value (scipy.stats.truncnorm.ppf):
             # the block's stream advances by exactly `size` doubles whatever the bounds
@@ -203,7 +203,7 @@ class Beta(_Dist):
     def support(self) -> tuple[float, float]:  # noqa: D102
         return (0.0, 1.0)
 
-    def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
+    def draw(self, rng: "np.random.Generator", size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
         return rng.beta(self.beta[0], self.beta[1], size)
 
     def mean(self) -> float:  # noqa: D102
@@ -231,7 +231,7 @@ class Triangular(_Dist):
     def support(self) -> tuple[float, float]:  # noqa: D102
         return (self.triangular[0], self.triangular[2])
 
-    def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
+    def draw(self, rng: "np.random.Generator", size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
         lo, mode, hi = self.triangular
         if lo == hi:
             return np.full(size, lo, dtype=float)
@@ -288,7 +288,7 @@ class LogNormal(_Dist):
         far = math.exp(min(700.0, self.lognormal[0] + 10 * self.lognormal[1]))
         return min(far, self.support()[1])
 
-    def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
+    def draw(self, rng: "np.random.Generator", size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
         if self.truncate is not None:
             # one uniform per value through the inverse CDF, as for a truncated normal
             return self.ppf(rng.random(size))
@@ -348,7 +348,7 @@ class Choice(_Dist):
     def support(self) -> tuple[float, float]:  # noqa: D102
         return (min(self.choice), max(self.choice))
 
-    def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
+    def draw(self, rng: "np.random.Generator", size: int | tuple[int, ...]) -> FloatArray:  # noqa: D102
         return rng.choice(np.asarray(self.choice, dtype=float), size=size, p=self.p)
 
     def mean(self) -> float:  # noqa: D102
@@ -487,7 +487,7 @@ NonNegative = Annotated[Param, within(0.0, math.inf, "this value"), Bounds(0.0, 
 
 
 def draw(
-    value: float | str | _Dist, rng: np.random.Generator, size: int | tuple[int, ...]
+    value: float | str | _Dist, rng: "np.random.Generator", size: int | tuple[int, ...]
 ) -> FloatArray:
     """Draw ``size`` values of a parameter (a constant, or never, is repeated, drawing nothing)."""
     if isinstance(value, _Dist):
