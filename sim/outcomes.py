@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any, Protocol
 
@@ -69,7 +70,8 @@ def switch_orders(times: np.ndarray[Any, Any], names: list[str]) -> tuple[list[s
     ranks = np.empty((n, a), dtype=np.int64)
     np.put_along_axis(ranks, by_time, np.cumsum(new_step, axis=1) - 1, axis=1)
     ranks[~finite] = -1  # not switched: not in the order
-    patterns, first, which = np.unique(ranks, axis=0, return_index=True, return_inverse=True)
+    first, which = _distinct_rows(ranks, a + 1)
+    patterns = ranks[first]
     by_first = np.argsort(first, kind="stable")
     renumber = np.empty_like(by_first)
     renumber[by_first] = np.arange(len(by_first))
@@ -79,6 +81,23 @@ def switch_orders(times: np.ndarray[Any, Any], names: list[str]) -> tuple[list[s
         text = " -> ".join("+".join(s) for s in steps if s)
         orders.append(text or "(nobody switched)")
     return orders, renumber[np.asarray(which).reshape(-1)]
+
+
+def _distinct_rows(rows: np.ndarray[Any, Any], base: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct row's first index, and each row's distinct one (``np.unique`` on rows).
+
+    ``rows`` hold integers in ``[-1, base - 1)``. When a row fits one int64 as
+    the digits of a number in ``base``, rows are compared as those numbers:
+    ``np.unique(axis=0)`` sorts rows as structured records, about ten times slower
+    (50 ms of a 20,000-replicate run).
+    """
+    a = rows.shape[1]
+    if a * math.log2(base) < 62:
+        key = (rows + 1) @ (base ** np.arange(a, dtype=np.int64))
+        _, first, which = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        _, first, which = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    return first, np.asarray(which).reshape(-1)
 
 
 def common_orders(counts: Counter[str], total: int) -> list[dict[str, Any]]:

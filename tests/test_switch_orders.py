@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sim.outcomes import switch_order, switch_orders
 
 
-def test_switch_orders_equal_switch_order_row_by_row() -> None:
+@pytest.mark.parametrize("extra", [0, 10, 11, 30])  # 5 to 35 agents: rows packed (up to 15) and not
+def test_switch_orders_equal_switch_order_row_by_row(extra: int) -> None:
     rng = np.random.default_rng(7)
-    names = ["toner", "dangelo", "mccauley", "sutskever", "a"]
+    names = ["toner", "dangelo", "mccauley", "sutskever", "a"] + [f"x{i}" for i in range(extra)]
     # few distinct times so that ties are common; inf where nobody switched
     times = rng.integers(0, 4, size=(3000, len(names))).astype(float)
     times[rng.random(times.shape) < 0.3] = np.inf
+    times[17] = np.inf
     orders, which = switch_orders(times, names)
     assert [orders[k] for k in which] == [switch_order(row, names) for row in times]
     assert len(set(orders)) == len(orders)  # each distinct order once
