@@ -5,6 +5,13 @@ already resolved to an array index; the engine calls them on every tick. They
 read and write a block's arrays through the :class:`State` protocol (one row
 per replicate), never the scenario, so nothing on the per-tick path looks a
 name up or asks which schema class it holds.
+
+Ops (here and in :mod:`sim.ops_base`, :mod:`sim.ops_effects`,
+:mod:`sim.ops_triggers`, :mod:`sim.ops_opinions`, and the specs of
+:mod:`sim.plan_specs`) are frozen dataclasses compared by identity
+(``eq=False``): most hold arrays, which value equality cannot compare, and
+without ``__eq__`` and ``__hash__`` a class is made in half the time, about
+0.5 ms of each command's start-up per class.
 """
 
 from __future__ import annotations
@@ -119,7 +126,7 @@ def constant(c: float) -> Term:
     return lambda s: c
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SignalOp:
     """A weighted sum of terms, added up in file order."""
 
@@ -134,7 +141,7 @@ class SignalOp:
 
 
 # ----------------------------------------------------------------- conditions
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Compare:
     """A value (a signal, a count) compared with a number, within :data:`sim.rules.TOLERANCE`."""
 
@@ -147,7 +154,7 @@ class Compare:
         return np.broadcast_to(self.test(self.value(s), self.number), (s.size,))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class InPositions:
     """Individual ``agent_index`` is in one of ``positions``."""
 
@@ -161,7 +168,7 @@ class InPositions:
         return np.isin(column, self.positions)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AllOf:
     """Every one of ``parts`` holds."""
 
@@ -174,7 +181,7 @@ class AllOf:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AnyOf:
     """At least one of ``parts`` holds."""
 
@@ -187,7 +194,7 @@ class AnyOf:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NotOf:
     """``part`` does not hold."""
 
@@ -227,7 +234,7 @@ def piecewise_curve(points: list[tuple[float, float]]) -> CurveFn:
     return lambda p, t: float(np.interp(t, times, values))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CurveOp:
     """A source's curve and the slots of its parameters."""
 
@@ -236,7 +243,7 @@ class CurveOp:
 
 
 # ---------------------------------------------------------------------- rules
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RuleStep:
     """One non-scheduled rule of an individual, as the individuals' phase applies it."""
 
@@ -258,7 +265,7 @@ class RuleStep:
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PressureStep(RuleStep):
     """A hazard or logistic rule: switch with a probability rising with the excess pressure."""
 
@@ -311,7 +318,7 @@ class LogisticStep(PressureStep):
         return R.logistic_probability(pressure, res, rate, slope)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ThresholdStep(RuleStep):
     """Granovetter's rule, with an optional spontaneous switch."""
 
@@ -336,7 +343,7 @@ class ThresholdStep(RuleStep):
         return f"support {support:.3f} vs threshold {s.param[self.threshold][r]:.3f}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AveragingStep(RuleStep):
     """In the ``to`` position while the agent's opinion is at least the cut-off."""
 
@@ -360,7 +367,7 @@ class AveragingStep(RuleStep):
         return f"opinion {s.opinion[r, self.col]:.3f} vs cut-off {level:g}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AveragingOp:
     """One Friedkin-Johnsen agent: what it hears, with which weights."""
 

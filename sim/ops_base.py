@@ -78,7 +78,7 @@ class PersonValues(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PersonTarget:
     """Which per-person values a change reaches: all of a simple population's (the defaults).
 

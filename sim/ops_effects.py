@@ -20,7 +20,7 @@ class Effect(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SetFlagOp:
     """Set or clear a flag."""
 
@@ -55,7 +55,7 @@ def _keep_in_range(values: Array, bounds: tuple[float, float], key: tuple[str, s
 keep_in_range = _keep_in_range
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ParamOp:
     """Set, add to or scale a rule parameter in each of its slots (``how``: set, add, scale)."""
 
@@ -88,7 +88,7 @@ class ParamOp:
                 s.say(mask, f"  {label}.{self.name}: {old[r]:.4g} -> {new[r]:.4g}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class WeightOp:
     """Set, add to or scale one weight of an averaging rule; the others keep the sum at 1.
 
@@ -125,7 +125,7 @@ class WeightOp:
             s.say(mask, f"  {self.label}: {old[r]:.4g} -> {new[r]:.4g} (the others rescaled)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PersonParamOp:
     """Change every person's threshold or resistance in a population (``how``: set, add, scale).
 
@@ -155,7 +155,7 @@ class PersonParamOp:
         s.say(mask, f"  {self.label}: {what[self.how]}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EffectList:
     """Several changes made by one effect (per-person values and per-replicate ones)."""
 
@@ -166,7 +166,7 @@ class EffectList:
             eff.apply(s, mask)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ForceOp:
     """Put an individual in a position, for good (see :func:`force`)."""
 
@@ -188,7 +188,7 @@ def force(s: State, i: int, to: int, mask: Array) -> None:
     s.pinned[:, i] |= mask
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TraceOp:
     """A line in the trace."""
 

@@ -19,7 +19,7 @@ from sim import rules as R
 from sim.ops_base import Array, State
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OpinionSpec:
     """A population's bounded-confidence rule, compiled (slots index the block's draws).
 
@@ -37,7 +37,7 @@ class OpinionSpec:
     reversible: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ConfidenceOp:
     """The bounded-confidence individuals of one model, moved together each tick.
 

@@ -12,7 +12,7 @@ from sim.ops_effects import Effect
 
 
 # ------------------------------------------------------------ decisions, outcomes
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DecisionOp:
     """A vote with member and position indices resolved; ``rule`` counts it (:mod:`sim.votes`)."""
 
@@ -49,7 +49,7 @@ def _holding(pos: Array, idx: list[list[int]]) -> Array | None:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OnDecision:
     """Outcome trigger: the decision passed at this tick."""
 
@@ -59,7 +59,7 @@ class OnDecision:
         return s.passed_tick[self.decision] == s.k
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OnEvent:
     """Outcome trigger: the event happened at this tick."""
 
@@ -69,7 +69,7 @@ class OnEvent:
         return s.fired_tick[self.event] == s.k
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OnDeadline:
     """Outcome trigger: the replicate's deadline tick (in ``due[slot]``) is reached."""
 
@@ -79,7 +79,7 @@ class OnDeadline:
         return s.k >= s.due[self.slot]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OnCondition:
     """Outcome trigger: a condition on signals holds."""
 
@@ -93,7 +93,7 @@ Trigger = OnDecision | OnEvent | OnDeadline | OnCondition
 
 
 # --------------------------------------------------------------- time-triggered
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EventOp:
     """An event: its trigger (exactly one of ``at_slot``, ``ticks``, ``when``) and effects."""
 
@@ -122,7 +122,7 @@ class EventOp:
 DONE = np.iinfo(np.int64).max
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ScheduledOp:
     """A ``scheduled`` rule: switch once, at the first tick >= its time when in ``from``.
 

@@ -51,7 +51,7 @@ def tick_range(
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Draw:
     """One random draw that sets up a block, into slot ``slot`` of the list ``kind`` names.
 
@@ -103,7 +103,7 @@ class Draw:
         return np.where(comes, hours, NEVER_HOURS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Copula:
     """Correlated standard normals of one ``correlations`` entry (a Gaussian copula).
 
@@ -131,7 +131,7 @@ class Copula:
         return z
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PersonRule:
     """One rule of a population advanced person by person (mode ``persons``).
 
@@ -156,7 +156,7 @@ class PersonRule:
         return next(((sl, per) for n, sl, per in self.params if n == name), (-1, False))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PopulationSpec:
     """A population and how its rule is advanced (slots are -1 when absent).
 
@@ -194,7 +194,7 @@ class PopulationSpec:
     opinions: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NetworkSpec:
     """How a population on a graph reads its neighbours (see :mod:`sim.engine.networks`).
 
@@ -309,7 +309,7 @@ class Plan:
         return slot
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Listener:
     """A segment hearing its population: the weight of each segment's share (``hears``)."""
 

@@ -22,7 +22,7 @@ Array = np.ndarray[Any, Any]
 ProcessFn = Callable[[simpy.Environment, World], Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BlockResult:
     """What a finished block (or batch of consecutive blocks) leaves, one row per replicate.
 
