@@ -18,15 +18,14 @@ import sys
 from types import FrameType
 from typing import NoReturn
 
+from sim._startup_gc import hold_collector
+
 #: exit status after an interrupt (128 + SIGINT), as shells report it
 EXIT_INTERRUPTED = 130
 MESSAGE = b"stancesim: interrupted\n"
 #: test hook: when set, start-up prints a line on stdout while importing and
 #: waits for a line on stdin, so a test can interrupt it at a known moment
 HOLD_VARIABLE = "STANCESIM_TEST_HOLD_STARTUP"
-#: allocations of container objects between two collections of the youngest
-#: generation in a command's process (Python's default is 700)
-COMMAND_GC_THRESHOLD = 70_000
 
 
 def _interrupted_at_startup(signum: int, frame: FrameType | None) -> None:
@@ -69,16 +68,12 @@ def main() -> None:
             return
         if os.environ.get(HOLD_VARIABLE):
             _hold_for_test()
-        # start-up makes some 70,000 objects that live as long as the process
-        # (modules, pydantic's schema, typer's parameters) and little cyclic
-        # garbage; at Python's threshold (a collection per 700 new containers) the
-        # collector walked them a hundred times for nothing, about 55 ms of a
-        # ``validate``. A command is one short process: it collects a hundred times
-        # less often, and what the imports made is left out of later collections
-        gc.set_threshold(COMMAND_GC_THRESHOLD)
+        # no cyclic collection while the command line and the command's module are
+        # imported: sim/cli/__init__.py turns it back on once it has the module
+        # (why: sim/_startup_gc.py)
+        hold_collector()
         from sim.cli import app
 
-        gc.freeze()
         command = app.__call__
         # from here on a command may have something to clean up: give it the interrupt
         restore = previous if previous is not None else signal.default_int_handler

@@ -20,6 +20,7 @@ from typing import Any
 
 from typer.core import TyperGroup
 
+from sim._startup_gc import release_collector
 from sim._version import __version__
 
 #: command -> (module, attribute): a command's module (and what it imports, the
@@ -48,6 +49,7 @@ def _build(name: str) -> Any:
     """The click command ``name``, from its module."""
     module, attribute = COMMANDS[name]
     target = getattr(import_module(module), attribute)
+    release_collector()  # start-up is over: the command runs with the usual collector
     if isinstance(target, typer.Typer):  # a group of its own (plot)
         command: Any = typer.main.get_group(target)
     else:

@@ -10,10 +10,8 @@ sorted by position in the file.
 from __future__ import annotations
 
 import difflib
-import gc
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -188,18 +186,6 @@ def problems_from_validation(exc: ValidationError, located: Located) -> list[Pro
     return out
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector off for a moment (its state is restored)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _by_position(problem: Problem) -> tuple[int, int]:
     return (problem.line or 0, problem.column or 0)
 
@@ -227,13 +213,7 @@ def validate_data(located: Located, warnings: bool = False) -> Scenario:
         problems.append(Problem(w.source, w.line, w.column, w.path, msg))
     try:
         # a network's edge-list file is named relative to the scenario file
-        # the first validation builds pydantic's schema of the whole language, some
-        # 40,000 objects that all stay; the collector would walk them several times
-        # over while they are made (about a tenth of a ``validate``), for nothing
-        with (
-            files_relative_to(located.source if Path(located.source).is_file() else None),
-            _collector_paused(),
-        ):
+        with files_relative_to(located.source if Path(located.source).is_file() else None):
             sc = Scenario.model_validate(plain(data))
     except ValidationError as exc:
         huge = {p.path for p in problems}
