@@ -7,6 +7,7 @@ Usage::
     python benchmarks/bench_throughput.py --employees 770  # population sizes to measure
     python benchmarks/bench_throughput.py --rounds 5 --scaling-rounds 3 --startup-repeats 7
     python benchmarks/bench_throughput.py --no-startup --literal
+    python benchmarks/bench_throughput.py --employees 770 --replicates 102400 --no-startup
 
 Throughput
     Each implementation of bench-770 (``shared/domain/bench-770.md``) runs as a
@@ -32,6 +33,9 @@ Throughput
 
     ``--rounds`` rounds are run at 770 employees and ``--scaling-rounds`` at
     each other size of ``--employees`` (default 770, 7,700 and 77,000).
+    ``--replicates`` sets the length of the stancesim and numpy runs at 770
+    (20,480 by default): each process pays its start-up once, so the ratio of
+    whole processes depends on how long they run.
 
 Start-up
     Wall (and CPU) seconds of ``python -c 'import numpy, pydantic'``,
@@ -114,9 +118,15 @@ def stancesim_cmd() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "sim"]
 
 
-def replicates(impl: str, n_emp: int, quick: bool) -> int:
-    """Replicates per run of ``impl`` at ``n_emp`` employees."""
-    if n_emp in COUNTS:
+def replicates(impl: str, n_emp: int, quick: bool, length: int | None = None) -> int:
+    """Replicates per run of ``impl`` at ``n_emp`` employees.
+
+    ``length`` replaces the count of stancesim and numpy at 770 employees (the
+    SimPy script keeps its own, so that a round stays short).
+    """
+    if length is not None and n_emp == 770 and impl in ("stancesim", "numpy"):
+        n = length
+    elif n_emp in COUNTS:
         n = COUNTS[n_emp][impl]
     else:  # roughly constant CPU per run: cost grows about linearly with N
         n = max(8, int(COUNTS[770][impl] * 770 / n_emp))
@@ -200,13 +210,16 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return mid - half, mid + half
 
 
-def measure_size(impls: Sequence[str], n_emp: int, rounds: int, quick: bool) -> dict[str, list]:
+def measure_size(
+    impls: Sequence[str], n_emp: int, rounds: int, quick: bool, length: int | None = None
+) -> dict[str, list]:
     """Interleaved rounds at one population size: every run of every implementation."""
     runs: dict[str, list] = {impl: [] for impl in impls}
     for r in range(rounds):
         order = list(impls[r % len(impls) :]) + list(impls[: r % len(impls)])
         for impl in order:
-            runs[impl].append(throughput_run(impl, replicates(impl, n_emp, quick), 1000 + r, n_emp))
+            n = replicates(impl, n_emp, quick, length)
+            runs[impl].append(throughput_run(impl, n, 1000 + r, n_emp))
     return runs
 
 
@@ -310,6 +323,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="rounds at 770 employees")
     ap.add_argument("--scaling-rounds", type=int, default=3, help="rounds at other sizes")
     ap.add_argument("--employees", type=int, nargs="+", default=[770, 7_700, 77_000])
+    ap.add_argument(
+        "--replicates",
+        type=int,
+        metavar="R",
+        help="replicates of stancesim and numpy at 770 employees (default 20,480): start-up"
+        " weighs less in a longer run",
+    )
     ap.add_argument("--startup-repeats", type=int, default=7)
     ap.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
     ap.add_argument("--literal", action="store_true", help="also the literal numpy reference")
@@ -321,6 +341,8 @@ def main() -> None:
     )
     ap.add_argument("--child-literal", nargs=3, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.replicates is not None and args.replicates < 1:
+        ap.error(f"--replicates needs at least 1, got {args.replicates}")
     if args.child_literal:
         child_literal(*args.child_literal)
         return
@@ -352,7 +374,8 @@ def run_all(args: argparse.Namespace) -> None:
     rates = {}
     for n_emp in args.employees:
         rounds = args.rounds if n_emp == 770 else args.scaling_rounds
-        rates[n_emp] = report_size(n_emp, measure_size(impls, n_emp, rounds, args.quick))
+        runs = measure_size(impls, n_emp, rounds, args.quick, args.replicates)
+        rates[n_emp] = report_size(n_emp, runs)
     if len(rates) > 1:
         print("\nscaling: replicates per CPU-second (median) and ratios (median per round)")
         ratios = ["stancesim/numpy", "stancesim/simpy"]
