@@ -242,11 +242,34 @@ def compare(
     return ax
 
 
+#: Labels of date ticks by the finest unit in which ticks differ (matplotlib's
+#: ConciseDateFormatter levels: years, months, days, hours, minutes, seconds);
+#: a tick at the start of its day shows the day whatever the level
+_DATE_FORMATS = ["%Y", "%b %Y", "%a\n%d %b", "%H:%M", "%H:%M", "%H:%M:%S"]
+_DATE_ZERO_FORMATS = ["%Y", "%b %Y", "%a\n%d %b", "%a\n%d %b", "%H:%M", "%H:%M"]
+#: What the axis's corner adds: the month and year to days, the day to hours
+_DATE_OFFSET_FORMATS = ["", "", "%b %Y", "%a %d %b %Y", "%a %d %b %Y", "%a %d %b %Y"]
+
+
 def date_axis(ax: Axes, tz: Any = None) -> None:
-    """Calendar dates on the x axis, in the scenario's time zone."""
-    locator = mdates.AutoDateLocator(tz=tz, maxticks=9)
+    """Calendar dates on the x axis, in the scenario's time zone.
+
+    Spans of three days or more are ticked at midnights and labelled by day,
+    the month and year in the corner; shorter ones by hour, midnight showing
+    its day and the corner the last tick's date. (With matplotlib's default
+    of at least five ticks, a four-day crisis got ticks every 12 hours, each
+    day's name twice, and a warning that no hourly interval fitted.)
+    """
+    locator = mdates.AutoDateLocator(tz=tz, minticks=3, maxticks=9)
+    formatter = mdates.ConciseDateFormatter(
+        locator,
+        tz=tz,
+        formats=_DATE_FORMATS,
+        zero_formats=_DATE_ZERO_FORMATS,
+        offset_formats=_DATE_OFFSET_FORMATS,
+    )
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a\n%d %b", tz=tz))
+    ax.xaxis.set_major_formatter(formatter)
 
 
 def footnote(fig: Any, text: str) -> None:

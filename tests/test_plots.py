@@ -386,3 +386,44 @@ def test_gallery_nowcast_curve_stops_where_no_particle_is_left(tmp_path: Path, m
     curve = _nowcast_curve(sc, obs, 64, 1, said.append, lambda *a: None)
     assert [c.at for c in curve] == times[:2]
     assert len(said) == 1 and f"{times[2]:g} h" in said[0] and "64 particles" in said[0]
+
+
+@pytest.mark.parametrize(
+    ("hours", "unit"),
+    [(96, "day"), (150, "day"), (30, "hour"), (6, "hour")],
+)
+def test_a_date_axis_labels_days_or_hours_and_warns_of_nothing(hours: int, unit: str) -> None:
+    # a 96-hour clock (uk_2022_07) once got ticks every 12 hours labelled by day
+    # only, each day twice, and matplotlib's warning that no interval fitted
+    import warnings
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    tz = ZoneInfo("Europe/London")
+    start = datetime(2022, 7, 5, 18, 2, tzinfo=tz)
+    times = [start + timedelta(hours=h) for h in range(hours + 1)]
+    fig, ax = plt.subplots()
+    try:
+        ax.plot(times, range(hours + 1))
+        P.date_axis(ax, tz)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fig.canvas.draw()
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert len(ticks) >= 3 and len(labels) == len(ticks)
+        local = [mdates.num2date(t, tz=tz) for t in ticks]
+        corner = ax.xaxis.get_major_formatter().get_offset()
+        if unit == "day":  # ticks at local midnights, each named by its own day
+            assert all((d.hour, d.minute) == (0, 0) for d in local), local
+            assert labels == [d.strftime("%a\n%d %b") for d in local]
+            assert corner == local[-1].strftime("%b %Y")
+        else:  # a tick at midnight names its day, the others their hour
+            want = [d.strftime("%a\n%d %b" if d.hour == 0 else "%H:%M") for d in local]
+            assert labels == want
+            assert corner == local[-1].strftime("%a %d %b %Y")
+    finally:
+        plt.close(fig)
