@@ -106,6 +106,12 @@ def figure_trajectories(
     pops = [k for k, a in sc.agents.items() if isinstance(a, Population)]
     if population is None and pops:
         population = pops[0]
+    elif population is not None and population not in pops:
+        there = ", ".join(pops) if pops else "none in this scenario"
+        kind = sc.agents[population].kind if population in sc.agents else None
+        article = "an" if kind and kind[0] in "aeiou" else "a"
+        what = f"'{population}' is {article} {kind}" if kind else f"no agent '{population}'"
+        raise InputError(f"--population: {what}; expected a population ({there})")
     ticks = np.arange(1, sc.clock.n_ticks + 1) * sc.clock.tick
     fig, axes = plt.subplots(2, 1, figsize=(7.5, 6.4), sharex=True, layout="constrained")
     data: dict[str, Any] = {"t": ticks.tolist()}
@@ -172,6 +178,14 @@ def _trajectory_matrix(
 
 
 # ----------------------------------------------------------- sweep figures
+def _half_line(drawn: bool, p: Array) -> str:
+    """The title's word on the 0.5 line: where it is, or the range P stayed in."""
+    if drawn:
+        return "the white line is where it is 0.5"
+    lo, hi = float(np.nanmin(p)), float(np.nanmax(p))
+    return f"from {lo:.2f} to {hi:.2f}, no line where it is 0.5"
+
+
 def figure_sweep(
     table: pa.Table,
     manifest: dict[str, Any],
@@ -241,7 +255,7 @@ def figure_sweep(
     others = ", ".join(P.plain_label(q) for q in params[2:])
     if manifest["definition"].get("sampler", "grid") != "grid":
         ax, contour = P.scatter_surface(xs, ys, p, *labels, f"P({outcome})")
-        title = f"P({outcome}) at each point: the white line is where it is 0.5"
+        title = f"P({outcome}) at each point: " + _half_line(bool(contour), p)
         if others:
             title += f"\n({others} also vary between points)"
         ax.set_title(title, fontsize=10)
@@ -255,7 +269,7 @@ def figure_sweep(
         }
     ux, uy, z = stats.pivot_grid(xs, ys, p)
     ax = P.heatmap(ux, uy, z, *labels, f"P({outcome})")
-    title = f"P({outcome}): the white line is where it is 0.5"
+    title = f"P({outcome}): " + _half_line(P.grid_crosses_half(ux, uy, z), z)
     if others:
         title += f"\n(averaged over {others})"
     ax.set_title(title, fontsize=10)
@@ -295,6 +309,19 @@ def _base_value(base: dict[str, Any], path: str) -> float | None:
 
 
 # --------------------------------------------------------- comparison figure
+def _runs_note(views: list[tuple[str, RunResult]]) -> str:
+    """Replicates and seed of the runs compared: once when all share them, else run by run."""
+    reps = {v.replicates for _, v in views}
+    seeds = {v.seed for _, v in views}
+    if len(reps) == 1:
+        note = f"{reps.pop()} replicates each"
+    else:
+        note = "replicates: " + ", ".join(f"{label} {v.replicates}" for label, v in views)
+    if len(seeds) == 1:
+        return f"{note} · seed {seeds.pop()}"
+    return f"{note} · seeds: " + ", ".join(f"{label} {v.seed}" for label, v in views)
+
+
 def figure_compare(views: list[tuple[str, RunResult]]) -> tuple[Any, dict[str, Any]]:
     """Outcome probabilities with 95% intervals for several scenarios or variants."""
     names: list[str] = []
@@ -319,11 +346,7 @@ def figure_compare(views: list[tuple[str, RunResult]]) -> tuple[Any, dict[str, A
             outcomes[name] = (np.array(p), np.array(lo), np.array(hi))
     ax = P.compare(labels, outcomes)
     ax.set_title("Endings side by side")
-    first = views[0][1]
-    P.footnote(
-        ax.figure,
-        f"{first.replicates} replicates each · seed {first.seed} · stancesim {__version__}",
-    )
+    P.footnote(ax.figure, f"{_runs_note(views)} · stancesim {__version__}")
     return ax.figure, {"labels": labels, **{k: v[0].tolist() for k, v in outcomes.items()}}
 
 
@@ -371,8 +394,9 @@ def figure_nowcast(
         if any(n.probabilities.get(o, 0) > 0 for n in curve)
     ]
     curves = {o: np.array([n.probabilities.get(o, 0.0) for n in curve]) for o in names}
-    # numbered marks; the numbers refer to the observations' order in their file
-    marks = [(float(o.at[1]), str(i + 1)) for i, o in enumerate(observations.observations)]
+    # numbered marks, where the curve can move: when each observation became known
+    # (published, or the end of its window); the numbers are their order in the file
+    marks = [(o.known_at, str(i + 1)) for i, o in enumerate(observations.observations)]
     ax = P.step_curves(
         _times(scenario, t),
         curves,

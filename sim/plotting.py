@@ -34,6 +34,11 @@ def _ax(ax: Axes | None, size: tuple[float, float] = (7.0, 4.2)) -> Axes:
     return ax
 
 
+def _legend_outside(ax: Axes) -> None:
+    """The legend right of the axes: inside, any corner may hold a curve or a mark's label."""
+    ax.legend(frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+
+
 def _style(ax: Axes) -> None:
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(True, color="#dddddd", linewidth=0.6)
@@ -102,16 +107,33 @@ def outcome_curve(
 def heatmap(
     xs: Array, ys: Array, z: Array, xlabel: str, ylabel: str, title: str, ax: Axes | None = None
 ) -> Axes:
-    """P(outcome) over two parameters, with the 0.5 contour (where the ending flips)."""
+    """P(outcome) over two parameters, with the 0.5 contour (where the ending flips).
+
+    The contour is drawn when :func:`grid_crosses_half`. With few values on an
+    axis, its ticks are the swept values (the cells reach half a step beyond).
+    """
     ax = _ax(ax, (6.4, 4.8))
     mesh = ax.pcolormesh(xs, ys, z, cmap="cividis", vmin=0, vmax=1, shading="nearest")
-    if np.nanmin(z) < 0.5 < np.nanmax(z) and len(xs) > 1 and len(ys) > 1:
+    if grid_crosses_half(xs, ys, z):
         cs = ax.contour(xs, ys, z, levels=[0.5], colors="white", linewidths=1.5)
         ax.clabel(cs, fmt="0.5", fontsize=8)
     ax.figure.colorbar(mesh, ax=ax, label=title)
+    if len(xs) <= MAX_VALUE_TICKS:
+        ax.set_xticks(xs)
+    if len(ys) <= MAX_VALUE_TICKS:
+        ax.set_yticks(ys)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return ax
+
+
+#: Up to this many swept values, a heatmap's axis ticks each of them
+MAX_VALUE_TICKS = 8
+
+
+def grid_crosses_half(xs: Array, ys: Array, z: Array) -> bool:
+    """Whether a grid's P(outcome) crosses 0.5 over an area, so that :func:`heatmap` draws it."""
+    return bool(np.nanmin(z) < 0.5 < np.nanmax(z) and len(xs) > 1 and len(ys) > 1)
 
 
 def scatter_surface(
@@ -176,7 +198,7 @@ def fan(
     _marks(ax, marks)
     ax.set_ylim(0, 1)
     ax.set_ylabel(label)
-    ax.legend(frameon=False, loc="lower right")
+    _legend_outside(ax)
     _style(ax)
     return ax
 
@@ -214,7 +236,7 @@ def step_curves(
     _marks(ax, marks)
     ax.set_ylim(0, 1)
     ax.set_ylabel(ylabel)
-    ax.legend(frameon=False, loc="upper left")
+    _legend_outside(ax)
     _style(ax)
     return ax
 
@@ -237,7 +259,7 @@ def compare(
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("probability (95% interval)")
-    ax.legend(frameon=False, loc="lower right")
+    _legend_outside(ax)
     _style(ax)
     return ax
 

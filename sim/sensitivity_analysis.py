@@ -232,10 +232,13 @@ def figure_indices(result: dict[str, Any], outcomes: list[str]) -> tuple[Any, di
     from sim.sensitivity_plots import index_bars
 
     shown = [o for o in outcomes if result["outputs"].get(f"p_{o}", {}).get("indices")]
+    # each panel is as wide as its bars plus its longest name (about 0.075 in a letter)
+    longest = max((len(plain_label(p)) for p in result["parameters"]), default=0)
+    panel = max(5.5, 3.4 + 0.075 * longest)
     fig, axes = plt.subplots(
         1,
         max(1, len(shown)),
-        figsize=(5.5 * max(1, len(shown)), 0.45 * len(result["parameters"]) + 1.8),
+        figsize=(panel * max(1, len(shown)), 0.45 * len(result["parameters"]) + 1.8),
         layout="constrained",
         squeeze=False,
     )

@@ -427,3 +427,103 @@ def test_a_date_axis_labels_days_or_hours_and_warns_of_nothing(hours: int, unit:
             assert corner == local[-1].strftime("%a %d %b %Y")
     finally:
         plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("population", "said"),
+    [("nobody", "no agent 'nobody'"), ("toner", "'toner' is an individual")],
+)
+def test_plot_trajectories_of_a_population_that_is_not_one_is_a_clean_error(
+    tmp_path: Path, population: str, said: str
+) -> None:
+    r = runner.invoke(
+        app,
+        [
+            *("plot", "trajectories", str(ARTICLE), "-n", "16", "--seed", "1"),
+            *("--population", population, "--out", str(tmp_path / "plots")),
+        ],
+    )
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and isinstance(r.exception, SystemExit)
+    assert said in r.output and "employees" in r.output  # names the populations there are
+    assert not (tmp_path / "plots").exists()
+
+
+def test_the_comparison_footnote_gives_each_runs_replicates_when_they_differ() -> None:
+    import matplotlib.pyplot as plt
+
+    bench = ROOT / "scenarios" / "bench_770.yaml"
+    a = sim.run(ARTICLE, 64, seed=3)
+    b = sim.run(bench, 32, seed=3)
+    fig, _ = figures.figure_compare([("article", a), ("bench", b)])
+    notes = [t.get_text() for t in fig.texts]
+    plt.close(fig)
+    assert any("replicates: article 64, bench 32" in n and "seed 3" in n for n in notes), notes
+    fig, _ = figures.figure_compare([("article", a), ("again", a)])
+    notes = [t.get_text() for t in fig.texts]
+    plt.close(fig)
+    assert any("64 replicates each · seed 3" in n for n in notes), notes
+
+
+def test_the_nowcast_marks_each_observation_when_it_became_known() -> None:
+    # the curve moves when an observation is published, so its mark stands there,
+    # not at the end of the window in which the thing happened
+    from types import SimpleNamespace
+
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    from sim.observations import load_observations
+
+    forecast = ROOT / "scenarios" / "openai_2023_11.forecast.yaml"
+    sc = sim.load_scenario(forecast)
+    obs, _ = load_observations(ROOT / "scenarios" / "openai_2023_11.forecast.observations.yaml")
+    late = [o for o in obs.observations if o.published is not None and o.published > o.at[1]]
+    assert late  # the file has observations published after their window
+    curve = [
+        SimpleNamespace(at=t, probabilities={"return": 0.5}, particles=8, ess_min=8.0)
+        for t in (0.0, 50.0)
+    ]
+    fig, _ = figures.figure_nowcast(sc, curve, obs)
+    ax = fig.axes[0]
+    marked = sorted(
+        mdates.date2num(line.get_xdata()[0])
+        for line in ax.get_lines()
+        if line.get_linestyle() == "--" and line.get_color() == P.GREY
+    )
+    plt.close(fig)
+    known = np.array([o.known_at for o in obs.observations])
+    want = sorted(mdates.date2num(d) for d in figures._times(sc, known))
+    assert marked == pytest.approx(want, rel=0, abs=1e-6)  # days: well under a second
+
+
+@pytest.mark.parametrize("sampler", ["grid", "lhs"])
+def test_a_sweep_figure_mentions_the_half_line_only_when_it_is_drawn(sampler: str) -> None:
+    import matplotlib.pyplot as plt
+
+    g = np.array([0.1, 0.4, 0.7])
+    x, y = (np.repeat(g, 3), np.tile(g, 3)) if sampler == "grid" else (g, g[::-1])
+    for p, crosses in ((0.2 + 0.6 * x, True), (0.6 + 0.3 * x, False)):
+        if sampler == "lhs" and crosses:
+            continue  # three points span an area: covered by the test above
+        table, manifest = _sampled_sweep(sampler, p, x, y)
+        fig, _ = figures.figure_sweep(table, manifest)
+        title = fig.axes[0].get_title()
+        plt.close(fig)
+        assert ("white line" in title) == crosses, title
+        if not crosses:  # says what the range was instead
+            assert f"{p.min():.2f} to {p.max():.2f}" in title and "0.5" in title, title
+
+
+def test_a_grid_sweep_heatmap_ticks_the_swept_values() -> None:
+    import matplotlib.pyplot as plt
+
+    g = np.array([0.55, 0.8, 1.0])
+    x, y = np.repeat(g, 3), np.tile(g, 3)
+    table, manifest = _sampled_sweep("grid", 0.2 + 0.6 * x, x, y)
+    fig, _ = figures.figure_sweep(table, manifest)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert list(ax.get_xticks()) == pytest.approx(g.tolist())
+    assert list(ax.get_yticks()) == pytest.approx(g.tolist())
+    plt.close(fig)

@@ -332,3 +332,38 @@ def test_an_unfinished_sensitivity_folder_names_its_own_resume_command(tmp_path:
     (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(InputError, match=r"stancesim sensitivity --resume"):
         read_results(out)
+
+
+def test_the_indices_figure_keeps_long_parameter_names_inside() -> None:
+    # two panels of long names (uk_2022_07's segments) were cut at the right edge
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sim.sensitivity_analysis import figure_indices
+
+    params = [
+        "agents.payroll.segments.envoys_vice_chairs.resistance",
+        "agents.payroll.segments.cabinet_ministers_and_whips.rules.0.rate",
+        "events.interim_ceo.trigger.time",
+    ]
+    k = len(params)
+    index = {"value": [0.3, 0.2, 0.1], "lo": [0.2, 0.1, 0.0], "hi": [0.4, 0.3, 0.2]}
+    result = {
+        "method": "morris",
+        "main_index": "mu_star",
+        "parameters": params,
+        "outputs": {
+            f"p_{o}": {"indices": {"mu_star": index}, "noise_share": 0.003}
+            for o in ("pm_survives", "pm_resigns")
+        },
+    }
+    fig, data = figure_indices(result, ["pm_survives", "pm_resigns"])
+    assert len(data["panels"]) == 2 and all(len(p["labels"]) == k for p in data["panels"].values())
+    fig.canvas.draw()
+    page = fig.bbox
+    for ax in fig.axes:
+        box = ax.get_tightbbox(fig.canvas.get_renderer())
+        assert box.x0 >= page.x0 - 1 and box.x1 <= page.x1 + 1, (box, page)
+    plt.close(fig)
