@@ -56,22 +56,25 @@ def figure_reliability(
     y = [r["observed"] for r in table]
     ax.plot(x, y, marker="o", color=P.PALETTE[0], label="the model")
     for r in table:
+        # above a point, but below one near the top, where the title is
+        high = r["observed"] > 0.9
         ax.annotate(
             str(r["count"]),
             (r["forecast"], r["observed"]),
             fontsize=7,
-            xytext=(3, 3),
+            xytext=(3, -9 if high else 3),
             textcoords="offset points",
         )
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    # a little room beyond 0 and 1, where bins often sit, so that their markers are whole
+    ax.set_xlim(-0.03, 1.03)
+    ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("forecast probability (bin mean)")
     ax.set_ylabel("observed frequency")
     ax.set_title(f"Reliability, {len(cases)} case(s) pooled")
     ax.legend(fontsize=8, loc="upper left")
     P.footnote(
         fig,
-        "numbers: forecasts per bin (every outcome at every mark; marks of one case are not "
-        f"independent) · stancesim {__version__}",
+        "numbers: forecasts per bin (every outcome at every mark;\n"
+        f"marks of one case are not independent) · stancesim {__version__}",
     )
     return fig, {"cases": cases, "bins": table}

@@ -295,8 +295,11 @@ def date_axis(ax: Axes, tz: Any = None) -> None:
 
 
 def footnote(fig: Any, text: str) -> None:
-    """Provenance under a figure: scenario, replicates, seed, version."""
+    """Provenance under a figure: scenario, replicates, seed, version (several lines allowed)."""
     engine = fig.get_layout_engine()
     if engine is not None and hasattr(engine, "set"):
-        engine.set(rect=(0, 0.035, 1, 0.965))  # room for the footnote
+        # room for the footnote: 0.035 of the height a line (of a 4.2-inch figure)
+        line = 0.035 * 4.2 / max(fig.get_figheight(), 1.0) if text.count("\n") else 0.035
+        bottom = line * (text.count("\n") + 1)
+        engine.set(rect=(0, bottom, 1, 1 - bottom))
     fig.text(0.01, 0.005, text, fontsize=7, color="#666666", ha="left", va="bottom")

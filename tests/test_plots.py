@@ -527,3 +527,34 @@ def test_a_grid_sweep_heatmap_ticks_the_swept_values() -> None:
     assert list(ax.get_xticks()) == pytest.approx(g.tolist())
     assert list(ax.get_yticks()) == pytest.approx(g.tolist())
     plt.close(fig)
+
+
+def test_the_reliability_diagram_keeps_its_labels_apart_and_inside() -> None:
+    import matplotlib.pyplot as plt
+
+    from sim.backtest_plots import figure_reliability
+
+    table = [
+        {"forecast": 0.05, "observed": 0.0, "count": 40},
+        {"forecast": 0.5, "observed": 0.5, "count": 8},
+        {"forecast": 0.93, "observed": 1.0, "count": 12},
+        {"forecast": 0.97, "observed": 1.0, "count": 14},
+    ]
+    fig, data = figure_reliability(table, ["openai", "uk"])
+    assert data["bins"] == table
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    page = fig.bbox
+    title = ax.title.get_window_extent(renderer)
+    counts = [t for t in ax.texts if t.get_text() in {"40", "8", "12", "14"}]
+    assert len(counts) == 4
+    for t in counts:  # no count over the title
+        assert not t.get_window_extent(renderer).overlaps(title), t.get_text()
+    for t in fig.texts:  # the footnote is whole
+        box = t.get_window_extent(renderer)
+        assert page.x0 - 1 <= box.x0 and box.x1 <= page.x1 + 1, t.get_text()
+    # points on the frame (0 and 1) are drawn whole
+    lo, hi = ax.get_ylim()
+    assert lo < 0 and hi > 1
+    plt.close(fig)
