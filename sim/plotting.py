@@ -69,23 +69,34 @@ def outcome_curve(
     crossings: dict[str, float | None] | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """P(outcome) against one parameter: a line per outcome with its 95% band."""
+    """P(outcome) against one parameter: a line per outcome with its 95% band.
+
+    Each crossing of 0.5 gets a dotted line and, at the foot of the axes, a
+    label on a white ground; outcomes crossing at the same value (two
+    complementary endings always do) share both.
+    """
     ax = _ax(ax)
+    at: dict[str, list[tuple[str, str]]] = {}  # crossing as printed -> (outcome, colour)
     for i, (name, (p, lo, hi)) in enumerate(outcomes.items()):
         c = colour(i, name)
         ax.fill_between(x, lo, hi, color=c, alpha=0.2, linewidth=0)
         ax.plot(x, p, color=c, marker="o", markersize=3, label=name)
         cross = (crossings or {}).get(name)
         if cross is not None:
-            ax.axvline(cross, color=c, linestyle=":", linewidth=1)
-            ax.annotate(
-                f"{name} = 0.5 at {cross:.3g}",
-                xy=(cross, 0.5),
-                xytext=(5, 8 + 12 * i),
-                textcoords="offset points",
-                color=c,
-                fontsize=8,
-            )
+            at.setdefault(f"{cross:.3g}", []).append((name, c))
+    for j, (value, named) in enumerate(at.items()):
+        c = named[0][1] if len(named) == 1 else "#333333"
+        ax.axvline(float(value), color=c, linestyle=":", linewidth=1)
+        ax.annotate(
+            " and ".join(n for n, _ in named) + f" = 0.5 at {value}",
+            xy=(float(value), 0.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(4, 6 + 14 * j),
+            textcoords="offset points",
+            color=c,
+            fontsize=8,
+            bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none"},
+        )
     if base is not None:
         ax.axvline(base, color="black", linewidth=1, alpha=0.6)
         ax.annotate(
@@ -94,12 +105,13 @@ def outcome_curve(
             xytext=(3, -12),
             textcoords="offset points",
             fontsize=8,
+            bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none"},
         )
     ax.axhline(0.5, color=GREY, linewidth=0.8, linestyle="--")
     ax.set_ylim(0, 1)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("probability")
-    ax.legend(frameon=False)
+    _legend_outside(ax)
     _style(ax)
     return ax
 

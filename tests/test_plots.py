@@ -558,3 +558,20 @@ def test_the_reliability_diagram_keeps_its_labels_apart_and_inside() -> None:
     lo, hi = ax.get_ylim()
     assert lo < 0 and hi > 1
     plt.close(fig)
+
+
+def test_crossings_at_the_same_value_are_named_together_once() -> None:
+    import matplotlib.pyplot as plt
+
+    x = np.array([0.5, 0.6, 0.7])
+    p = np.array([0.6, 0.5, 0.4])
+    curves = {"return": (p, p - 0.05, p + 0.05), "microsoft": (1 - p, 0.95 - p, 1.05 - p)}
+    ax = P.outcome_curve(x, curves, "toner", crossings={"return": 0.6, "microsoft": 0.6})
+    said = [t.get_text() for t in ax.texts if "= 0.5" in t.get_text()]
+    dotted = [ln for ln in ax.get_lines() if ln.get_linestyle() == ":"]
+    plt.close(ax.figure)
+    assert said == ["return and microsoft = 0.5 at 0.6"] and len(dotted) == 1
+    ax = P.outcome_curve(x, curves, "toner", crossings={"return": 0.55, "microsoft": 0.65})
+    said = sorted(t.get_text() for t in ax.texts if "= 0.5" in t.get_text())
+    plt.close(ax.figure)
+    assert said == ["microsoft = 0.5 at 0.65", "return = 0.5 at 0.55"]
