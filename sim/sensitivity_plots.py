@@ -79,8 +79,13 @@ def tradeoff(
     ax: Axes | None = None,
 ) -> Axes:
     """PRIM's peeling trajectory: density against coverage, coloured by restricted dimensions."""
+    from matplotlib.colors import BoundaryNorm
+
     ax = _ax(ax, (5.5, 4.2))
-    points = ax.scatter(coverage, density, c=restricted, cmap="viridis", s=18, zorder=3)
+    # a whole number of parameters: one colour per count, ticked at the counts
+    counts = np.arange(int(np.max(restricted, initial=0)) + 1)
+    norm = BoundaryNorm(np.append(counts, counts[-1] + 1) - 0.5, ncolors=256)
+    points = ax.scatter(coverage, density, c=restricted, cmap="viridis", norm=norm, s=18, zorder=3)
     ax.plot(coverage, density, color=GREY, linewidth=0.8, zorder=2)
     if chosen is not None:
         ax.scatter(
@@ -91,12 +96,14 @@ def tradeoff(
             edgecolors=PALETTE[1],
             linewidths=2,
             zorder=4,
-            label=f"chosen box {chosen}",
+            label=f"the box chosen ({int(restricted[chosen])} restricted)",
         )
         ax.legend(frameon=False, fontsize=8)
-    ax.figure.colorbar(points, ax=ax, label="restricted parameters")
+    ax.figure.colorbar(points, ax=ax, label="restricted parameters", ticks=counts)
     ax.set_xlabel("coverage (share of the cases of interest inside the box)")
     ax.set_ylabel("density (share of the box that is of interest)")
+    ax.set_xlim(0, 1.02)  # both are shares
+    ax.set_ylim(0, 1.02)
     _style(ax)
     return ax
 

@@ -575,3 +575,23 @@ def test_crossings_at_the_same_value_are_named_together_once() -> None:
     said = sorted(t.get_text() for t in ax.texts if "= 0.5" in t.get_text())
     plt.close(ax.figure)
     assert said == ["microsoft = 0.5 at 0.65", "return = 0.5 at 0.55"]
+
+
+def test_the_prim_tradeoff_counts_parameters_in_whole_numbers_on_share_axes() -> None:
+    import matplotlib.pyplot as plt
+
+    from sim.sensitivity_plots import tradeoff
+
+    coverage = np.array([1.0, 1.0, 1.0])  # every box keeps every case of interest
+    density = np.array([0.4, 0.55, 0.7])
+    ax = tradeoff(coverage, density, np.array([0, 1, 2]), chosen=2)
+    fig = ax.figure
+    fig.canvas.draw()
+    bar = fig.axes[-1]
+    ticks = [t for t in bar.get_yticks() if bar.get_ylim()[0] <= t <= bar.get_ylim()[1]]
+    assert ticks == [0, 1, 2]
+    lo, hi = ax.get_xlim()
+    assert lo == 0 and 1 <= hi <= 1.05  # shares: no 1.02, 1.04 around a lone 1
+    lo, hi = ax.get_ylim()
+    assert lo == 0 and 1 <= hi <= 1.05
+    plt.close(fig)
