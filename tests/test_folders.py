@@ -301,7 +301,13 @@ def test_gallery_alone_defaults_to_plots() -> None:
         defaults[cmd.name] = next(p.default for p in cmd.params if p.name == "out")
     assert set(defaults.values()) == {None}  # chosen from the source
     gallery = typer.main.get_command(app).commands["gallery"]
-    assert next(p.default for p in gallery.params if p.name == "out") == Path("plots")
+    assert next(p.default for p in gallery.params if p.name == "out") is None  # by scenario
+    from sim.cli.gallery import ARTICLE, default_gallery_out
+
+    # the article's figures are the repository's; another scenario's never mix with them
+    assert default_gallery_out(ARTICLE) == Path("plots")
+    other = ROOT / "scenarios" / "union_strike.yaml"
+    assert default_gallery_out(other) == Path("stancesim-plots") / "union_strike"
 
 
 @pytest.mark.parametrize("name", ["../x", "a/b", "..", "", "x/../../y", "a\\b"])

@@ -19,6 +19,18 @@ from sim.cli import app, common, progress
 TINY = ROOT / "benchmarks" / "tiny.yaml"
 
 
+def test_the_installed_version_is_the_package_version() -> None:
+    # one place: pyproject reads it from sim/_version.py (pip once said 0.1.0 for 0.4.0)
+    import importlib.metadata
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    attr = project["tool"]["setuptools"]["dynamic"]["version"]["attr"]
+    assert attr == "sim._version.__version__"
+    assert importlib.metadata.version("stancesim") == sim.__version__
+
+
 def test_version_flag() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.stdout == f"stancesim {sim.__version__}\n"

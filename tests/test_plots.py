@@ -595,3 +595,14 @@ def test_the_prim_tradeoff_counts_parameters_in_whole_numbers_on_share_axes() ->
     lo, hi = ax.get_ylim()
     assert lo == 0 and 1 <= hi <= 1.05
     plt.close(fig)
+
+
+def test_a_gallery_of_another_scenario_without_out_leaves_plots_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bench = ROOT / "scenarios" / "bench_770.yaml"
+    r = runner.invoke(app, ["gallery", "--scenario", str(bench), "--quick", "-n", "8", "-j", "1"])
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "plots").exists()
+    assert (tmp_path / "stancesim-plots" / "bench_770" / "compare.svg").is_file()

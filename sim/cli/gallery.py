@@ -120,23 +120,44 @@ def _variants(c: Choices) -> list[tuple[str, list[str]]]:
     return out
 
 
+def default_gallery_out(scenario: Path) -> Path:
+    """Where a gallery goes without ``--out``.
+
+    The article's to ``plots/`` (the repository's figures), any other
+    scenario's to ``stancesim-plots/<its name>``, so that it never overwrites
+    or mixes with the article's.
+    """
+    if scenario.resolve() == ARTICLE.resolve():
+        return Path("plots")
+    return Path("stancesim-plots") / scenario.stem
+
+
 def gallery(
-    out: Path = typer.Option(
-        Path("plots"), "--out", help="Folder for the figures (the repository's plots/)."
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Folder for the figures (default: plots/ for the article's scenario, the "
+        "repository's figures; stancesim-plots/NAME for any other).",
+        show_default=False,
     ),
-    scenario: Path = typer.Option(ARTICLE, help="Scenario to draw (the article's by default)."),
+    scenario: Path = typer.Option(
+        ARTICLE,
+        help="Scenario to draw (default: the article's, scenarios/openai_2023_11.yaml).",
+        show_default=False,
+    ),
     replicates: int = typer.Option(
         4000, "-n", "--replicates", help="Replicates per run and point block."
     ),
-    seed: int = typer.Option(20231117, "--seed"),
+    seed: int = typer.Option(20231117, "--seed", help="Seed of every run, sweep and filter."),
     quick: bool = typer.Option(False, "--quick", help="Few replicates and points (a smoke run)."),
-    jobs: int = typer.Option(2, "--jobs", "-j", min=1),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Worker processes."),
 ) -> None:
     """Regenerate the figures of a scenario (runs, sweeps, comparison, evidence)."""
     from sim import figures
     from sim.runner import run
     from sim.scenario import load_scenario
 
+    out = default_gallery_out(scenario) if out is None else out
     with user_errors():
         if quick:
             replicates = min(replicates, 512)

@@ -137,8 +137,12 @@ def outcomes(
 @app.command("sweep")
 def sweep(
     folder: Path = typer.Argument(..., help="A sweep --out folder."),
-    outcome: str | None = typer.Option(None, help="Outcome of the heatmap (default: the first)."),
-    out: Path | None = OUT,
+    outcome: str | None = typer.Option(
+        None, help="Outcome whose P the map shows (default: the first); curves show them all."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder for the PNG, SVG and JSON files (default: FOLDER/plots)."
+    ),
     name: str = typer.Option("sweep", help="File name (without extension)."),
     partial: bool = PARTIAL,
 ) -> None:
