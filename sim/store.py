@@ -127,6 +127,8 @@ class SweepStore:
             tell the sweep complete again).
         """
         path = Path(root) / MANIFEST
+        if Path(root).exists() and not Path(root).is_dir():
+            raise InputError(f"{root}: is a file, not a sweep folder")
         try:
             return dict(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
@@ -156,7 +158,13 @@ class SweepStore:
 
     def create(self, manifest: dict[str, Any]) -> None:
         """Start a new folder; refuse one that already holds files."""
+        if self.root.exists() and not self.root.is_dir():
+            raise InputError(f"--out {self.root}: is a file, not a folder; choose a folder")
         clean_hidden(self.root)  # a writer killed before its first manifest left only these
+        if (self.root / "run.json").exists():
+            raise InputError(
+                f"--out {self.root}: is a run folder (stancesim run --out); choose another --out"
+            )
         if self.root.exists() and any(self.root.iterdir()):
             raise InputError(
                 f"{self.root}: folder is not empty; use --resume {self.root} to finish that "

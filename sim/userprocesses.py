@@ -31,8 +31,15 @@ def load_processes(path: str | Path) -> list[ProcessFn]:
         generator functions (the message names the file and what was expected).
     """
     file = Path(path)
+    if file.is_dir():
+        raise ValueError(f"{file}: is a folder, not a processes file (a .py file)")
     if not file.is_file():
         raise ValueError(f"{file}: no such processes file")
+    if file.suffix != ".py":  # importlib loads only Python source by its suffix
+        raise ValueError(
+            f"{file}: not a Python file; expected a .py file with a module-level list "
+            "PROCESSES = [fn, ...]"
+        )
     digest = _sha256(file)[:16]
     name = f"stancesim_processes_{digest}"
     if name not in sys.modules:  # registered, so that worker processes can unpickle them

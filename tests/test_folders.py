@@ -563,3 +563,90 @@ def test_kill_or_ctrl_c_at_any_moment_leaves_no_partial_run(tmp_path: Path, sig:
             assert left == ["r"], "the old run was lost"
             assert _state(out) == "complete"
     assert states[0][1], "the signal sent at once must land"
+
+
+SWEEP_PARAM = ("--param", "agents.a.rules.0.rate=0.1:0.5:2")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("sweep", TINY, *SWEEP_PARAM, "-n", "16", "--out", "{f}"),
+        ("sweep", "--resume", "{f}"),
+        ("sensitivity", "--resume", "{f}"),
+        ("export", "{f}"),
+        ("discover", "{f}", "--outcome", "x", "--where", "p >= 0.5"),
+    ],
+    ids=["sweep-out", "sweep-resume", "sensitivity-resume", "export", "discover"],
+)
+def test_a_file_where_a_sweep_folder_is_expected_is_a_clean_error(
+    tmp_path: Path, args: tuple
+) -> None:
+    f = tmp_path / "afile"
+    f.write_text("mine")
+    r = run_cli(*(str(a).replace("{f}", str(f)) for a in args))
+    assert r.exit_code == 2, r.output
+    no_traceback(r)
+    assert "is a file" in r.output, r.output
+    assert f.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_a_sweep_into_a_run_folder_does_not_suggest_resuming_it(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    assert run_to(out).exit_code == 0
+    r = run_cli("sweep", TINY, *SWEEP_PARAM, "-n", "16", "--out", out)
+    assert r.exit_code == 2, r.output
+    no_traceback(r)
+    assert "--resume" not in r.output and "run folder" in r.output, r.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("plot", "outcomes", "{src}", "--out", "{run}"),
+        (
+            "nowcast",
+            ARTICLE,
+            "--observations",
+            OBSERVED,
+            "--particles",
+            "16",
+            "--at",
+            "84",
+            "--plot",
+            "{run}",
+        ),
+        (
+            "backtest",
+            ARTICLE,
+            "--observations",
+            OBSERVED,
+            "--particles",
+            "16",
+            "--marks",
+            "60,80",
+            "--out",
+            "{run}",
+        ),
+    ],
+    ids=["plot", "nowcast", "backtest"],
+)
+def test_figures_never_go_into_another_commands_results_folder(tmp_path: Path, args) -> None:
+    run, src = tmp_path / "run", tmp_path / "src"
+    assert run_to(run).exit_code == 0 and run_to(src).exit_code == 0
+    before = sorted(p.name for p in run.iterdir())
+    r = run_cli(*(str(a).replace("{run}", str(run)).replace("{src}", str(src)) for a in args))
+    assert r.exit_code == 2, r.output
+    no_traceback(r)
+    assert "results folder" in r.output, r.output
+    assert sorted(p.name for p in run.iterdir()) == before
+    assert_complete(run)
+
+
+def test_a_nowcast_plot_that_is_a_file_is_refused_before_the_work(tmp_path: Path) -> None:
+    f = tmp_path / "afile"
+    f.write_text("mine")
+    args = ("nowcast", ARTICLE, "--observations", OBSERVED, "--particles", "16")
+    r = run_cli(*args, "--at", "84", "--plot", f)
+    assert r.exit_code == 2 and "--plot" in r.output and "is a file" in r.output, r.output
+    assert "P(" not in r.output  # refused before any nowcast was printed

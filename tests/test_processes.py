@@ -221,6 +221,20 @@ def test_cli_missing_processes_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "said"),
+    [("procs.yaml", "not a Python file"), ("folder.py", "is a folder")],
+)
+def test_cli_processes_that_are_not_a_python_file(tmp_path: Path, name: str, said: str) -> None:
+    sc, _ = _files(tmp_path)
+    bad = tmp_path / name
+    bad.mkdir() if name == "folder.py" else bad.write_text("PROCESSES = []\n")
+    for command in (["run", "-n", "4"], ["trace"]):
+        res = CliRunner().invoke(app, [*command, str(sc), "--processes", str(bad)])
+        assert res.exit_code == 2, res.output
+        assert said in res.output and "Traceback" not in res.output, res.output
+
+
+@pytest.mark.parametrize(
     "command,why",
     [
         ("nowcast", "cannot resample state kept in a process's generator"),

@@ -539,3 +539,22 @@ def test_the_browser_check_catches_an_external_load(made, tmp_path: Path) -> Non
     loose = probed(bad).replace(f"content=\"{CSP}; script-src 'unsafe-inline'\"", 'content=""')
     _, left = browse(loose, tmp_path / "b")
     assert "https://example.invalid/x.png" in left
+
+
+def test_an_existing_file_is_kept_unless_overwrite_and_the_input_never_replaced(
+    made, tmp_path: Path
+) -> None:
+    kept = tmp_path / "notes.txt"
+    kept.write_text("keep")
+    r = cli("report", made["run"], "-o", kept)
+    assert r.exit_code == 2 and "exists" in r.output and "--overwrite" in r.output, r.output
+    assert kept.read_text() == "keep"
+    r = cli("report", made["run"], "-o", kept, "--overwrite")
+    assert r.exit_code == 0, r.output
+    assert kept.read_text().lstrip().lower().startswith("<!doctype html")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_bytes(made["scenario"].read_bytes())
+    for extra in ([], ["--overwrite"]):
+        r = cli("report", scenario, "-n", "16", "-o", scenario, *extra)
+        assert r.exit_code == 2 and "is the input" in r.output, r.output
+        assert scenario.read_bytes() == made["scenario"].read_bytes()

@@ -145,6 +145,10 @@ def nowcast(
     refuse_processes(processes, "nowcast")
     with user_errors():
         _check_times(at)
+        if plot is not None:
+            from sim.cli.plot import check_figure_folder
+
+            check_figure_folder(plot, "--plot")
         sc, obs = _load(file, observations, sets)
         _check_times(at, sc.clock.horizon)
         times = sorted(at) or default_times(obs)
@@ -169,7 +173,7 @@ def nowcast(
             from sim.cli.plot import save
 
             # beside, then moved: an interrupt never leaves half a figure under its name
-            save(*figures.figure_nowcast(sc, curve, obs), plot, "nowcast")
+            save(*figures.figure_nowcast(sc, curve, obs), plot, "nowcast", "--plot")
 
 
 def _print_ess(sc: Any, n: Any) -> None:
@@ -230,6 +234,9 @@ def backtest(
     from sim.cli.plot import save
 
     with user_errors():
+        from sim.cli.plot import check_figure_folder
+
+        check_figure_folder(out)
         sc, obs = _load(file, observations, [])
         seen = realised_outcome(obs)
         if realised is None:
@@ -366,6 +373,9 @@ def reliability(
     from sim.cli.plot import save
 
     with user_errors():
+        from sim.cli.plot import check_figure_folder
+
+        check_figure_folder(out)
         pairs: list[tuple[float, int]] = []
         names = []
         for c in cases:

@@ -70,14 +70,36 @@ def load_run(source: Path, replicates: int, seed: int | None, record: bool) -> R
     return run_with_progress(load_scenario(source), replicates, seed, record=record)
 
 
-def save(fig: Any, data: dict[str, Any], out: Path, name: str) -> list[Path]:
+#: a folder holding one of these is another command's sealed results (a run; a
+#: sweep or sensitivity design): figures beside them would mix with what its seal lists
+RESULTS_MARKERS = ("run.json", "manifest.json")
+
+
+def check_figure_folder(out: Path, option: str = "--out") -> None:
+    """Refuse, before any work, a folder that figures cannot go into.
+
+    Raises
+    ------
+    InputError
+        ``out`` is a file, or another command's results folder.
+    """
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{option} {out}: is a file, not a folder; choose a folder")
+    for marker in RESULTS_MARKERS:
+        if (out / marker).is_file():
+            raise InputError(
+                f"{option} {out}: is a results folder (it holds {marker}); figures from it go "
+                f"to {out / 'plots'} by default, or choose another folder"
+            )
+
+
+def save(fig: Any, data: dict[str, Any], out: Path, name: str, option: str = "--out") -> list[Path]:
     """Write a figure's files into ``out`` whole: each appears complete or not at all."""
     from sim import figures
     from sim.folders import clean_hidden, hidden_name, write_error
 
     check_name(name)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: is a file, not a folder; choose a folder")
+    check_figure_folder(out, option)
     try:
         out.mkdir(parents=True, exist_ok=True)
         clean_hidden(out)
@@ -112,6 +134,7 @@ def trajectories(
 
     with user_errors():
         check_name(name)
+        check_figure_folder(default_out(source, out))
         result = load_run(source, replicates, seed, record=True)
         fig = figures.figure_trajectories(result, population)
         _written(save(*fig, default_out(source, out), name))
@@ -130,6 +153,7 @@ def outcomes(
 
     with user_errors():
         check_name(name)
+        check_figure_folder(default_out(source, out))
         result = load_run(source, replicates, seed, record=False)
         _written(save(*figures.figure_time_to_outcome(result), default_out(source, out), name))
 

@@ -15,7 +15,12 @@ def report(
         ...,
         help="A run, sweep, sensitivity or backtest folder, or a scenario file (run first).",
     ),
-    out: Path = typer.Option(..., "-o", "--out", help="The HTML file to write (replaced whole)."),
+    out: Path = typer.Option(
+        ..., "-o", "--out", help="The HTML file to write (a new file, unless --overwrite)."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an existing file at -o (never the input)."
+    ),
     replicates: int = typer.Option(
         2000, "-n", "--replicates", min=1, help="Replicates when SOURCE is a scenario file."
     ),
@@ -41,6 +46,13 @@ def report(
         if out.is_dir():
             raise rep.InputError(
                 f"-o {out}: is a folder; give a file name such as {out}/report.html"
+            )
+        inside = source.resolve() in (out.resolve(), *out.resolve().parents)
+        if inside:  # the input, or a file inside an input folder (whose seal lists its files)
+            raise rep.InputError(f"-o {out}: is the input (or inside it); give another file name")
+        if out.exists() and not overwrite:
+            raise rep.InputError(
+                f"-o {out}: exists; give another file name, or --overwrite to replace it"
             )
         if rep.detect(source) == "scenario":
             from sim.cli.progress import run_with_progress
