@@ -317,6 +317,12 @@ def check_complete(folder: Path, kind: str = "run", verify: bool = True) -> dict
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder")
     marker = folder / MARKER
+    if not marker.is_file() and (folder / "manifest.json").is_file():
+        # a sweep or sensitivity folder: its own commands read it (no advice to overwrite it)
+        raise InputError(
+            f"{folder}: is a sweep (or sensitivity) folder, not a {kind} folder; draw it with "
+            "stancesim plot sweep, or give a run --out folder"
+        )
     if not marker.is_file():
         raise InputError(
             f"{folder}: incomplete {kind} folder: no {MARKER} (the writer was stopped before it "

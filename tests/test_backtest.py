@@ -190,6 +190,10 @@ def test_cli_backtest_errors_are_located_and_leave_nothing(tmp_path: Path) -> No
     assert r.exit_code == 2 and "--marks" in r.stderr
     r = runner.invoke(app, [*args, "--realised-at", "5", "--out", str(out)])
     assert r.exit_code == 2 and "no mark before the realised outcome" in r.stderr
+    # a mark or a realised time past the horizon is named by its own option
+    for option, value in (("--marks", "5000"), ("--realised-at", "5000")):
+        r = runner.invoke(app, [*args, option, value, "--out", str(out)])
+        assert r.exit_code == 2 and f"{option} 5000: after the scenario's horizon" in r.stderr
     r = runner.invoke(app, ["reliability", str(sc), "--out", str(out)])
     assert r.exit_code == 2 and "not a backtest" in r.stderr
     assert not out.exists()

@@ -650,3 +650,22 @@ def test_a_nowcast_plot_that_is_a_file_is_refused_before_the_work(tmp_path: Path
     r = run_cli(*args, "--at", "84", "--plot", f)
     assert r.exit_code == 2 and "--plot" in r.output and "is a file" in r.output, r.output
     assert "P(" not in r.output  # refused before any nowcast was printed
+
+
+def test_a_sweep_folder_where_a_run_folder_belongs_is_named_and_not_to_be_overwritten(
+    tmp_path: Path,
+) -> None:
+    sw = tmp_path / "sw"
+    r = run_cli("sweep", TINY, *SWEEP_PARAM, "-n", "16", "--seed", "1", "--out", sw)
+    assert r.exit_code == 0, r.output
+    r = run_cli("plot", "outcomes", sw)
+    assert r.exit_code == 2, r.output
+    assert "is a sweep (or sensitivity) folder" in r.output and "--overwrite" not in r.output
+
+
+def test_a_sweep_parameter_given_twice_is_refused(tmp_path: Path) -> None:
+    p = "agents.a.rules.0.rate"
+    out = tmp_path / "sw"
+    r = run_cli("sweep", TINY, "--param", f"{p}=0.1,0.2", "--param", f"{p}=0.3", "--out", out)
+    assert r.exit_code == 2 and "given twice" in r.output, r.output
+    assert not out.exists()

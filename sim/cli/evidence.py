@@ -65,12 +65,12 @@ def _check_nowcast(
     budget.check(estimate, *budget.limits(max_memory, max_work), what="this nowcast")
 
 
-def _check_times(at: list[float], horizon: float | None = None) -> None:
+def _check_times(at: list[float], horizon: float | None = None, option: str = "--at") -> None:
     for t in at:
         if not (math.isfinite(t) and t >= 0):
-            raise InputError(f"--at {t:g}: expected a time in hours, finite and >= 0")
+            raise InputError(f"{option} {t:g}: expected a time in hours, finite and >= 0")
         if horizon is not None and t > horizon:
-            raise InputError(f"--at {t:g}: after the scenario's horizon ({horizon:g} h)")
+            raise InputError(f"{option} {t:g}: after the scenario's horizon ({horizon:g} h)")
 
 
 def _load(file: Path, observations: Path, sets: list[str]) -> tuple[Any, Any]:
@@ -251,9 +251,9 @@ def backtest(
             if seen is None:
                 raise InputError("no outcome observation in the file: give --realised-at HOURS")
             realised_at = seen[1]
-        _check_times([realised_at], sc.clock.horizon)
+        _check_times([realised_at], sc.clock.horizon, "--realised-at")
         times = parse_marks(marks) if marks is not None else default_marks(obs, realised_at)
-        _check_times(times, sc.clock.horizon)
+        _check_times(times, sc.clock.horizon, "--marks")
         if not times:
             raise InputError(
                 f"no mark before the realised outcome at {realised_at:g} h: give --marks"

@@ -69,7 +69,7 @@ def sweep(
         }
         flags = {k: v for k, v in flags.items() if v is not None}
         if params:
-            flags["parameters"] = dict(_split_param(p) for p in params)
+            flags["parameters"] = _parameters(params)
         if resume is not None and out is not None and out != resume:
             raise InputError("give either --out (a new sweep) or --resume (an existing one)")
         target = resume or out
@@ -108,6 +108,17 @@ NO_PROCESSES = (
     "--processes: not supported by sweep yet: a sweep records its inputs in its manifest so that "
     "--resume finishes the same sweep, and it cannot record Python code; use `stancesim run`"
 )
+
+
+def _parameters(params: list[str]) -> dict[str, str]:
+    """``--param`` values by path; a path given twice is refused (the last would win silently)."""
+    out: dict[str, str] = {}
+    for text in params:
+        path, spec = _split_param(text)
+        if path in out:
+            raise InputError(f"--param {path}: given twice ({out[path]} and {spec}); give it once")
+        out[path] = spec
+    return out
 
 
 def _split_param(text: str) -> tuple[str, str]:
