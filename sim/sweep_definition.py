@@ -67,14 +67,23 @@ class ParamSpec(BaseModel):
         return (self.low, self.high)
 
 
+def _spec(**fields: Any) -> ParamSpec:
+    """A ParamSpec, its validation errors as one plain ValueError (no pydantic dump)."""
+    try:
+        return ParamSpec(**fields)
+    except ValidationError as exc:
+        msgs = (str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise ValueError("; ".join(msgs)) from None
+
+
 def parse_spec(text: Any) -> ParamSpec:
     """Parse ``0.5,0.7,0.9``, ``0.5:0.95:10``, ``0.5:0.95`` or a YAML list."""
     if isinstance(text, ParamSpec):
         return text
     if isinstance(text, list):
-        return ParamSpec(values=text)
+        return _spec(values=text)
     if isinstance(text, int | float) and not isinstance(text, bool):
-        return ParamSpec(values=[text])
+        return _spec(values=[text])
     if not isinstance(text, str):
         raise ValueError(f"expected a list, a,b,c or low:high[:count], got {text!r}")
     s = text.strip()
@@ -84,7 +93,7 @@ def parse_spec(text: Any) -> ParamSpec:
         value = parse_value(s, "spec")
         if not isinstance(value, list):
             raise ValueError(f"expected a list, got {s!r}")
-        return ParamSpec(values=list(value))
+        return _spec(values=list(value))
     if ":" in s and "{" not in s:
         parts = s.split(":")
         if len(parts) not in (2, 3):
@@ -94,10 +103,10 @@ def parse_spec(text: Any) -> ParamSpec:
             count = int(parts[2]) if len(parts) == 3 else None
         except ValueError:
             raise ValueError(f"expected numbers in low:high[:count], got {s!r}") from None
-        return ParamSpec(low=low, high=high, count=count)
+        return _spec(low=low, high=high, count=count)
     from sim.yamlio import parse_value
 
-    return ParamSpec(values=[parse_value(v, "spec") for v in s.split(",")])
+    return _spec(values=[parse_value(v, "spec") for v in s.split(",")])
 
 
 class SweepDefinition(BaseModel):

@@ -367,3 +367,17 @@ def test_the_indices_figure_keeps_long_parameter_names_inside() -> None:
         box = ax.get_tightbbox(fig.canvas.get_renderer())
         assert box.x0 >= page.x0 - 1 and box.x1 <= page.x1 + 1, (box, page)
     plt.close(fig)
+
+
+def test_a_reversed_range_is_a_plain_message(tmp_path: Path) -> None:
+    r = CliRunner().invoke(
+        app,
+        [
+            *("sensitivity", str(ARTICLE), "--param", "agents.employees.rule.resistance=0.55:0.35"),
+            *("--method", "morris", "-N", "2", "-n", "16", "--out", str(tmp_path / "o")),
+        ],
+    )
+    assert r.exit_code == 2, r.output
+    assert "--param agents.employees.rule.resistance=0.55:0.35" in r.output
+    assert "validation error" not in r.output and "pydantic" not in r.output, r.output
+    assert not (tmp_path / "o").exists()

@@ -148,7 +148,9 @@ def gallery(
     replicates: int = typer.Option(
         4000, "-n", "--replicates", help="Replicates per run and point block."
     ),
-    seed: int = typer.Option(20231117, "--seed", help="Seed of every run, sweep and filter."),
+    seed: int = typer.Option(
+        20231117, "--seed", min=0, help="Seed of every run, sweep and filter."
+    ),
     quick: bool = typer.Option(False, "--quick", help="Few replicates and points (a smoke run)."),
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Worker processes."),
 ) -> None:
