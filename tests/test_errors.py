@@ -80,3 +80,24 @@ def test_validate_mixed_files_exits_2_and_reports_the_good_one() -> None:
     result = runner.invoke(app, ["validate", str(good), str(BAD[0])])
     assert result.exit_code == 2
     assert f"{good}: ok" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        # a key beside a union's tag (signal) once read as "allowed here: uniform"
+        ("at_least: 0.33}", "atleast: 0.33}", "unknown key 'atleast'; did you mean 'at_least'?"),
+        # a typo of a key the mapping already has
+        ("  horizon: 240", "  horizon: 240\n  horizn: 240", "did you mean 'horizon'?"),
+    ],
+)
+def test_an_unknown_key_gets_the_likely_key_not_a_wrong_list(
+    tmp_path: Path, old: str, new: str, said: str
+) -> None:
+    text = (ROOT / "scenarios" / "five_member_board.yaml").read_text()
+    assert old in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(old, new, 1))
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2
+    assert said in result.stderr and "uniform" not in result.stderr, result.stderr

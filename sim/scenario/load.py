@@ -91,16 +91,40 @@ def _all_models() -> list[type[BaseModel]]:
     return seen
 
 
-def _allowed(located: Located, loc: tuple[str | int, ...]) -> list[str]:
-    """Keys allowed beside the unknown key at ``loc``, from the model its siblings belong to."""
+def _parent(located: Located, loc: tuple[str | int, ...]) -> Any:
+    """The mapping (or list) in the data that holds the key at ``loc``."""
     parent: Any = located.data
     for part in loc[:-1]:
+        # pydantic's locations also name unions' tags (``signal``, ``uniform``, ...),
+        # which are no step in the data; a step always leads to a mapping or a list
+        step = None
         if isinstance(parent, dict) and part in parent:
-            parent = parent[part]
+            step = parent[part]
         elif isinstance(parent, list) and isinstance(part, int) and part < len(parent):
-            parent = parent[part]
-    bad = str(loc[-1])
-    siblings = set(parent) - {bad} if isinstance(parent, dict) else set()
+            step = parent[part]
+        if isinstance(step, dict | list):
+            parent = step
+    return parent
+
+
+def _siblings(located: Located, loc: tuple[str | int, ...]) -> set[str]:
+    """The other keys of the mapping that holds the key at ``loc``."""
+    parent = _parent(located, loc)
+    return set(parent) - {str(loc[-1])} if isinstance(parent, dict) else set()
+
+
+def _allowed(located: Located, loc: tuple[str | int, ...]) -> list[str]:
+    """Keys allowed where the unknown key at ``loc`` is, from the model its siblings belong to.
+
+    Includes the siblings' own keys (a typo often repeats one). Without a
+    sibling to tell the model, every model's keys (for a "did you mean" only).
+    """
+    parent = _parent(located, loc)
+    siblings = _siblings(located, loc)
+    if not siblings:
+        return sorted({f.alias or n for m in _all_models() for n, f in m.model_fields.items()})
+    # every model that has all the siblings, and as many of them as any: several
+    # models (of a union) may, and the key may belong to any of them
     best: tuple[int, list[str]] = (-1, [])
     for model in _all_models():
         names = [f.alias or n for n, f in model.model_fields.items()]
@@ -114,7 +138,9 @@ def _allowed(located: Located, loc: tuple[str | int, ...]) -> list[str]:
             continue
         if score > best[0]:
             best = (score, names)
-    return [n for n in best[1] if n not in siblings]
+        elif score == best[0]:
+            best = (score, [*best[1], *(n for n in names if n not in best[1])])
+    return best[1]
 
 
 def _hint(located: Located, loc: tuple[str | int, ...]) -> str | None:
@@ -130,7 +156,7 @@ def _suggest(located: Located, loc: tuple[str | int, ...]) -> str:
     hint = difflib.get_close_matches(bad, allowed, n=1, cutoff=0.6)
     if hint:
         return f"unknown key {bad!r}; did you mean {hint[0]!r}?"
-    if allowed:
+    if allowed and _siblings(located, loc):  # else the list would be every model's keys
         return f"unknown key {bad!r} (allowed here: {', '.join(sorted(allowed))})"
     return f"unknown key {bad!r}"
 
