@@ -132,13 +132,14 @@ def write_error(out: Path | str, exc: OSError, option: str = "--out ") -> InputE
     return InputError(f"{option}{out}: cannot write there: {reason}; nothing was written")
 
 
-def check_target(out: Path, overwrite: bool) -> None:
+def check_target(out: Path, overwrite: bool, inputs: tuple[Path, ...] = ()) -> None:
     """Refuse an ``--out`` that cannot take a new results folder, before any work.
 
     Raises
     ------
     InputError
-        ``out`` is a file, a non-empty folder (unless ``overwrite``), or read-only.
+        ``out`` is a file, a non-empty folder (unless ``overwrite``; never one
+        holding one of ``inputs``), or read-only.
     """
     if not Path(os.path.abspath(out)).name:
         raise InputError(f"--out {out}: choose a folder below the file system's root")
@@ -154,6 +155,12 @@ def check_target(out: Path, overwrite: bool) -> None:
             raise InputError(
                 f"--out {out}: folder is not empty; add --overwrite to replace it "
                 "(its files are deleted), or choose another --out"
+            )
+        held = [i for i in inputs if out.resolve() in Path(i).resolve().parents]
+        if held and overwrite:
+            raise InputError(
+                f"--out {out}: holds the input {held[0]}, which --overwrite would delete; "
+                "choose another --out"
             )
         if not os.access(out, os.W_OK):
             raise InputError(f"--out {out}: folder is read-only; nothing was written")

@@ -669,3 +669,16 @@ def test_a_sweep_parameter_given_twice_is_refused(tmp_path: Path) -> None:
     r = run_cli("sweep", TINY, "--param", f"{p}=0.1,0.2", "--param", f"{p}=0.3", "--out", out)
     assert r.exit_code == 2 and "given twice" in r.output, r.output
     assert not out.exists()
+
+
+def test_overwrite_never_deletes_the_input(tmp_path: Path) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    scenario = sub / "tiny.yaml"
+    scenario.write_bytes(TINY.read_bytes())
+    (sub / "important.txt").write_text("keep")
+    r = run_cli("run", scenario, "-n", "8", "--out", sub, "--overwrite")
+    assert r.exit_code == 2, r.output
+    no_traceback(r)
+    assert "holds the input" in r.output, r.output
+    assert scenario.read_bytes() == TINY.read_bytes() and (sub / "important.txt").exists()

@@ -62,7 +62,8 @@ def run(
         if out is not None:
             from sim.folders import check_target  # refuse a bad --out before the work
 
-            check_target(out, overwrite)
+            inputs = (file,) if processes is None else (file, processes)
+            check_target(out, overwrite, inputs)
         limits = budget.limits(max_memory, max_work)
         scenario = load_scenario(file, sets)
         procs = load_processes(processes) if processes is not None else []
