@@ -101,3 +101,11 @@ def test_an_unknown_key_gets_the_likely_key_not_a_wrong_list(
     result = runner.invoke(app, ["validate", str(bad)])
     assert result.exit_code == 2
     assert said in result.stderr and "uniform" not in result.stderr, result.stderr
+
+
+def test_a_problem_a_set_value_causes_in_the_file_names_that_set() -> None:
+    board = ROOT / "scenarios" / "five_member_board.yaml"
+    result = runner.invoke(app, ["run", str(board), "-n", "4", "--set", "clock.tick=7"])
+    assert result.exit_code == 2
+    assert "not a whole number of ticks" in result.stderr
+    assert "(after --set clock.tick=7)" in result.stderr, result.stderr

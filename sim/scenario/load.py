@@ -205,11 +205,24 @@ def problems_from_validation(exc: ValidationError, located: Located) -> list[Pro
         if err["type"] == "missing" and loc in meant:
             continue
         where = located.locate(loc)
-        msg = _message(err, located)
+        msg = _message(err, located) + _after_sets(located, where)
         problem = Problem(where.source, where.line, where.column, where.path, msg)
         if problem not in out:  # a scalar standing for a pair (at: 5) fails twice
             out.append(problem)
     return out
+
+
+def _after_sets(located: Located, where: Problem) -> str:
+    """`` (after --set ...)`` for a problem in the file that ``--set`` values inside it cause.
+
+    A check across fields (such as the clock's) is located at the mapping that
+    holds them, where the file's line alone would blame the file.
+    """
+    if where.source != located.source:  # already located at the --set itself
+        return ""
+    at = tuple(where.path.split(".")) if where.path else ()
+    flags = [f for p, f in located.overrides.items() if len(p) > len(at) and p[: len(at)] == at]
+    return f" (after {', '.join(flags)})" if flags else ""
 
 
 def _by_position(problem: Problem) -> tuple[int, int]:
