@@ -131,9 +131,9 @@ def heatmap(
         ax.clabel(cs, fmt="0.5", fontsize=8)
     ax.figure.colorbar(mesh, ax=ax, label=title)
     if len(xs) <= MAX_VALUE_TICKS:
-        ax.set_xticks(xs)
+        ax.set_xticks(xs, [f"{v:.3g}" for v in xs])
     if len(ys) <= MAX_VALUE_TICKS:
-        ax.set_yticks(ys)
+        ax.set_yticks(ys, [f"{v:.3g}" for v in ys])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return ax
