@@ -42,6 +42,7 @@ from sim.points import point_scenario
 from sim.sample import scale, unit_points
 from sim.scenario import Scenario
 from sim.seeds import calibration_point_seed, design_rng, posterior_sample_rng
+from sim.yamlio import set_path, split_path
 
 
 @dataclass
@@ -78,21 +79,17 @@ class Calibration:
 
         Each parameter gets its own marginal (design values with weight above
         1e-6 of the largest): correlations between parameters are not kept.
+        Paths are resolved as ``--set`` resolves them (:func:`sim.yamlio.set_path`).
         """
         data = copy.deepcopy(base.canonical())
         keep = self.weights > self.weights.max() * 1e-6
         w = self.weights[keep] / self.weights[keep].sum()
         for j, path in enumerate(self.paths):
             values = [float(v) for v in self.values[keep, j]]
-            node: Any = data
-            parts = path.split(".")
-            for part in parts[:-1]:
-                node = node[int(part)] if isinstance(node, list) else node[part]
             dist = {"choice": values, "p": [float(x) for x in w]}
-            if isinstance(node, list):
-                node[int(parts[-1])] = dist
-            else:
-                node[parts[-1]] = dist
+            # as --set resolves it (a rule by index or by id), as every design point did
+            flag = f"--param {path}"
+            set_path(data, split_path(path, flag), dist, flag)
         data["name"] = f"{base.name} (calibrated)"
         return data
 
@@ -155,6 +152,9 @@ def calibrate(
 
     Raises
     ------
+    InputError
+        A path does not resolve (as for ``--set``) or a bound is invalid there;
+        raised before any design point is evaluated.
     ValueError
         When no observation is left, or no design point reproduces them.
     """
@@ -166,11 +166,13 @@ def calibrate(
             "add observations of the crisis before its end, or keep them with --keep-outcomes"
         )
     paths = list(bounds)
+    lows, highs = zip(*(bounds[p] for p in paths), strict=True)
+    base = scenario.canonical()
+    for corner in (lows, highs):
+        point_scenario(base, paths, corner)  # a bad path or bound: before any work
     rng = design_rng(seed)
     unit = unit_points("lhs", len(paths), points, rng)
-    lows, highs = zip(*(bounds[p] for p in paths), strict=True)
     values = scale(unit, lows, highs)
-    base = scenario.canonical()
     # every observation counts, however late it was published
     at = max(max(o.at[1], o.known_at) for o in observations.observations)
     tasks = [
