@@ -183,3 +183,18 @@ def test_cli_calibrates_a_rule_named_by_id(tmp_path) -> None:
     assert rules[0]["rate"] == 0.01 and set(rules[1]["rate"]) == {"choice", "p"}
     post = json.loads((out / "posterior.json").read_text())
     assert list(post["mean"]) == ["agents.m.rules.fast.rate"]
+
+
+def test_cli_refuses_a_parameter_given_twice(tmp_path, monkeypatch) -> None:
+    def calibrated(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the calibration ran")
+
+    monkeypatch.setattr(sim.calibrate, "calibrate", calibrated)
+    args = write(tmp_path, ITEMS[:2])
+    (tmp_path / "rate.yaml").write_text(TWO_RULES)
+    out = tmp_path / "d"
+    r = CliRunner().invoke(
+        app, [*args, "--param", "agents.m.rules.0.rate=0.1:0.2", "--out", str(out)]
+    )
+    assert r.exit_code == 2, r.output
+    assert "given twice" in r.stderr and not out.exists()

@@ -99,7 +99,11 @@ def calibrate(
                     + ", ".join(f"#{i}" for i in dropped)
                     + " (they state the ending; --keep-outcomes keeps them)"
                 )
-        bounds = dict(_bounds(p) for p in params)
+        bounds: dict[str, tuple[float, float]] = {}
+        for path, b in (_bounds(p) for p in params):
+            if path in bounds:  # the last would win silently
+                raise InputError(f"--param {path}: given twice; give it once")
+            bounds[path] = b
         from sim.sweep_definition import SweepDefinition
 
         probe = SweepDefinition.model_validate(
