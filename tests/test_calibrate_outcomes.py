@@ -152,13 +152,21 @@ def test_a_bad_path_is_refused_before_any_design_point(monkeypatch) -> None:
         calibrate(two_rules(), obs(ITEMS[:2]), bounds, points=4, particles=16)
 
 
-def test_cli_refuses_a_bad_path_before_any_work(tmp_path, monkeypatch) -> None:
+@pytest.fixture()
+def two_rule_args(tmp_path, monkeypatch) -> list[str]:
+    """A calibrate command line on the two-rule scenario; calibrating itself fails the test."""
+
     def calibrated(*args: object, **kwargs: object) -> None:
         raise AssertionError("the calibration ran")
 
     monkeypatch.setattr(sim.calibrate, "calibrate", calibrated)
     args = write(tmp_path, ITEMS[:2])
     (tmp_path / "rate.yaml").write_text(TWO_RULES)
+    return args
+
+
+def test_cli_refuses_a_bad_path_before_any_work(tmp_path, two_rule_args) -> None:
+    args = two_rule_args
     args[args.index("agents.m.rules.0.rate=0:0.5")] = "agents.m.rules.nosuch.rate=0:0.5"
     out = tmp_path / "d"
     r = CliRunner().invoke(app, [*args, "--out", str(out)])
@@ -185,13 +193,8 @@ def test_cli_calibrates_a_rule_named_by_id(tmp_path) -> None:
     assert list(post["mean"]) == ["agents.m.rules.fast.rate"]
 
 
-def test_cli_refuses_a_parameter_given_twice(tmp_path, monkeypatch) -> None:
-    def calibrated(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the calibration ran")
-
-    monkeypatch.setattr(sim.calibrate, "calibrate", calibrated)
-    args = write(tmp_path, ITEMS[:2])
-    (tmp_path / "rate.yaml").write_text(TWO_RULES)
+def test_cli_refuses_a_parameter_given_twice(tmp_path, two_rule_args) -> None:
+    args = two_rule_args
     out = tmp_path / "d"
     r = CliRunner().invoke(
         app, [*args, "--param", "agents.m.rules.0.rate=0.1:0.2", "--out", str(out)]
