@@ -312,6 +312,25 @@ class SweepStore:
             )
             return None
 
+    def drop_partial_views(self) -> None:
+        """Remove the views of the unfinished sweep, stale once it is complete.
+
+        ``export --partial`` wrote ``*.partial.csv`` beside the parts, and
+        ``plot sweep --partial`` figures marked partial (their ``.json`` says
+        so) into ``plots/``. Other files are the user's, and stay.
+        """
+        for name in ("points", "replicates"):
+            (self.root / f"{name}.partial.csv").unlink(missing_ok=True)
+        plots = self.root / "plots"
+        for data in sorted(plots.glob("*.json")) if plots.is_dir() else []:
+            try:
+                shown = json.loads(data.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(shown, dict) and "partial" in shown:
+                for ext in (".png", ".svg", ".json"):
+                    data.with_suffix(ext).unlink(missing_ok=True)
+
     def files_record(self) -> dict[str, dict[str, Any]]:
         """Every Parquet part with its sha256 and size (for a complete manifest)."""
         out = {}

@@ -251,6 +251,7 @@ def run_sweep(
     finally:
         store.close()
     store.compact()
+    store.drop_partial_views()
     store.update_manifest(status="complete", failures=store.failures(), files=store.files_record())
     return store.table()
 

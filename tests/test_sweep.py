@@ -392,3 +392,24 @@ def test_sweep_file_validates_and_names_its_scenario() -> None:
 def test_input_error_for_missing_manifest(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a sweep folder"):
         SweepStore.read_manifest(tmp_path)
+
+
+def test_a_finished_sweep_drops_its_partial_views(tmp_path: Path) -> None:
+    # export --partial and plot --partial views of the unfinished sweep are stale once it
+    # is complete: --resume removes them and keeps the rest
+    out = tmp_path / "sw"
+    tiny = ROOT / "benchmarks" / "tiny.yaml"
+    sweep(tiny, {"agents.a.rules.0.rate": "0.1,0.5"}, out=out, replicates=16, seed=1)
+    (out / "points.partial.csv").write_text("stale\n")
+    plots = out / "plots"
+    plots.mkdir()
+    for name, data in (("sweep", {"partial": "2 of 4 points"}), ("mine", {"x": [1]})):
+        (plots / f"{name}.json").write_text(json.dumps(data))
+        (plots / f"{name}.png").write_bytes(b"png")
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+    r = runner.invoke(app, ["sweep", "--resume", str(out)])
+    assert r.exit_code == 0, r.output
+    assert not (out / "points.partial.csv").exists()
+    assert sorted(p.name for p in plots.iterdir()) == ["mine.json", "mine.png"]
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
