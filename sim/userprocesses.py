@@ -69,6 +69,29 @@ def load_processes(path: str | Path) -> list[ProcessFn]:
     return list(procs)
 
 
+def raised_in(exc: BaseException, file: str | Path) -> str | None:
+    """Where in the processes ``file`` an error arose, as ``FILE:LINE: Type: message``.
+
+    None when no frame of the error (nor of a worker's traceback, which
+    :mod:`concurrent.futures` chains as text) lies in ``file``: the error is
+    then not the user's code's, and stays a crash to report.
+    """
+    import re
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    names = {str(file), str(Path(file).resolve())}
+    # the same code loaded earlier from another path is that module (modules go by content)
+    loaded = sys.modules.get(f"stancesim_processes_{_sha256(Path(file))[:16]}")
+    if loaded is not None and getattr(loaded, "__file__", None):
+        names.add(str(loaded.__file__))
+    pattern = "|".join(re.escape(n) for n in names)
+    lines = re.findall(rf'File "(?:{pattern})", line (\d+)', text)
+    if not lines:
+        return None
+    return f"{file}:{lines[-1]}: a process raised {type(exc).__name__}: {exc}"
+
+
 def provenance(processes: Sequence[ProcessFn]) -> list[dict[str, Any]]:
     """Where processes come from: per source file, its name, sha256 and the processes' names."""
     files: dict[str, dict[str, Any]] = {}

@@ -301,3 +301,27 @@ def test_the_readme_mediator_runs_from_the_command_line() -> None:
     summary = json.loads(res.stdout)
     assert summary["processes"][0]["file"] == "mediator.py"
     assert summary["processes"][0]["processes"] == ["mediator"]
+
+
+RAISES = """
+def boom(env, world):
+    yield env.timeout(2)
+    raise ValueError("no mediator today")
+
+
+PROCESSES = [boom]
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_process_that_raises_is_reported_at_its_line(tmp_path: Path, jobs: str) -> None:
+    sc, procs = _files(tmp_path, RAISES)
+    out = tmp_path / "out"
+    args = ["run", str(sc), "-n", "600", "--jobs", jobs, "--processes", str(procs)]
+    res = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    assert f"{procs}:4:" in res.output and "ValueError: no mediator today" in res.output
+    assert not out.exists()
+    res = CliRunner().invoke(app, ["trace", str(sc), "--processes", str(procs)])
+    assert res.exit_code == 2 and f"{procs}:4:" in res.output, res.output

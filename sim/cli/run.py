@@ -13,11 +13,12 @@ from sim import budget
 from sim.cli.common import user_errors
 from sim.cli.progress import run_with_progress
 from sim.clocktime import format_time
+from sim.errors import InputError
 from sim.outcomes import MAX_ORDERS, MIN_ORDER_SHARE, ORDERS_COVER
 from sim.results import RunResult
 from sim.scenario import load_scenario
 from sim.stats import fixed
-from sim.userprocesses import load_processes
+from sim.userprocesses import load_processes, raised_in
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -69,7 +70,13 @@ def run(
         procs = load_processes(processes) if processes is not None else []
         estimate = budget.estimate_run(scenario, replicates, jobs, record is not None)
         budget.check(estimate, *limits)
-        result = run_with_progress(scenario, replicates, seed, jobs, record is not None, procs)
+        try:
+            result = run_with_progress(scenario, replicates, seed, jobs, record is not None, procs)
+        except Exception as exc:  # the user's Python code may raise anything
+            where = raised_in(exc, processes) if processes is not None else None
+            if where is None:
+                raise
+            raise InputError(where) from None
         summary = result.summary()
         if out is not None:
             from sim.folders import keeping

@@ -8,9 +8,10 @@ import typer
 
 from sim import budget
 from sim.cli.common import fail, user_errors
+from sim.errors import InputError
 from sim.runner import trace_replicate
 from sim.scenario import load_scenario
-from sim.userprocesses import load_processes
+from sim.userprocesses import load_processes, raised_in
 
 
 def trace(
@@ -46,7 +47,13 @@ def trace(
             from sim.runner import fresh_seed
 
             seed = fresh_seed()
-        lines, _ = trace_replicate(scenario, seed, replicate, processes=procs)
+        try:
+            lines, _ = trace_replicate(scenario, seed, replicate, processes=procs)
+        except Exception as exc:  # the user's Python code may raise anything
+            where = raised_in(exc, processes) if processes is not None else None
+            if where is None:
+                raise
+            raise InputError(where) from None
         typer.echo(f"# {scenario.name}, replicate {replicate}, seed {seed}")
         for line in lines:
             typer.echo(line)
