@@ -109,3 +109,20 @@ def test_a_problem_a_set_value_causes_in_the_file_names_that_set() -> None:
     assert result.exit_code == 2
     assert "not a whole number of ticks" in result.stderr
     assert "(after --set clock.tick=7)" in result.stderr, result.stderr
+
+
+def test_validate_locates_a_bad_range_in_a_sweep_file(tmp_path: Path) -> None:
+    src = ROOT / "scenarios" / "openai_2023_11.sweep.yaml"
+    text = src.read_text()
+    old = "resistance: 0.6:0.95:8      #"
+    assert old in text
+    (tmp_path / "openai_2023_11.yaml").write_bytes(
+        (ROOT / "scenarios" / "openai_2023_11.yaml").read_bytes()
+    )
+    bad = tmp_path / "s.yaml"
+    bad.write_text(text.replace(old, "resistance: 0.95:0.6:8      #", 1))
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2
+    assert (
+        f"{bad}:7:3: parameters." in result.stderr and "low 0.95 is above high 0.6" in result.stderr
+    )

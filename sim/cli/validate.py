@@ -29,7 +29,7 @@ def check_file(path: Path) -> str:
 
         scenario_path, sets, fields = load_sweep_file(path)
         base = load_scenario(scenario_path, sets)
-        definition = build_definition(fields, str(path))
+        definition = build_definition(fields, str(path), located)
         check_points(base.canonical(), definition, definition.point_values())
         return f"sweep of {base.name!r}: {definition.n_points()} points, {definition.sampler}"
     if kind == "observations":
