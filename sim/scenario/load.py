@@ -107,9 +107,9 @@ def _parent(located: Located, loc: tuple[str | int, ...]) -> Any:
     return parent
 
 
-def _siblings(located: Located, loc: tuple[str | int, ...]) -> set[str]:
-    """The other keys of the mapping that holds the key at ``loc``."""
-    parent = _parent(located, loc)
+def _siblings(located: Located, loc: tuple[str | int, ...], parent: Any = None) -> set[str]:
+    """The other keys of the mapping that holds the key at ``loc`` (``parent``, when known)."""
+    parent = _parent(located, loc) if parent is None else parent
     return set(parent) - {str(loc[-1])} if isinstance(parent, dict) else set()
 
 
@@ -120,7 +120,7 @@ def _allowed(located: Located, loc: tuple[str | int, ...]) -> list[str]:
     sibling to tell the model, every model's keys (for a "did you mean" only).
     """
     parent = _parent(located, loc)
-    siblings = _siblings(located, loc)
+    siblings = _siblings(located, loc, parent)
     if not siblings:
         return sorted({f.alias or n for m in _all_models() for n, f in m.model_fields.items()})
     # every model that has all the siblings, and as many of them as any: several
