@@ -52,6 +52,10 @@ class _Dist(BaseModel):
         """Draw ``size`` values."""
         raise NotImplementedError
 
+    def fill(self, rng: "np.random.Generator", out: FloatArray) -> None:
+        """Write into ``out`` exactly what ``draw(rng, out.shape)`` returns (same stream use)."""
+        out[...] = self.draw(rng, out.shape)
+
     def mean(self) -> float:
         """The distribution's mean, in closed form (of the values drawn, after any clip)."""
         raise NotImplementedError
@@ -147,10 +151,22 @@ class Normal(_Dist):
             # (rejection would take a number that depends on them and on the draws), and
             # the same inverse CDF serves correlated draws (from_normal)
             return self.ppf(rng.random(size))
-        x = rng.normal(self.normal[0], self.normal[1], size)
-        if self.clip is not None:
-            np.clip(x, self.clip[0], self.clip[1], out=x)
+        x = np.empty(size)
+        self.fill(rng, x)
         return x
+
+    def fill(self, rng: "np.random.Generator", out: FloatArray) -> None:  # noqa: D102
+        if self.truncate is not None or not (out.flags.c_contiguous and out.dtype == np.float64):
+            super().fill(rng, out)
+            return
+        # rng.normal(mu, sigma) computes mu + sigma * z for each standard normal z, and
+        # these are those numbers, bit for bit; drawn straight into `out` (a batch's
+        # thresholds), with no temporary array to allocate and copy
+        rng.standard_normal(out=out)
+        out *= self.normal[1]
+        out += self.normal[0]
+        if self.clip is not None:
+            np.clip(out, self.clip[0], self.clip[1], out=out)
 
     def ppf(self, u: FloatArray) -> FloatArray:  # noqa: D102
         mu, sigma = self.normal
@@ -495,6 +511,14 @@ def draw(
     if value == NEVER:
         return np.full(size, NEVER_HOURS)
     return np.full(size, float(value))
+
+
+def draw_into(value: float | str | _Dist, rng: "np.random.Generator", out: FloatArray) -> None:
+    """Write into ``out`` exactly what ``draw(value, rng, out.shape)`` returns."""
+    if isinstance(value, _Dist):
+        value.fill(rng, out)
+    else:
+        out[...] = draw(value, rng, out.shape)
 
 
 def is_random(value: float | str | _Dist) -> bool:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 
 from sim import ops as O
-from sim.distributions import NEVER_HOURS, draw, is_random
+from sim.distributions import NEVER_HOURS, draw, draw_into, is_random
 from sim.seeds import correlated_rng
 
 Array = np.ndarray[Any, Any]
@@ -84,6 +84,11 @@ class Draw:
                 return np.broadcast_to(np.asarray(v, dtype=float), (n, self.persons))
             return draw(v, rng, (n, self.persons))
         return self._maybe(self._values(rng, n), rng, n)
+
+    def fill_persons(self, rng: np.random.Generator, out: Array) -> None:
+        """Write into ``out`` the ``person`` draw :meth:`sample` makes for ``len(out)`` rows."""
+        assert self.kind == "person" and not isinstance(self.value, list)
+        draw_into(self.value, rng, out)
 
     def _values(self, rng: np.random.Generator, n: int) -> Array:
         """Its ``n`` values: drawn on their own or, correlated, through the copula."""

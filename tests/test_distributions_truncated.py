@@ -12,7 +12,7 @@ from scipy import integrate, stats
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.distributions import Param, Probability, mean
+from sim.distributions import Param, Probability, draw, draw_into, mean
 
 adapter = TypeAdapter(Param)
 probability = TypeAdapter(Probability)
@@ -86,6 +86,35 @@ def test_clip_draws_exactly_as_before() -> None:
     got = _param({"normal": [0.5, 0.2], "clip": [0, 1]}).draw(np.random.default_rng(5), 100)  # type: ignore[attr-defined]
     want = np.clip(np.random.default_rng(5).normal(0.5, 0.2, 100), 0, 1)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"normal": [0.5, 0.2], "clip": [0, 1]},
+        {"normal": [-3.0, 0.0]},
+        {"normal": [0, 1], "truncate": [-0.5, 2.0]},
+        {"uniform": [2, 3]},
+        {"lognormal": [0.1, 0.5]},
+        0.25,
+    ],
+    ids=str,
+)
+def test_a_draw_into_rows_of_a_batch_is_the_draw_itself(data: object) -> None:
+    # a batch's per-person values are drawn straight into its rows: the same numbers,
+    # and the stream left where the draw leaves it, as numpy's own normal would
+    value = _param(data)
+    want_rng = np.random.default_rng(11)
+    want = draw(value, want_rng, (3, 7))
+    batch = np.full((9, 7), np.nan)
+    got_rng = np.random.default_rng(11)
+    draw_into(value, got_rng, batch[3:6])
+    np.testing.assert_array_equal(batch[3:6], want)
+    assert np.isnan(batch[:3]).all() and np.isnan(batch[6:]).all()
+    assert got_rng.random() == want_rng.random()
+    if isinstance(data, dict) and set(data) == {"normal"}:
+        mu, sd = data["normal"]
+        np.testing.assert_array_equal(want, np.random.default_rng(11).normal(mu, sd, (3, 7)))
 
 
 @pytest.mark.parametrize(

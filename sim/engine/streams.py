@@ -94,6 +94,6 @@ class Streams:
             if len(self) > 1:
                 out = np.empty((size, d.persons))
                 for g, rows in self.spans(size):
-                    out[rows] = d.sample(g, rows.stop - rows.start, tick)
+                    d.fill_persons(g, out[rows])
                 return out
         return self.joined(size, lambda g, m: d.sample(g, m, tick))
