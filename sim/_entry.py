@@ -26,6 +26,8 @@ MESSAGE = b"stancesim: interrupted\n"
 #: test hook: when set, start-up prints a line on stdout while importing and
 #: waits for a line on stdin, so a test can interrupt it at a known moment
 HOLD_VARIABLE = "STANCESIM_TEST_HOLD_STARTUP"
+#: pydantic's switch for its plugins (``__all__``: none)
+PLUGINS_VARIABLE = "PYDANTIC_DISABLE_PLUGINS"
 
 
 def _interrupted_at_startup(signum: int, frame: FrameType | None) -> None:
@@ -72,6 +74,12 @@ def main() -> None:
         # imported: sim/cli/__init__.py turns it back on once it has the module
         # (why: sim/_startup_gc.py)
         hold_collector()
+        # pydantic looks for plugins (observability hooks) in the entry points of every
+        # installed distribution when it builds its first validator: about 30 ms, a
+        # tenth of a ``validate``. The command line's own schemas need no plugin (typer
+        # builds its parameters' validators with them off too); a user who sets the
+        # variable, even to nothing, decides instead
+        os.environ.setdefault(PLUGINS_VARIABLE, "__all__")
         from sim.cli import app
 
         command = app.__call__

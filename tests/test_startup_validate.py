@@ -6,6 +6,7 @@ the clock); here the modules that made it slow must stay out of those commands.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -61,3 +62,36 @@ def test_the_whole_interface_still_lists_every_command() -> None:
     typo = CliRunner().invoke(app, ["valdate", "x.yaml"])
     assert typo.exit_code == 2
     assert "Did you mean 'validate'" in typo.output
+
+
+@pytest.mark.parametrize(
+    ("setting", "scanned"),
+    [(None, False), ("", True), ("some_plugin", True)],
+    ids=["default", "re-enabled", "user's-own"],
+)
+def test_pydantic_plugins_are_not_looked_for_unless_the_user_says(
+    setting: str | None, scanned: bool
+) -> None:
+    # pydantic reads the entry points of every installed distribution to find its
+    # plugins when it builds a first validator (about 30 ms); the console script
+    # turns that off, as typer does for its parameters, unless the variable is set
+    code = (
+        "import importlib.metadata as m, os, sys\n"
+        "seen = []\n"
+        "real = m.distributions\n"
+        "def distributions(*a, **k):\n"
+        "    seen.append(1)\n"
+        "    return real(*a, **k)\n"
+        "m.distributions = distributions\n"
+        "sys.argv = ['stancesim', 'validate', 'scenarios/bench_770.yaml']\n"
+        "from sim._entry import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(bool(seen), file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, check=True
+    )
+    assert done.stderr.strip().splitlines()[-1] == str(scanned)
