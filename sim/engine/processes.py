@@ -317,8 +317,12 @@ def advance_individuals(s: BlockState) -> None:
     changed = decided & (new_pos != s.pos)
     s.pos = new_pos
     if changed.any():
-        first = changed & s.active[:, None] & np.isnan(s.switch_time) & (new_pos != s.initial_pos)
-        s.switch_time[first] = s.t
+        # few individuals move in a tick: look at those only (a mask over every row
+        # and individual, broadcast along rows of a handful, costs more than the moves)
+        rows, cols = np.nonzero(changed)
+        first = s.active[rows] & np.isnan(s.switch_time[rows, cols])
+        first &= new_pos[rows, cols] != s.initial_pos[cols]
+        s.switch_time[rows[first], cols[first]] = s.t
 
 
 def _trace_rule(s: BlockState, rp: O.RuleStep, mask: Array, forward: bool) -> None:
