@@ -39,6 +39,23 @@ def _legend_outside(ax: Axes) -> None:
     ax.legend(frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
 
 
+#: A probability axis reaches a little beyond 0 and 1: a curve at exactly 0
+#: or 1 (an outcome certain at some points) would otherwise lie on the frame,
+#: under the axis line (the reliability diagram keeps the same margin)
+PROBABILITY_LIMITS = (-0.03, 1.03)
+
+
+def probability_axis(ax: Axes, which: str = "y") -> None:
+    """Limits of a probability axis with a small margin, ticked at 0, 0.2, ..., 1 only."""
+    ticks = np.linspace(0.0, 1.0, 6)
+    if which == "y":
+        ax.set_ylim(*PROBABILITY_LIMITS)
+        ax.set_yticks(ticks)
+    else:
+        ax.set_xlim(*PROBABILITY_LIMITS)
+        ax.set_xticks(ticks)
+
+
 def _style(ax: Axes) -> None:
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(True, color="#dddddd", linewidth=0.6)
@@ -89,9 +106,9 @@ def outcome_curve(
         ax.axvline(float(value), color=c, linestyle=":", linewidth=1)
         ax.annotate(
             " and ".join(n for n, _ in named) + f" = 0.5 at {value}",
+            # just above probability 0, so that a curve lying at 0 stays in sight
             xy=(float(value), 0.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(4, 6 + 14 * j),
+            xytext=(4, 4 + 14 * j),
             textcoords="offset points",
             color=c,
             fontsize=8,
@@ -108,7 +125,7 @@ def outcome_curve(
             bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none"},
         )
     ax.axhline(0.5, color=GREY, linewidth=0.8, linestyle="--")
-    ax.set_ylim(0, 1)
+    probability_axis(ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("probability")
     _legend_outside(ax)
@@ -208,7 +225,7 @@ def fan(
     )
     ax.plot(t, bands[2], color=c, linewidth=2, label=f"median {label}")
     _marks(ax, marks)
-    ax.set_ylim(0, 1)
+    probability_axis(ax)
     ax.set_ylabel(label)
     _legend_outside(ax)
     _style(ax)
@@ -246,7 +263,7 @@ def step_curves(
             t, total, where="post", color="black", linewidth=1, linestyle="--", label="ended (sum)"
         )
     _marks(ax, marks)
-    ax.set_ylim(0, 1)
+    probability_axis(ax)
     ax.set_ylabel(ylabel)
     _legend_outside(ax)
     _style(ax)
@@ -269,7 +286,7 @@ def compare(
         )
     ax.set_yticks(ypos, labels)
     ax.invert_yaxis()
-    ax.set_xlim(0, 1)
+    probability_axis(ax, "x")
     ax.set_xlabel("probability (95% interval)")
     _legend_outside(ax)
     _style(ax)

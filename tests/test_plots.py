@@ -606,3 +606,31 @@ def test_a_gallery_of_another_scenario_without_out_leaves_plots_alone(
     assert r.exit_code == 0, r.output
     assert not (tmp_path / "plots").exists()
     assert (tmp_path / "stancesim-plots" / "bench_770" / "compare.svg").is_file()
+
+
+def test_probabilities_of_exactly_0_and_1_are_drawn_inside_the_frame() -> None:
+    # a curve at 1.0 (an outcome certain at some sweep points) or at 0.0 lay on
+    # the frame's edge, hidden under the axis line: each probability axis keeps
+    # a margin beyond 0 and 1 and its ticks at 0 .. 1
+    import matplotlib.pyplot as plt
+
+    x = np.array([0.5, 0.6, 0.7])
+    one, zero = np.ones(3), np.zeros(3)
+    t = np.array([0.0, 1.0, 2.0])
+    axes = {
+        "outcome_curve": (
+            P.outcome_curve(x, {"a": (one, one, one), "b": (zero, zero, zero)}, "x"),
+            "y",
+        ),
+        "fan": (P.fan(t, np.vstack([zero, zero, one, one, one]), "share"), "y"),
+        "step_curves": (P.step_curves(t, {"a": one, "b": zero}, "probability"), "y"),
+        "compare": (P.compare(["s", "t"], {"a": (one[:2], one[:2], one[:2])}), "x"),
+    }
+    for name, (ax, which) in axes.items():
+        axis = ax.yaxis if which == "y" else ax.xaxis
+        lo, hi = ax.get_ylim() if which == "y" else ax.get_xlim()
+        assert lo < 0 and hi > 1, (name, lo, hi)
+        assert -0.05 <= lo and hi <= 1.05, (name, lo, hi)  # a margin, not a wider scale
+        ticks = list(axis.get_majorticklocs())
+        assert ticks[0] == 0 and ticks[-1] == pytest.approx(1), (name, ticks)
+        plt.close(ax.figure)
