@@ -174,8 +174,25 @@ def most_restricted(result: dict[str, Any], k: int = 2) -> list[str]:
     return sorted(result["limits"], key=share)[:k]
 
 
+def box_figure_skipped(result: dict[str, Any]) -> str | None:
+    """Why the chosen box gets no figure (one line), or None when it restricts two parameters.
+
+    The box figure shows the box over its two most restricted parameters; with
+    fewer restricted, it would show the parameters' whole range as the box.
+    """
+    restricted = [name for name, lim in result["limits"].items() if lim["restricted"]]
+    if len(restricted) >= 2:
+        return None
+    what = f"only {restricted[0]}" if restricted else "no parameter"
+    return f"no box figure: box {result['chosen']} restricts {what} (the figure needs two)"
+
+
 def figures(result: dict[str, Any], x: Any, y: Array) -> list[tuple[str, Any, dict[str, Any]]]:
-    """The trade-off curve and the chosen box over its two most restricted parameters."""
+    """The trade-off curve and, when the chosen box restricts two parameters or more, the box.
+
+    The box is drawn over its two most restricted parameters
+    (:func:`box_figure_skipped` says why there is none).
+    """
     import matplotlib.pyplot as plt
 
     from sim.plotting import plain_label
@@ -190,9 +207,8 @@ def figures(result: dict[str, Any], x: Any, y: Array) -> list[tuple[str, Any, di
     out: list[tuple[str, Any, dict[str, Any]]] = [
         ("tradeoff", fig1, {"coverage": cov, "density": den, "restricted": res})
     ]
-    names = most_restricted(result, 2)
-    if len(names) == 2:
-        a, b = names
+    if box_figure_skipped(result) is None:
+        a, b = most_restricted(result, 2)
         la, lb = result["limits"][a], result["limits"][b]
         rect = (la["low"], la["high"], lb["low"], lb["high"])
         fig2, ax2 = plt.subplots(figsize=(6, 4.2), layout="constrained")

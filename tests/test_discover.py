@@ -13,7 +13,14 @@ from conftest import ROOT
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.discover import find_box, most_restricted, parse_where
+from sim.discover import (
+    box_figure_skipped,
+    cases,
+    figures,
+    find_box,
+    most_restricted,
+    parse_where,
+)
 from sim.scenario import load_scenario
 from sim.sweeps import sweep
 
@@ -65,16 +72,54 @@ def test_discover_writes_trajectory_box_and_figures(folder: Path, tmp_path: Path
     out = tmp_path / "disc"
     res = runner.invoke(
         app,
-        ["discover", str(folder), "--outcome", "return", "--where", "p >= 0.3", "--out", str(out)],
+        ["discover", str(folder), "--outcome", "return", "--where", "p >= 0.2", "--out", str(out)],
     )
     assert res.exit_code == 0, res.output
     assert "coverage" in res.output and "density" in res.output
+    assert "no box figure" not in res.output  # this box restricts both parameters
     record = json.loads((out / "discovery.json").read_text())
     assert record["cases"] == 40 and 0 < record["of_interest"] < 40
     assert (out / "trajectory.csv").read_text().startswith("step,coverage,density")
     assert (out / "figures" / "tradeoff.png").is_file()
     assert (out / "figures" / "box.svg").is_file()
     assert (out / "run.json").is_file()  # sealed like every results folder
+
+
+def test_a_box_restricting_fewer_than_two_parameters_gets_no_box_figure() -> None:
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(4)
+    x = pd.DataFrame(rng.random((600, 3)), columns=["a", "b", "c"])
+    y = (x.a < 0.4).to_numpy()  # only a matters: the box restricts one parameter
+    res = find_box(x, y, threshold=0.9)
+    assert [n for n, lim in res["limits"].items() if lim["restricted"]] == ["a"]
+    drawn = figures(res, x, y)
+    for _, fig, _ in drawn:
+        plt.close(fig)
+    assert [name for name, _, _ in drawn] == ["tradeoff"]
+    why = f"no box figure: box {res['chosen']} restricts only a (the figure needs two)"
+    assert box_figure_skipped(res) == why
+    # step 0 of the peeling is the whole range: nothing restricted
+    drawn = figures(find_box(x, y, box=0), x, y)
+    for _, fig, _ in drawn:
+        plt.close(fig)
+    assert [name for name, _, _ in drawn] == ["tradeoff"]
+
+
+def test_discover_says_why_it_wrote_no_box_figure(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "disc"
+    res = runner.invoke(
+        app,
+        [
+            *("discover", str(folder), "--outcome", "return", "--where", "p >= 0.3"),
+            *("--out", str(out)),
+        ],
+    )  # no box is as dense as 0.8: the chosen one is the whole range
+    assert res.exit_code == 0, res.output
+    said = [line for line in res.output.splitlines() if "no box figure" in line]
+    assert said == ["no box figure: box 0 restricts no parameter (the figure needs two)"], res.output
+    assert (out / "figures" / "tradeoff.png").is_file()
+    assert not list((out / "figures").glob("box.*"))
 
 
 @pytest.mark.parametrize(

@@ -89,5 +89,10 @@ def _describe(result: dict[str, Any], out: Path | None) -> str:
     if result["dropped"]:
         lines.append(f"non-numeric parameters left out: {', '.join(result['dropped'])}")
     if out is not None:
+        from sim.discover import box_figure_skipped
+
+        skipped = box_figure_skipped(result)
+        if skipped is not None:
+            lines.append(skipped)
         lines.append(f"trajectory, box and figures in {out}")
     return "\n".join(lines)
