@@ -45,6 +45,24 @@ def parse_where(text: str) -> tuple[str, str, float]:
     return m.group(1), m.group(2), float(m.group(3))
 
 
+#: Each statistic of an outcome in words, for the figures' titles
+_STAT_WORDS = {
+    "p": "P({})",
+    "ci95_lo": "lower 95% bound of P({})",
+    "ci95_hi": "upper 95% bound of P({})",
+    "time_median": "median time to {}",
+    "time_q10": "10% quantile of the time to {}",
+    "time_q90": "90% quantile of the time to {}",
+    "count": "count of {}",
+}
+
+
+def describe_condition(outcome: str, where: str) -> str:
+    """``--where`` on an outcome in words: ``"p >= 0.5"`` on return as ``"P(return) >= 0.5"``."""
+    stat, op, value = parse_where(where)
+    return f"{_STAT_WORDS[stat].format(outcome)} {op} {value:g}"
+
+
 def cases(root: str | Path, outcome: str, where: str, partial: bool = False) -> dict[str, Any]:
     """The points of a sweep or sensitivity folder as PRIM's cases.
 
@@ -53,9 +71,11 @@ def cases(root: str | Path, outcome: str, where: str, partial: bool = False) -> 
     dict
         ``x`` (a DataFrame of the numeric parameters, one row per finished
         point), ``y`` (whether the condition holds there), ``column``,
-        ``note`` (for a partial folder) and ``dropped`` (non-numeric
-        parameters left out).
+        ``note`` (for a partial folder), ``dropped`` (non-numeric
+        parameters left out), and for :func:`figures` the ``condition`` in
+        words and the ``footnote`` (what the folder ran).
     """
+    from sim.figures import folder_note
     from sim.sweep_results import read_results
 
     stat, op, value = parse_where(where)
@@ -80,6 +100,8 @@ def cases(root: str | Path, outcome: str, where: str, partial: bool = False) -> 
         "column": column,
         "note": note,
         "dropped": [p for p in params if p not in numeric],
+        "condition": describe_condition(outcome, where),
+        "footnote": folder_note(manifest, int(ok.sum()), note),
     }
 
 
@@ -187,23 +209,37 @@ def box_figure_skipped(result: dict[str, Any]) -> str | None:
     return f"no box figure: box {result['chosen']} restricts {what} (the figure needs two)"
 
 
-def figures(result: dict[str, Any], x: Any, y: Array) -> list[tuple[str, Any, dict[str, Any]]]:
+def figures(
+    result: dict[str, Any],
+    x: Any,
+    y: Array,
+    condition: str = "the condition holds",
+    note: str | None = None,
+) -> list[tuple[str, Any, dict[str, Any]]]:
     """The trade-off curve and, when the chosen box restricts two parameters or more, the box.
 
     The box is drawn over its two most restricted parameters
-    (:func:`box_figure_skipped` says why there is none).
+    (:func:`box_figure_skipped` says why there is none). Titles name the
+    ``condition`` (``cases()["condition"]``); footnotes say what was run
+    (``note``: ``cases()["footnote"]``) and PRIM's density threshold.
     """
     import matplotlib.pyplot as plt
 
-    from sim.plotting import plain_label
+    from sim.figures import design_note
+    from sim.plotting import footnote, plain_label
     from sim.sensitivity_plots import box_scatter, tradeoff
 
     traj = result["trajectory"]
+    chosen = result["chosen"]
     cov = np.array([t["coverage"] for t in traj])
     den = np.array([t["density"] for t in traj])
     res = np.array([t["restricted"] for t in traj])
+    prim = f"PRIM density threshold {result['threshold']:g}"
+    note = f"{note} · {prim}" if note else design_note(prim)
     fig1, ax1 = plt.subplots(figsize=(6, 4.2), layout="constrained")
-    tradeoff(cov, den, res, chosen=result["chosen"], ax=ax1)
+    tradeoff(cov, den, res, chosen=chosen, ax=ax1)
+    ax1.set_title(f"PRIM's peeling towards where {condition}", fontsize=10)
+    footnote(fig1, note)
     out: list[tuple[str, Any, dict[str, Any]]] = [
         ("tradeoff", fig1, {"coverage": cov, "density": den, "restricted": res})
     ]
@@ -214,5 +250,12 @@ def figures(result: dict[str, Any], x: Any, y: Array) -> list[tuple[str, Any, di
         fig2, ax2 = plt.subplots(figsize=(6, 4.2), layout="constrained")
         xa, xb = x[a].to_numpy(float), x[b].to_numpy(float)
         box_scatter(xa, xb, y, rect, plain_label(a), plain_label(b), ax=ax2)
+        step = traj[chosen]
+        ax2.set_title(
+            f"Where {condition}: box {chosen} (coverage {step['coverage']:.2f}, "
+            f"density {step['density']:.2f})",
+            fontsize=10,
+        )
+        footnote(fig2, note)
         out.append(("box", fig2, {"x": a, "y": b, "box": rect}))
     return out

@@ -41,6 +41,50 @@ def _note(result: RunResult) -> str:
     )
 
 
+def design_note(
+    what: str,
+    points: int | None = None,
+    replicates: int | None = None,
+    seed: int | None = None,
+    version: str | None = None,
+    extra: str | None = None,
+) -> str:
+    """Provenance line of a figure over many points (a sweep, a sensitivity design, PRIM).
+
+    What was run, its points and replicates a point, seed, ``extra`` and the
+    version; a part not known (an old results file) is left out.
+    """
+    parts = [what]
+    if points is not None:
+        each = "" if replicates is None else f" × {replicates} replicates"
+        parts.append(f"{points} points{each}")
+    if seed is not None:
+        parts.append(f"seed {seed}")
+    if extra:
+        parts.append(extra)
+    parts.append(f"stancesim {version or __version__}")
+    return " · ".join(parts)
+
+
+def folder_note(manifest: dict[str, Any], points: int, partial: str | None = None) -> str:
+    """Provenance line of a figure of a sweep or sensitivity folder's ``points`` finished points.
+
+    ``partial`` (the reader's note on an unfinished folder) comes first.
+    """
+    definition = manifest["definition"]
+    name = manifest["base_scenario"]["name"]
+    design = manifest.get("sensitivity")
+    what = f"sweep of {name}" if design is None else f"{design['method']} sensitivity of {name}"
+    note = design_note(
+        what,
+        points,
+        definition.get("replicates"),
+        definition.get("seed"),
+        manifest.get("stancesim_version"),
+    )
+    return note if partial is None else f"PARTIAL ({partial}) · {note}"
+
+
 def _times(scenario: Scenario, hours: Array) -> Any:
     if scenario.clock.start is None:
         return hours
@@ -212,12 +256,7 @@ def figure_sweep(
         for c in table.column_names
         if c.startswith(("p_", "ci95_"))
     }
-    note = (
-        f"sweep of {base['name']} · {table.num_rows} points · "
-        f"seed {manifest['definition']['seed']} · stancesim {manifest['stancesim_version']}"
-    )
-    if partial is not None:
-        note = f"PARTIAL ({partial}) · {note}"
+    note = folder_note(manifest, table.num_rows, partial)
     extra = {} if partial is None else {"partial": partial}
 
     def values(param: str) -> Array:

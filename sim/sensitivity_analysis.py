@@ -139,7 +139,11 @@ def analyze_output(
 
 
 def analyze(
-    table: Any, design: Design, output_columns: list[str], resamples: int = RESAMPLES
+    table: Any,
+    design: Design,
+    output_columns: list[str],
+    resamples: int = RESAMPLES,
+    scenario: str | None = None,
 ) -> dict[str, Any]:
     """Indices of every output of a finished (or partial) design's points table.
 
@@ -154,12 +158,14 @@ def analyze(
     resamples : int
         Bootstrap resamples of the intervals (SALib's delta takes about half
         a second per resample and parameter at 64 points: lower it there).
+    scenario : str, optional
+        The base scenario's name, recorded for the figure's footnote.
 
     Returns
     -------
     dict
-        ``method``, ``parameters``, budget (``points``, ``replicates``,
-        ``evaluations``), ``failed`` points, and per output its indices (each
+        ``method``, ``parameters``, ``scenario``, ``seed``, budget
+        (``points``, ``replicates``, ``evaluations``), ``failed`` points, and per output its indices (each
         ``value``, ``lo``, ``hi`` per parameter), counts of points used and
         left out, variance and, for probabilities, the Monte Carlo noise and
         its share.
@@ -172,6 +178,8 @@ def analyze(
     result: dict[str, Any] = {
         "method": design.method,
         "parameters": [i.path for i in design.inputs],
+        "scenario": scenario,
+        "seed": design.seed,
         "points": n,
         "points_finished": int(point.size),
         "failed": int((~ok).sum()),
@@ -224,11 +232,24 @@ def ranking(result: dict[str, Any], output: str) -> list[tuple[str, float, float
     return sorted(rows, key=lambda r: -np.nan_to_num(r[1], nan=-np.inf))
 
 
+#: The indices the figure shows, by method, in its title
+_SHOWN = {
+    "sobol": "Sobol' total ST and first-order S1",
+    "morris": "Morris mu*",
+    "delta": "delta and first-order S1",
+}
+
+
 def figure_indices(result: dict[str, Any], outcomes: list[str]) -> tuple[Any, dict[str, Any]]:
-    """Bars of each outcome probability's indices, sorted, one panel per outcome."""
+    """Bars of each outcome probability's indices, sorted, one panel per outcome.
+
+    Titled with the indices shown; the footnote says what was run (the
+    scenario and seed where the result records them).
+    """
     import matplotlib.pyplot as plt
 
-    from sim.plotting import plain_label
+    from sim.figures import design_note
+    from sim.plotting import footnote, plain_label
     from sim.sensitivity_plots import index_bars
 
     shown = [o for o in outcomes if result["outputs"].get(f"p_{o}", {}).get("indices")]
@@ -263,6 +284,20 @@ def figure_indices(result: dict[str, Any], outcomes: list[str]) -> tuple[Any, di
     if not shown:
         axes[0][0].set_axis_off()
         axes[0][0].text(0.5, 0.5, "no outcome probability varies", ha="center")
+    method = result["method"]
+    fig.suptitle(
+        f"What moves each outcome's probability: {_SHOWN.get(method, method)}, largest first"
+    )
+    what = f"{method} sensitivity" + (f" of {result['scenario']}" if result.get("scenario") else "")
+    resamples = result.get("resamples")
+    note = design_note(
+        what,
+        result.get("points"),
+        result.get("replicates"),
+        result.get("seed"),
+        extra=f"{resamples} bootstrap resamples" if resamples else None,
+    )
+    footnote(fig, note)
     return fig, data
 
 

@@ -122,6 +122,34 @@ def test_discover_says_why_it_wrote_no_box_figure(folder: Path, tmp_path: Path) 
     assert not list((out / "figures").glob("box.*"))
 
 
+def test_discovery_figures_name_the_condition_and_what_was_run(folder: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    data = cases(folder, "return", "p >= 0.2")
+    assert data["condition"] == "P(return) >= 0.2"
+    res = find_box(data["x"], data["y"])
+    drawn = figures(res, data["x"], data["y"], data["condition"], data["footnote"])
+    assert [name for name, _, _ in drawn] == ["tradeoff", "box"]
+    for name, fig, _ in drawn:
+        title = fig.axes[0].get_title()
+        notes = [t.get_text() for t in fig.texts]
+        plt.close(fig)
+        assert "P(return) >= 0.2" in title, (name, title)
+        assert len(notes) == 1, notes
+        assert notes[0].startswith("sweep of bench-770 · 40 points × 64 replicates · seed 2 · ")
+        assert "PRIM density threshold 0.8" in notes[0], notes
+    box_title = drawn[1][1].axes[0].get_title()
+    assert f"box {res['chosen']}" in box_title, box_title
+
+
+def test_conditions_read_in_words() -> None:
+    from sim.discover import describe_condition
+
+    assert describe_condition("return", "p>=0.5") == "P(return) >= 0.5"
+    assert describe_condition("return", "time_median < 72") == "median time to return < 72"
+    assert describe_condition("exit", "ci95_lo > 0.25") == "lower 95% bound of P(exit) > 0.25"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -634,3 +634,22 @@ def test_probabilities_of_exactly_0_and_1_are_drawn_inside_the_frame() -> None:
         ticks = list(axis.get_majorticklocs())
         assert ticks[0] == 0 and ticks[-1] == pytest.approx(1), (name, ticks)
         plt.close(ax.figure)
+
+
+def test_a_sweep_figure_says_what_was_run_with_its_replicates_when_known() -> None:
+    import matplotlib.pyplot as plt
+
+    g = np.array([0.1, 0.4, 0.7])
+    table, manifest = _sampled_sweep("lhs", 0.2 + 0.6 * g, g, g[::-1])
+    fig, _ = figures.figure_sweep(table, manifest)
+    notes = [t.get_text() for t in fig.texts]
+    plt.close(fig)
+    assert notes == ["sweep of synthetic · 3 points · seed 1 · stancesim test"]
+    manifest["definition"]["replicates"] = 64
+    fig, _ = figures.figure_sweep(table, manifest, partial="3 of 9 points")
+    notes = [t.get_text() for t in fig.texts]
+    plt.close(fig)
+    assert notes == [
+        "PARTIAL (3 of 9 points) · sweep of synthetic · 3 points × 64 replicates · seed 1 · "
+        "stancesim test"
+    ]

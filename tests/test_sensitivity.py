@@ -241,6 +241,7 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     got = json.loads((out / "sensitivity.json").read_text())
     want = jsonable(analyze(pq.read_table(out / "points"), design, outputs(base)))
     assert got["outputs"] == want["outputs"]
+    assert got["scenario"] == base.name and got["seed"] == 9  # for the figure's footnote
     assert (out / "figures" / "indices.png").is_file()
 
 
@@ -367,6 +368,45 @@ def test_the_indices_figure_keeps_long_parameter_names_inside() -> None:
         box = ax.get_tightbbox(fig.canvas.get_renderer())
         assert box.x0 >= page.x0 - 1 and box.x1 <= page.x1 + 1, (box, page)
     plt.close(fig)
+
+
+def test_the_indices_figure_has_a_title_and_says_what_was_run() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sim.sensitivity_analysis import figure_indices
+
+    index = {"value": [0.3, 0.1], "lo": [0.2, 0.0], "hi": [0.4, 0.2]}
+    result = {
+        "method": "morris",
+        "main_index": "mu_star",
+        "parameters": ["a", "b"],
+        "scenario": "bench-770",
+        "points": 24,
+        "replicates": 32,
+        "seed": 9,
+        "resamples": 100,
+        "outputs": {"p_return": {"indices": {"mu_star": index}, "noise_share": 0.01}},
+    }
+    fig, _ = figure_indices(result, ["return"])
+    title = fig.get_suptitle()
+    notes = [t.get_text() for t in fig.texts if t.get_text() != title]  # the suptitle is one
+    panel = fig.axes[0].get_title()
+    plt.close(fig)
+    assert "Morris mu*" in title and "probability" in title, title
+    assert panel.startswith("P(return)"), panel
+    assert notes == [
+        "morris sensitivity of bench-770 · 24 points × 32 replicates · seed 9 · "
+        f"100 bootstrap resamples · stancesim {sim.__version__}"
+    ]
+    # a result written before the scenario and seed were recorded: what is known
+    del result["scenario"], result["seed"]
+    fig, _ = figure_indices(result, ["return"])
+    notes = [t.get_text() for t in fig.texts if t.get_text() != fig.get_suptitle()]
+    plt.close(fig)
+    assert notes[0].startswith("morris sensitivity · 24 points × 32 replicates · 100 "), notes
 
 
 def test_a_reversed_range_is_a_plain_message(tmp_path: Path) -> None:

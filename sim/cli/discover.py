@@ -46,7 +46,8 @@ def discover(
             dropped=data["dropped"], note=data["note"],
         )  # fmt: skip
         if out is not None:
-            _write(out, overwrite, result, figures(result, data["x"], data["y"]))
+            drawn = figures(result, data["x"], data["y"], data["condition"], data["footnote"])
+            _write(out, overwrite, result, drawn)
         typer.echo(_describe(result, out))
 
 

@@ -392,13 +392,14 @@ def _premises(
     try:
         advance(0, "sensitivity (Morris)")
         table = run_design(base, design, tmp / "sens", jobs=jobs, progress=lambda _: advance(1))
-        result = analyze(table, design, outputs(base))
+        result = analyze(table, design, outputs(base), scenario=base.name)
         written = save(*figure_indices(result, list(base.outcomes)), out, "sensitivity")
         outcome = next(iter(base.outcomes))
         data = cases(tmp / "sens", outcome, "p >= 0.5")
         if 0 < int(data["y"].sum()) < len(data["y"]):  # PRIM needs both kinds of point
             box = find_box(data["x"], data["y"])
-            for name, fig, numbers in figures(box, data["x"], data["y"]):
+            drawn = figures(box, data["x"], data["y"], data["condition"], data["footnote"])
+            for name, fig, numbers in drawn:
                 written += save(fig, numbers, out, f"discovery_{name}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

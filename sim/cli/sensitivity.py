@@ -101,7 +101,7 @@ def sensitivity(
         from sim.sensitivity import outputs
         from sim.sensitivity_analysis import analyze, write
 
-        result = analyze(table, design, outputs(base), resamples)
+        result = analyze(table, design, outputs(base), resamples, scenario=base.name)
         result["seconds"] = round(elapsed, 2)
         write(target, result, list(base.outcomes))
         typer.echo(_describe(result, target))
