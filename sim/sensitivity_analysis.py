@@ -165,10 +165,10 @@ def analyze(
     -------
     dict
         ``method``, ``parameters``, ``scenario``, ``seed``, budget
-        (``points``, ``replicates``, ``evaluations``), ``failed`` points, and per output its indices (each
-        ``value``, ``lo``, ``hi`` per parameter), counts of points used and
-        left out, variance and, for probabilities, the Monte Carlo noise and
-        its share.
+        (``points``, ``replicates``, ``evaluations``), ``failed`` points,
+        and per output its indices (each ``value``, ``lo``, ``hi`` per
+        parameter), counts of points used and left out, variance and, for
+        probabilities, the Monte Carlo noise and its share.
     """
     require_salib()
     unit = design.unit_points()

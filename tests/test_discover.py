@@ -117,7 +117,8 @@ def test_discover_says_why_it_wrote_no_box_figure(folder: Path, tmp_path: Path) 
     )  # no box is as dense as 0.8: the chosen one is the whole range
     assert res.exit_code == 0, res.output
     said = [line for line in res.output.splitlines() if "no box figure" in line]
-    assert said == ["no box figure: box 0 restricts no parameter (the figure needs two)"], res.output
+    why = "no box figure: box 0 restricts no parameter (the figure needs two)"
+    assert said == [why], res.output
     assert (out / "figures" / "tradeoff.png").is_file()
     assert not list((out / "figures").glob("box.*"))
 
