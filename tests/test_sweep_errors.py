@@ -169,3 +169,13 @@ def test_a_huge_number_of_points_is_refused_at_once(
     if extra:
         path.write_text(path.read_text().replace("0.6:0.95:2", "0.6:0.95"))
     refused(tmp_path, path, where, "at most")
+
+
+def test_a_problem_a_flag_causes_names_the_flag_not_the_file(tmp_path: Path) -> None:
+    path = sweep_file(tmp_path, "  agents.toner.rules.step_aside.resistance: 0.1,0.2")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["sweep", str(path), "--points", "5", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "--points: points is for random, lhs and sobol" in result.stderr, result.stderr
+    assert str(path) not in result.stderr
+    assert not out.exists()
