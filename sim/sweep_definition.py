@@ -297,15 +297,7 @@ def build_definition(
     """
 
     def problem(loc: tuple[str | int, ...], msg: str) -> Problem:
-        where = ".".join(str(p) for p in loc)
-        if loc and loc[0] in flags:
-            if loc[0] == "parameters":
-                return Problem(" ".join(["--param", *map(str, loc[1:2])]), None, None, "", msg)
-            return Problem("--" + str(loc[0]).replace("_", "-"), None, None, "", msg)
-        if located is None:
-            return Problem(source, None, None, where, msg)
-        at = located.locate(loc, exact=True)
-        return Problem(source, at.line, at.column, where, msg)
+        return _problem(loc, msg, source, located, flags)
 
     params = {}
     for path, spec in fields.get("parameters", {}).items():
@@ -332,7 +324,39 @@ def build_definition(
                 if not err["loc"]
             ]
         raise InputError(problems) from None
+    return definition
+
+
+def check_size(
+    definition: SweepDefinition,
+    source: str,
+    located: Located | None = None,
+    flags: Collection[str] = (),
+) -> None:
+    """Refuse a sweep past :data:`MAX_POINTS` before its points are listed.
+
+    Arguments as for :func:`build_definition`. The command checks its budget
+    first, whose message says which limit to raise.
+    """
     too_big = size_problems(definition.parameters, definition.sampler, definition.points)
     if too_big:
-        raise InputError([problem(loc, msg) for loc, msg in too_big])
-    return definition
+        raise InputError([_problem(loc, msg, source, located, flags) for loc, msg in too_big])
+
+
+def _problem(
+    loc: tuple[str | int, ...],
+    msg: str,
+    source: str,
+    located: Located | None,
+    flags: Collection[str],
+) -> Problem:
+    """A problem at field ``loc``: its flag, its line in ``located``, or just ``source``."""
+    where = ".".join(str(p) for p in loc)
+    if loc and loc[0] in flags:
+        if loc[0] == "parameters":
+            return Problem(" ".join(["--param", *map(str, loc[1:2])]), None, None, "", msg)
+        return Problem("--" + str(loc[0]).replace("_", "-"), None, None, "", msg)
+    if located is None:
+        return Problem(source, None, None, where, msg)
+    at = located.locate(loc, exact=True)
+    return Problem(source, at.line, at.column, where, msg)

@@ -15,7 +15,7 @@ from sim.errors import InputError
 from sim.runner import fresh_seed
 from sim.scenario import load_scenario
 from sim.store import SweepStore
-from sim.sweep_definition import build_definition, load_sweep
+from sim.sweep_definition import build_definition, check_size, load_sweep
 from sim.sweeps import resume_inputs, run_sweep
 from sim.yamlio import Located, load_file
 
@@ -88,6 +88,9 @@ def sweep(
             base, definition, scenario_file, located = _from_file(file, flags, sets, resume)
         workers = jobs if dask is None else max(jobs, 2)
         budget.check(budget.estimate_sweep(base, definition, workers), *limits, what="this sweep")
+        if file is not None:  # past the budget (raised by its flags): still too many to list
+            source = str(file) if located is not None else "command line"
+            check_size(definition, source, located, set(flags))
         if dask is not None:
             from sim.executors import check_dask
 

@@ -23,11 +23,12 @@ def check_file(path: Path) -> str:
         sc = validate_data(located, warnings=True)
         return f"scenario {sc.name!r}: {len(sc.agents)} agents, {len(sc.outcomes)} outcomes"
     if kind == "sweep":
-        from sim.sweep_definition import build_definition, load_sweep
+        from sim.sweep_definition import build_definition, check_size, load_sweep
         from sim.sweeps import check_points
 
         base, _, fields, located = load_sweep(path)
         definition = build_definition(fields, str(path), located)
+        check_size(definition, str(path), located)
         check_points(base.canonical(), definition, definition.point_values(), located)
         return f"sweep of {base.name!r}: {definition.n_points()} points, {definition.sampler}"
     if kind == "observations":
