@@ -60,12 +60,17 @@ def refused(tmp_path: Path, path: Path, where: str, *fragments: str) -> None:
             ["parameters.agents.tonr.rules.reinstate.resistance:", "no such key 'tonr'"],
         ),
         (  # an index past the agent's rules
-            "  agents.toner.rules.9.resistance: 0.1,0.2",
+            "  agents.toner.rules.9.resistance: 0.1,0.2",  # index on purpose: past the last
             ["agent 'toner' has 2 rules", "no index '9'"],
         ),
-        (  # a value that the scenario's schema refuses, at the second point of three
+        (  # a value that the scenario's schema refuses, at the second point of two
             "  agents.toner.rules.step_aside.resistance: [0.5, fuzz]",
-            ["point 1", "value 'fuzz'", "agents.toner.rules.1.resistance", "expected a number"],
+            [
+                "point 1",
+                "value 'fuzz'",
+                "rules.1.resistance",
+                "expected a number",
+            ],  # index on purpose
         ),
         (  # not a finite number
             "  agents.toner.rules.step_aside.resistance: .nan",
