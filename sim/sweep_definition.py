@@ -10,6 +10,7 @@ into the results' manifest, :func:`definition_hash`); a sweep file
 import hashlib
 import json
 import math
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -22,6 +23,10 @@ from sim.runner import BLOCK_SIZE
 from sim.scenario import Scenario, problems_from_validation
 from sim.seeds import design_rng, sweep_point_seed
 from sim.yamlio import Located, load_file, plain
+
+#: Most points a sweep may have: its points are listed (and the first thousands
+#: validated) before any work, and each point runs at least a block of replicates.
+MAX_POINTS = 1_000_000
 
 
 class ParamSpec(BaseModel):
@@ -127,18 +132,8 @@ class SweepDefinition(BaseModel):
 
     @model_validator(mode="after")
     def _sampler_needs(self) -> Self:
-        if self.sampler == "grid":
-            if self.points is not None:
-                raise ValueError("points is for random, lhs and sobol; a grid has its own size")
-            for path, spec in self.parameters.items():
-                if spec.values is None and spec.count is None:
-                    raise ValueError(f"{path}: a grid needs values or low:high:count")
-        else:
-            if self.points is None:
-                raise ValueError(f"sampler {self.sampler} needs points")
-            for path, spec in self.parameters.items():
-                if spec.low is None:
-                    raise ValueError(f"{path}: sampler {self.sampler} needs bounds low:high")
+        for loc, msg in option_problems(self.parameters, self.sampler, self.points):
+            raise ValueError(f"{loc[1]}: {msg}" if len(loc) == 2 else msg)
         return self
 
     def n_points(self) -> int:
@@ -162,6 +157,50 @@ class SweepDefinition(BaseModel):
     def point_seed(self, index: int) -> int:
         """Seed of point ``index`` (independent of everything but the sweep seed)."""
         return sweep_point_seed(self.seed, index)
+
+
+def option_problems(
+    parameters: dict[str, ParamSpec], sampler: str, points: int | None
+) -> list[tuple[tuple[str, ...], str]]:
+    """What the sampler needs and the parameters or ``points`` lack, each with its field."""
+    out: list[tuple[tuple[str, ...], str]] = []
+    if sampler == "grid":
+        if points is not None:
+            msg = "points is for random, lhs and sobol; a grid has its own size"
+            out.append((("points",), msg))
+        for path, spec in parameters.items():
+            if spec.values is None and spec.count is None:
+                out.append((("parameters", path), "a grid needs values or low:high:count"))
+    else:
+        if points is None:
+            out.append((("sampler",), f"sampler {sampler} needs points"))
+        for path, spec in parameters.items():
+            if spec.low is None:
+                out.append((("parameters", path), f"sampler {sampler} needs bounds low:high"))
+    return out
+
+
+def size_problems(
+    parameters: dict[str, ParamSpec], sampler: str, points: int | None
+) -> list[tuple[tuple[str, ...], str]]:
+    """Sweeps past :data:`MAX_POINTS`, found before any point is listed."""
+    limit = f"a sweep has at most {MAX_POINTS:,} points"
+    if sampler != "grid":
+        if points is not None and points > MAX_POINTS:
+            return [(("points",), f"{points:,} points; {limit}")]
+        return []
+    out: list[tuple[tuple[str, ...], str]] = []
+    for path, spec in parameters.items():
+        if spec.count is not None and spec.count > MAX_POINTS:
+            out.append((("parameters", path), f"count {spec.count:,}; {limit}"))
+    if not out:
+        total = math.prod(
+            len(s.values) if s.values is not None else s.count or 1 for s in parameters.values()
+        )
+        if total > MAX_POINTS:
+            why = "the grid's size is the product of its parameters' counts"
+            out.append((("parameters",), f"a grid of {total:,} points; {limit} ({why})"))
+    return out
 
 
 def definition_hash(base: Scenario, definition: SweepDefinition) -> str:
@@ -195,9 +234,11 @@ class SweepFile(BaseModel):
     save_replicates: bool = False
 
 
-def load_sweep_file(path: str | Path) -> tuple[Path, list[str], dict[str, Any]]:
+def load_sweep_file(
+    path: str | Path, located: Located | None = None
+) -> tuple[Path, list[str], dict[str, Any]]:
     """Read a sweep file: its scenario path, base overrides and definition fields."""
-    located = load_file(path)
+    located = load_file(path) if located is None else located
     try:
         sf = SweepFile.model_validate(plain(located.data))
     except ValidationError as exc:
@@ -207,20 +248,56 @@ def load_sweep_file(path: str | Path) -> tuple[Path, list[str], dict[str, Any]]:
     return scenario, list(sf.set), fields
 
 
+def load_sweep(
+    path: str | Path, sets: list[str] | None = None
+) -> tuple[Scenario, Path, dict[str, Any], Located]:
+    """Read a sweep file and its base scenario (with ``sets`` after the file's own ``set``).
+
+    Returns the base, its file, the definition's fields and the sweep file as
+    read. A base that cannot be read, or a ``set`` entry it refuses, is the
+    sweep file's mistake: located at its ``scenario`` line or ``set`` item.
+    """
+    from sim.scenario import load_scenario
+
+    located = load_file(path)
+    scenario, file_sets, fields = load_sweep_file(path, located)
+    try:
+        base = load_scenario(scenario, [*file_sets, *(sets or [])])
+    except InputError as exc:
+        raise InputError(
+            [_in_sweep_file(p, located, str(scenario), file_sets) for p in exc.problems]
+        ) from None
+    return base, scenario, fields, located
+
+
+def _in_sweep_file(p: Problem, located: Located, scenario: str, sets: list[str]) -> Problem:
+    """``p``, from loading the base, moved to the sweep file's line that caused it."""
+    if p.source == scenario and p.line is None:
+        where = located.locate(("scenario",), exact=True)
+        return Problem(located.source, where.line, where.column, "scenario", p.message)
+    for i, s in enumerate(sets):
+        if p.source == f"--set {s}":
+            where = located.locate(("set", i), exact=True)
+            field = f"set.{i}" + (f": {p.path}" if p.path else "")
+            return Problem(located.source, where.line, where.column, field, p.message)
+    return p
+
+
 def build_definition(
-    fields: dict[str, Any], source: str, located: Located | None = None
+    fields: dict[str, Any],
+    source: str,
+    located: Located | None = None,
+    flags: Collection[str] = (),
 ) -> SweepDefinition:
     """Validate sweep fields (from a file and/or flags) into a definition.
 
-    With ``located`` (the sweep file as read), problems carry its line and column.
+    With ``located`` (the sweep file as read), problems carry its line and
+    column, except those in ``flags``, the fields given on the command line,
+    which are named by their flag.
     """
 
     def problem(loc: tuple[str | int, ...], msg: str) -> Problem:
-        where = ".".join(str(p) for p in loc)
-        if located is None:
-            return Problem(source, None, None, where, msg)
-        at = located.locate(loc, exact=True)
-        return Problem(source, at.line, at.column, where, msg)
+        return _problem(loc, msg, source, located, flags)
 
     params = {}
     for path, spec in fields.get("parameters", {}).items():
@@ -230,10 +307,56 @@ def build_definition(
             msg = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             raise InputError([problem(("parameters", path), msg)]) from None
     try:
-        return SweepDefinition.model_validate({**fields, "parameters": params})
+        definition = SweepDefinition.model_validate({**fields, "parameters": params})
     except ValidationError as exc:
+        errors = exc.errors(include_url=False)
         problems = [
             problem(tuple(err["loc"]), err["msg"].removeprefix("Value error, "))
-            for err in exc.errors(include_url=False)
+            for err in errors
+            if err["loc"]
         ]
+        if len(problems) < len(errors):  # a check across fields: the fields it names
+            sampler, points = fields.get("sampler", "grid"), fields.get("points")
+            across = option_problems(params, sampler, points)
+            problems += [problem(loc, msg) for loc, msg in across] or [
+                problem((), err["msg"].removeprefix("Value error, "))
+                for err in errors
+                if not err["loc"]
+            ]
         raise InputError(problems) from None
+    return definition
+
+
+def check_size(
+    definition: SweepDefinition,
+    source: str,
+    located: Located | None = None,
+    flags: Collection[str] = (),
+) -> None:
+    """Refuse a sweep past :data:`MAX_POINTS` before its points are listed.
+
+    Arguments as for :func:`build_definition`. The command checks its budget
+    first, whose message says which limit to raise.
+    """
+    too_big = size_problems(definition.parameters, definition.sampler, definition.points)
+    if too_big:
+        raise InputError([_problem(loc, msg, source, located, flags) for loc, msg in too_big])
+
+
+def _problem(
+    loc: tuple[str | int, ...],
+    msg: str,
+    source: str,
+    located: Located | None,
+    flags: Collection[str],
+) -> Problem:
+    """A problem at field ``loc``: its flag, its line in ``located``, or just ``source``."""
+    where = ".".join(str(p) for p in loc)
+    if loc and loc[0] in flags:
+        if loc[0] == "parameters":
+            return Problem(" ".join(["--param", *map(str, loc[1:2])]), None, None, "", msg)
+        return Problem("--" + str(loc[0]).replace("_", "-"), None, None, "", msg)
+    if located is None:
+        return Problem(source, None, None, where, msg)
+    at = located.locate(loc, exact=True)
+    return Problem(source, at.line, at.column, where, msg)

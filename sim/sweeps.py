@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from sim._version import __version__
-from sim.errors import InputError
+from sim.errors import InputError, Problem
 from sim.outcomes import summarize
 from sim.points import point_scenario
 from sim.runner import BLOCK_SIZE, BlockResult, combine, run, run_block
@@ -33,6 +33,7 @@ from sim.sweep_definition import build_definition as build_definition
 from sim.sweep_definition import definition_hash as definition_hash
 from sim.sweep_definition import load_sweep_file as load_sweep_file
 from sim.sweep_definition import parse_spec as parse_spec
+from sim.yamlio import Located
 
 #: Largest number of points validated one by one before a sweep starts; past
 #: it, the first points and every parameter's extremes are validated, and a
@@ -42,21 +43,71 @@ VALIDATE_ALL_UP_TO = 5_000
 
 # --------------------------------------------------------------------- points
 def check_points(
-    base: dict[str, Any], definition: SweepDefinition, points: list[tuple[Any, ...]]
+    base: dict[str, Any],
+    definition: SweepDefinition,
+    points: list[tuple[Any, ...]],
+    sweep_file: Located | None = None,
 ) -> None:
-    """Validate points before any work; raise :class:`InputError` on the first bad one."""
+    """Validate points before any work; raise :class:`InputError` on the first bad one.
+
+    With ``sweep_file`` (the sweep file as read), a value the scenario refuses
+    is located at its parameter's line, naming the point and the value.
+    """
     paths = list(definition.parameters)
-    chosen = points if len(points) <= VALIDATE_ALL_UP_TO else points[:VALIDATE_ALL_UP_TO]
-    extremes: list[tuple[Any, ...]] = []
+    chosen = list(enumerate(points[:VALIDATE_ALL_UP_TO]))
     if len(points) > VALIDATE_ALL_UP_TO:
-        columns = list(zip(*points, strict=True))
+        # each parameter's extremes, the other values the first point's; an error is
+        # reported at the point that holds the extreme
         for j in range(len(paths)):
+            keys = [_sort_key(p[j]) for p in points]
             for pick in (min, max):
+                k = pick(range(len(points)), key=keys.__getitem__)
                 row = list(points[0])
-                row[j] = pick(columns[j], key=_sort_key)
-                extremes.append(tuple(row))
-    for values in [*chosen, *extremes]:
-        point_scenario(base, paths, values)
+                row[j] = points[k][j]
+                chosen.append((k, tuple(row)))
+    for index, values in chosen:
+        try:
+            point_scenario(base, paths, values)
+        except InputError as exc:
+            if sweep_file is None:
+                raise
+            raise InputError(_in_sweep_file(exc, sweep_file, paths, index, values)) from None
+
+
+def _in_sweep_file(
+    exc: InputError, located: Located, paths: list[str], index: int, values: tuple[Any, ...]
+) -> list[Problem]:
+    """The problems of point ``index``, at the sweep file's line of the parameter that caused each.
+
+    A problem names its parameter by its flag (``--param PATH=VALUE``, as
+    :func:`sim.points.point_scenario` sets it), or by ``(after --param ...)``
+    when a check across fields failed; one that names none is at ``parameters``.
+    """
+    flags = [f"--param {path}={value}" for path, value in zip(paths, values, strict=True)]
+    out: list[Problem] = []
+    for p in exc.problems:
+        message = p.message
+        if " (after --param " in message:
+            message = message[: message.rindex(" (after --param ")]
+        j = next((j for j, f in enumerate(flags) if p.source == f or _names(p.message, f)), None)
+        field = f"{p.path}: " if p.path else ""
+        if j is None:
+            point = ", ".join(f"{k}={v!r}" for k, v in zip(paths, values, strict=True))
+            loc: tuple[str, ...] = ("parameters",)
+            text = f"point {index} ({point}): {field}{message}"
+        else:
+            loc = ("parameters", paths[j])
+            text = f"point {index}, value {values[j]!r}: {field}{message}"
+        at = located.locate(loc, exact=True)
+        problem = Problem(located.source, at.line, at.column, ".".join(loc), text)
+        if problem not in out:
+            out.append(problem)
+    return out
+
+
+def _names(message: str, flag: str) -> bool:
+    """Whether ``message`` ends ``(after ..., FLAG, ...)``."""
+    return f"{flag})" in message or f"{flag}, --param " in message
 
 
 def _sort_key(v: Any) -> Any:
@@ -191,6 +242,7 @@ def run_sweep(
     resume: bool = False,
     scenario_file: str | None = None,
     progress: ProgressFn | None = None,
+    sweep_file: Located | None = None,
 ) -> Any:
     """Run (or finish) a sweep into ``out`` and return its points table (pyarrow).
 
@@ -212,6 +264,8 @@ def run_sweep(
         Recorded in the manifest.
     progress : callable, optional
         Called with each finished point's result.
+    sweep_file : Located, optional
+        The sweep file as read, where a point's bad value is located.
 
     Returns
     -------
@@ -236,7 +290,7 @@ def run_sweep(
         expected = manifest.get("files") if manifest.get("status") == "complete" else None
         done = store.done_points(expected)
     else:
-        check_points(base_data, definition, points)
+        check_points(base_data, definition, points, sweep_file)
         store.create(manifest_for(base, definition, scenario_file))
         done = set()
     store.open()

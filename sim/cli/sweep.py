@@ -15,9 +15,9 @@ from sim.errors import InputError
 from sim.runner import fresh_seed
 from sim.scenario import load_scenario
 from sim.store import SweepStore
-from sim.sweep_definition import build_definition, load_sweep_file
+from sim.sweep_definition import build_definition, check_size, load_sweep
 from sim.sweeps import resume_inputs, run_sweep
-from sim.yamlio import load_file
+from sim.yamlio import Located, load_file
 
 
 def sweep(
@@ -83,16 +83,22 @@ def sweep(
                     "with --resume and no FILE, the sweep is the manifest's; drop the flags"
                 )
             base, definition, scenario_file = resume_inputs(resume)
+            located = None
         else:
-            base, definition, scenario_file = _from_file(file, flags, sets, resume)
+            base, definition, scenario_file, located = _from_file(file, flags, sets, resume)
         workers = jobs if dask is None else max(jobs, 2)
         budget.check(budget.estimate_sweep(base, definition, workers), *limits, what="this sweep")
+        if file is not None:  # past the budget (raised by its flags): still too many to list
+            source = str(file) if located is not None else "command line"
+            check_size(definition, source, located, set(flags))
         if dask is not None:
             from sim.executors import check_dask
 
             check_dask(dask)
         try:
-            summary = _run(base, definition, target, jobs, dask, resume is not None, scenario_file)
+            summary = _run(
+                base, definition, target, jobs, dask, resume is not None, scenario_file, located
+            )
         except KeyboardInterrupt:
             stderr.print(
                 f"interrupted: finished points are kept in {target}; "
@@ -130,21 +136,22 @@ def _split_param(text: str) -> tuple[str, str]:
 
 def _from_file(
     file: Path, flags: dict[str, Any], sets: list[str], resume: Path | None
-) -> tuple[Any, Any, str]:
+) -> tuple[Any, Any, str, Located | None]:
+    """Base, definition, base file and (for a sweep file) the file as read."""
     located = load_file(file)
     data = located.data if isinstance(located.data, dict) else {}
     kind = data.get("kind")
     if "seed" not in flags and "seed" not in data:
         flags = {**flags, "seed": _default_seed(resume)}
     if kind == "sweep":
-        scenario_path, base_sets, fields = load_sweep_file(file)
+        base, scenario_path, fields, located = load_sweep(file, sets)
         fields.update(flags)
-        base = load_scenario(scenario_path, [*base_sets, *sets])
-        return base, build_definition(fields, str(file), located), str(scenario_path)
+        definition = build_definition(fields, str(file), located, flags=set(flags))
+        return base, definition, str(scenario_path), located
     base = load_scenario(file, sets)
     if "parameters" not in flags:
         raise InputError(f"{file}: a scenario file needs --param PATH=SPEC")
-    return base, build_definition(flags, "command line"), str(file)
+    return base, build_definition(flags, "command line", flags=set(flags)), str(file), None
 
 
 def _default_seed(resume: Path | None) -> int:
@@ -167,6 +174,7 @@ def _run(
     dask: str | None,
     resume: bool,
     scenario_file: str | None,
+    located: Located | None = None,
 ) -> str:
     def call(progress: Any = None) -> Any:
         return run_sweep(
@@ -178,6 +186,7 @@ def _run(
             resume=resume,
             scenario_file=scenario_file,
             progress=progress,
+            sweep_file=located,
         )
 
     if not show_progress():

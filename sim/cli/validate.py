@@ -23,14 +23,13 @@ def check_file(path: Path) -> str:
         sc = validate_data(located, warnings=True)
         return f"scenario {sc.name!r}: {len(sc.agents)} agents, {len(sc.outcomes)} outcomes"
     if kind == "sweep":
-        from sim.scenario import load_scenario
-        from sim.sweep_definition import build_definition, load_sweep_file
+        from sim.sweep_definition import build_definition, check_size, load_sweep
         from sim.sweeps import check_points
 
-        scenario_path, sets, fields = load_sweep_file(path)
-        base = load_scenario(scenario_path, sets)
+        base, _, fields, located = load_sweep(path)
         definition = build_definition(fields, str(path), located)
-        check_points(base.canonical(), definition, definition.point_values())
+        check_size(definition, str(path), located)
+        check_points(base.canonical(), definition, definition.point_values(), located)
         return f"sweep of {base.name!r}: {definition.n_points()} points, {definition.sampler}"
     if kind == "observations":
         from sim.observations import check_against, load_observations
